@@ -1,0 +1,182 @@
+//! The one error type of the core. Messages never contain key material or identities.
+
+/// Result alias used throughout sealwire.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// Everything that can go wrong in sealwire.
+///
+/// Variants carry only static descriptions and sizes, never secret or identifying data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input ended before the structure was complete.
+    #[error("truncated input: {0} is incomplete")]
+    Truncated(&'static str),
+    /// Bytes remained after a complete structure was decoded.
+    #[error("trailing bytes after {0}")]
+    TrailingBytes(&'static str),
+    /// A field or buffer had the wrong length.
+    #[error("wrong length for {what}: expected {expected} bytes, got {actual}")]
+    InvalidLength {
+        /// Which field.
+        what: &'static str,
+        /// Length required.
+        expected: usize,
+        /// Length given.
+        actual: usize,
+    },
+    /// The input does not start with the magic bytes of the expected format.
+    #[error("not a {0}: bad magic bytes")]
+    BadMagic(&'static str),
+    /// The format version is not one this build understands.
+    #[error("unsupported {what} version {version}")]
+    UnsupportedVersion {
+        /// Which format.
+        what: &'static str,
+        /// Version found.
+        version: u8,
+    },
+    /// An algorithm identifier or key type is unknown to this build.
+    #[error("unsupported algorithm or key type in {0}")]
+    UnsupportedAlgorithm(&'static str),
+    /// A field has a value that is structurally valid but not allowed (non-canonical
+    /// encoding, unsorted entries, out-of-range parameter in encoded data).
+    #[error("malformed {0}")]
+    Malformed(&'static str),
+    /// A public key is not a valid point, is of low order, or is non-canonically encoded.
+    #[error("invalid public key: {0}")]
+    InvalidPublicKey(&'static str),
+    /// A signature did not verify (strict Ed25519 verification).
+    #[error("signature verification failed")]
+    BadSignature,
+    /// A Diffie-Hellman result was all zeros: the peer's key is of low order.
+    #[error("non-contributory Diffie-Hellman result (low-order public key)")]
+    NonContributory,
+    /// Authenticated decryption failed: wrong key or passphrase, or the data was modified.
+    #[error("decryption failed: wrong key or passphrase, or modified data")]
+    DecryptionFailed,
+    /// A caller-supplied parameter is out of the allowed range.
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(&'static str),
+    /// A text encoding (did:key, hex, base58) was malformed.
+    #[error("invalid text encoding: {0}")]
+    InvalidEncoding(&'static str),
+    /// The operating system's random number generator failed.
+    #[error("the operating system random number generator failed")]
+    Randomness,
+}
+
+/// A stable, coarse classification of [`Error`], shared by every binding.
+///
+/// The string forms (see [`ErrorKind::code`]) are part of the public API of the C, Python
+/// and Node bindings and are never renamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// See [`Error::Truncated`].
+    Truncated,
+    /// See [`Error::TrailingBytes`].
+    TrailingBytes,
+    /// See [`Error::InvalidLength`].
+    InvalidLength,
+    /// See [`Error::BadMagic`].
+    BadMagic,
+    /// See [`Error::UnsupportedVersion`].
+    UnsupportedVersion,
+    /// See [`Error::UnsupportedAlgorithm`].
+    UnsupportedAlgorithm,
+    /// See [`Error::Malformed`].
+    Malformed,
+    /// See [`Error::InvalidPublicKey`].
+    InvalidPublicKey,
+    /// See [`Error::BadSignature`].
+    BadSignature,
+    /// See [`Error::NonContributory`].
+    NonContributory,
+    /// See [`Error::DecryptionFailed`].
+    DecryptionFailed,
+    /// See [`Error::InvalidParameter`].
+    InvalidParameter,
+    /// See [`Error::InvalidEncoding`].
+    InvalidEncoding,
+    /// See [`Error::Randomness`].
+    Randomness,
+}
+
+impl ErrorKind {
+    /// Every kind, in declaration order (used by bindings to build their tables).
+    pub const ALL: [ErrorKind; 14] = [
+        ErrorKind::Truncated,
+        ErrorKind::TrailingBytes,
+        ErrorKind::InvalidLength,
+        ErrorKind::BadMagic,
+        ErrorKind::UnsupportedVersion,
+        ErrorKind::UnsupportedAlgorithm,
+        ErrorKind::Malformed,
+        ErrorKind::InvalidPublicKey,
+        ErrorKind::BadSignature,
+        ErrorKind::NonContributory,
+        ErrorKind::DecryptionFailed,
+        ErrorKind::InvalidParameter,
+        ErrorKind::InvalidEncoding,
+        ErrorKind::Randomness,
+    ];
+
+    /// The stable code string, e.g. `"ERR_SEALWIRE_TRUNCATED"` (Node's `error.code`,
+    /// Python's `exc.code`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorKind::Truncated => "ERR_SEALWIRE_TRUNCATED",
+            ErrorKind::TrailingBytes => "ERR_SEALWIRE_TRAILING_BYTES",
+            ErrorKind::InvalidLength => "ERR_SEALWIRE_INVALID_LENGTH",
+            ErrorKind::BadMagic => "ERR_SEALWIRE_BAD_MAGIC",
+            ErrorKind::UnsupportedVersion => "ERR_SEALWIRE_UNSUPPORTED_VERSION",
+            ErrorKind::UnsupportedAlgorithm => "ERR_SEALWIRE_UNSUPPORTED_ALGORITHM",
+            ErrorKind::Malformed => "ERR_SEALWIRE_MALFORMED",
+            ErrorKind::InvalidPublicKey => "ERR_SEALWIRE_INVALID_PUBLIC_KEY",
+            ErrorKind::BadSignature => "ERR_SEALWIRE_BAD_SIGNATURE",
+            ErrorKind::NonContributory => "ERR_SEALWIRE_NON_CONTRIBUTORY",
+            ErrorKind::DecryptionFailed => "ERR_SEALWIRE_DECRYPTION_FAILED",
+            ErrorKind::InvalidParameter => "ERR_SEALWIRE_INVALID_PARAMETER",
+            ErrorKind::InvalidEncoding => "ERR_SEALWIRE_INVALID_ENCODING",
+            ErrorKind::Randomness => "ERR_SEALWIRE_RANDOMNESS",
+        }
+    }
+
+    /// True for the kinds produced by decoders on malformed input.
+    pub const fn is_decode(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Truncated
+                | ErrorKind::TrailingBytes
+                | ErrorKind::InvalidLength
+                | ErrorKind::BadMagic
+                | ErrorKind::UnsupportedVersion
+                | ErrorKind::UnsupportedAlgorithm
+                | ErrorKind::Malformed
+                | ErrorKind::InvalidEncoding
+        )
+    }
+}
+
+impl Error {
+    /// The stable classification of this error.
+    pub const fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Truncated(_) => ErrorKind::Truncated,
+            Error::TrailingBytes(_) => ErrorKind::TrailingBytes,
+            Error::InvalidLength { .. } => ErrorKind::InvalidLength,
+            Error::BadMagic(_) => ErrorKind::BadMagic,
+            Error::UnsupportedVersion { .. } => ErrorKind::UnsupportedVersion,
+            Error::UnsupportedAlgorithm(_) => ErrorKind::UnsupportedAlgorithm,
+            Error::Malformed(_) => ErrorKind::Malformed,
+            Error::InvalidPublicKey(_) => ErrorKind::InvalidPublicKey,
+            Error::BadSignature => ErrorKind::BadSignature,
+            Error::NonContributory => ErrorKind::NonContributory,
+            Error::DecryptionFailed => ErrorKind::DecryptionFailed,
+            Error::InvalidParameter(_) => ErrorKind::InvalidParameter,
+            Error::InvalidEncoding(_) => ErrorKind::InvalidEncoding,
+            Error::Randomness => ErrorKind::Randomness,
+        }
+    }
+}

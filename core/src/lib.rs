@@ -1,0 +1,22 @@
+//! sealwire — encrypted agent-to-agent communication.
+//!
+//! This crate holds every protocol and format; the C ABI (`sealwire-ffi`), the Python and
+//! Node bindings and the CLI are thin layers over it. Layers:
+//!
+//! * [`identity`] — per-agent Ed25519 signing key and X25519 exchange key, a signed
+//!   [`PublicIdentity`], `did:key`, fingerprints and passphrase-encrypted export.
+//!
+//! Every decoder is strict: malformed input yields a typed [`Error`], never a panic and never a
+//! silently defaulted value. Secret material lives in types that zeroize on drop and never
+//! appear in `Debug` output or error messages.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod dh;
+mod encoding;
+mod error;
+pub mod identity;
+mod random;
+
+pub use error::{Error, ErrorKind, Result};
+pub use identity::{Identity, KdfParams, PublicIdentity, SIGNATURE_LEN};

@@ -1,0 +1,1 @@
+//! C ABI for sealwire (placeholder, being written).
