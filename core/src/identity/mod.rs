@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::random;
 
 pub use export::KdfParams;
-pub use public::PublicIdentity;
+pub use public::{verify_ed25519, PublicIdentity};
 
 /// Length of an Ed25519 signature.
 pub const SIGNATURE_LEN: usize = 64;

@@ -110,15 +110,31 @@ impl PublicIdentity {
     /// Strict (RFC 8032 §5.1.7 plus "verify_strict"): rejects non-canonical `S`, small-order
     /// `R` and malleated signatures. A signature of the wrong length is `InvalidLength`.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<()> {
-        let sig: [u8; SIGNATURE_LEN] = signature.try_into().map_err(|_| Error::InvalidLength {
-            what: "signature",
-            expected: SIGNATURE_LEN,
-            actual: signature.len(),
-        })?;
-        self.ed25519
-            .verify_strict(message, &Signature::from_bytes(&sig))
-            .map_err(|_| Error::BadSignature)
+        verify_with_key(&self.ed25519, message, signature)
     }
+}
+
+/// Verify a plain Ed25519 signature under a raw 32-byte public key, with the same strict
+/// rules as [`PublicIdentity::verify`]. The key must be a canonical point of large order.
+pub fn verify_ed25519(public_key: &[u8; ED25519_LEN], message: &[u8], signature: &[u8]) -> Result<()> {
+    let key = VerifyingKey::from_bytes(public_key)
+        .map_err(|_| Error::InvalidPublicKey("Ed25519 key is not a valid point"))?;
+    if key.is_weak() {
+        return Err(Error::InvalidPublicKey("Ed25519 key of small order"));
+    }
+    if key.to_edwards().compress().to_bytes() != *public_key {
+        return Err(Error::InvalidPublicKey("non-canonical Ed25519 key"));
+    }
+    verify_with_key(&key, message, signature)
+}
+
+fn verify_with_key(key: &VerifyingKey, message: &[u8], signature: &[u8]) -> Result<()> {
+    let sig: [u8; SIGNATURE_LEN] = signature.try_into().map_err(|_| Error::InvalidLength {
+        what: "signature",
+        expected: SIGNATURE_LEN,
+        actual: signature.len(),
+    })?;
+    key.verify_strict(message, &Signature::from_bytes(&sig)).map_err(|_| Error::BadSignature)
 }
 
 /// `BINDING_CONTEXT ‖ magic ‖ version ‖ ed25519 ‖ x25519 ‖ optional-key count`.
