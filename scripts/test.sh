@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The one test command: Rust, C (plain + sanitized), C++, Python and Node suites, the shared
+# vectors in all four languages, Wycheproof, and the header-drift check.
+# Installs what it needs itself (cargo, pip into a private venv, npm, apt for libcjson).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-x86_64-unknown-linux-gnu}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export RUST_BACKTRACE=1
+
+passed=0; failed=0; failures=()
+suite() {
+  local name="$1"; shift
+  echo
+  echo "=================== $name ==================="
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1)); echo "--- $name: ok ($((SECONDS - start)) s)"
+  else
+    failed=$((failed + 1)); failures+=("$name"); echo "--- $name: FAILED ($((SECONDS - start)) s)"
+  fi
+}
+
+# Rust: core (unit, vectors, Wycheproof), ffi (header drift), cli (end-to-end).
+suite "rust" cargo test --release --workspace --exclude sealwire-python --exclude sealwire-node
+suite "c" bash tests/c/run.sh
+suite "python" bash bindings/python/run-tests.sh
+suite "node" bash bindings/node/run-tests.sh
+if [ -x tests/cross/run.sh ]; then suite "cross-language" bash tests/cross/run.sh; fi
+
+echo
+echo "=================== summary ==================="
+for f in "${failures[@]:-}"; do [ -n "$f" ] && echo "FAILED: $f"; done
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
