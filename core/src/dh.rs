@@ -43,12 +43,40 @@ pub fn diffie_hellman(secret: &StaticSecret, peer: &[u8; X25519_LEN]) -> Result<
     Ok(out)
 }
 
+/// The canonical encodings (below p, top bit clear) of every X25519 u-coordinate of small
+/// order on the curve or its twist: 0 (order 2), 1 and p − 1 (order 4, one on the curve and
+/// one on the twist) and the two order-8 points of the curve — the same five values as
+/// libsodium's blocklist. RFC 7748 decoding maps every other small-order encoding
+/// (p, p + 1, and the top-bit-set aliases) onto these, and those are refused as
+/// non-canonical before this table is consulted. The test `table_matches_scalar_check`
+/// re-derives the table from the definition (k·P = 0 for a clamped k).
+const SMALL_ORDER: [[u8; X25519_LEN]; 5] = [
+    [0; 32],
+    {
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        one
+    },
+    [
+        0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a,
+        0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00,
+    ],
+    [
+        0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef, 0x5b,
+        0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f, 0x11, 0x57,
+    ],
+    {
+        let mut pm1 = [0xffu8; 32];
+        pm1[0] = 0xec;
+        pm1[31] = 0x7f;
+        pm1
+    },
+];
+
 /// Validate an X25519 public key received inside a sealwire format.
 ///
 /// Stricter than RFC 7748 decoding: the encoding must be canonical (top bit clear, value
-/// below 2^255 − 19) and the point must not be of small order (checked by multiplying by a
-/// fixed clamped scalar: clamping makes the scalar a multiple of the cofactor, so exactly the
-/// small-order points map to zero).
+/// below 2^255 − 19) and the point must not be of small order.
 pub fn validate_public(key: &[u8; X25519_LEN]) -> Result<()> {
     if key[31] & 0x80 != 0 {
         return Err(Error::InvalidPublicKey("non-canonical X25519 key (top bit set)"));
@@ -57,11 +85,14 @@ pub fn validate_public(key: &[u8; X25519_LEN]) -> Result<()> {
     if key[31] == 0x7f && key[1..31].iter().all(|b| *b == 0xff) && key[0] >= 0xed {
         return Err(Error::InvalidPublicKey("non-canonical X25519 key (not reduced)"));
     }
-    let probe = StaticSecret::from([0x5a; X25519_LEN]);
-    match diffie_hellman(&probe, key) {
-        Ok(_) => Ok(()),
-        Err(_) => Err(Error::InvalidPublicKey("X25519 key of small order")),
+    let mut small = subtle::Choice::from(0u8);
+    for bad in &SMALL_ORDER {
+        small |= key.ct_eq(bad);
     }
+    if bool::from(small) {
+        return Err(Error::InvalidPublicKey("X25519 key of small order"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -88,6 +119,36 @@ mod tests {
         hi[31] |= 0x80;
         assert!(matches!(validate_public(&hi), Err(Error::InvalidPublicKey(_))));
         // The base point is fine.
+        let mut nine = [0u8; 32];
+        nine[0] = 9;
+        assert!(validate_public(&nine).is_ok());
+    }
+
+    /// Every canonical encoding whose clamped multiple is zero is in the table, and nothing
+    /// else: checked over the table and over every single-byte perturbation of it.
+    #[test]
+    fn table_matches_scalar_check() {
+        let probe = StaticSecret::from([0x5a; X25519_LEN]);
+        let is_small = |k: &[u8; 32]| diffie_hellman(&probe, k).is_err();
+        for bad in &SMALL_ORDER {
+            assert!(is_small(bad));
+            assert!(validate_public(bad).is_err());
+            for i in 0..32 {
+                for d in [1u8, 0x80] {
+                    let mut k = *bad;
+                    k[i] ^= d;
+                    let canonical = k[31] & 0x80 == 0
+                        && !(k[31] == 0x7f && k[1..31].iter().all(|b| *b == 0xff) && k[0] >= 0xed);
+                    if canonical {
+                        assert_eq!(validate_public(&k).is_err(), is_small(&k), "{k:02x?}");
+                    }
+                }
+            }
+        }
+        for seed in 0u8..=255 {
+            let k = x25519_dalek::PublicKey::from(&StaticSecret::from([seed; 32])).to_bytes();
+            assert!(validate_public(&k).is_ok());
+        }
         let mut nine = [0u8; 32];
         nine[0] = 9;
         assert!(validate_public(&nine).is_ok());
