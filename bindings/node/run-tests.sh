@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Node binding tests: install the pinned npm devDependencies, build the addon with the napi
+# CLI (release profile, shared workspace target dir), check that the committed generated
+# index.js / index.d.ts are current, then run node:test. Exits non-zero on any failure.
+# Called from anywhere (the top-level test script calls it from the repo root).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+# One target triple for every cargo/napi call, so the workspace target dir
+# (target/x86_64-unknown-linux-gnu/release) is shared and nothing is built twice.
+export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-x86_64-unknown-linux-gnu}"
+
+log() { printf '[node] %s\n' "$*" >&2; }
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  log "node/npm not found; installing from apt"
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+# @napi-rs/cli 3 needs Node >= 20.17.
+if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=17)?0:1)'; then
+  log "Node $(node --version) is too old: need >= 20.17"
+  exit 1
+fi
+
+cd "$HERE"
+log "installing npm devDependencies"
+if [ -f package-lock.json ]; then
+  npm ci --no-audit --no-fund --prefer-offline
+else
+  npm install --no-audit --no-fund
+fi
+
+log "building the addon (napi build --platform --release --target $CARGO_BUILD_TARGET)"
+npx --no-install napi build --platform --release --target "$CARGO_BUILD_TARGET"
+
+log "checking that the committed index.js / index.d.ts are current"
+if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  if ! git -C "$ROOT" diff --exit-code -- bindings/node/index.js bindings/node/index.d.ts; then
+    log "FAIL: bindings/node/index.js or index.d.ts changed when regenerated; commit the regenerated files"
+    exit 1
+  fi
+  for f in index.js index.d.ts; do
+    if ! git -C "$ROOT" ls-files --error-unmatch "bindings/node/$f" >/dev/null 2>&1; then
+      log "note: bindings/node/$f is not committed yet (drift check skipped for it)"
+    fi
+  done
+else
+  log "note: not a git checkout; drift check skipped"
+fi
+
+log "running node:test"
+node --test test/
