@@ -1,0 +1,162 @@
+//! The only place raw pointers from C are turned into Rust references and slices, or written.
+//!
+//! Each helper checks for NULL first and states the remaining (uncheckable) obligations in its
+//! `# Safety` section; the public functions pass those obligations on to the C caller in their
+//! doc comments.
+
+use core::ffi::c_char;
+use core::ptr::{self, NonNull};
+
+use zeroize::Zeroize;
+
+use crate::result::{sealwire_result, FfiResult};
+
+/// Borrow a handle.
+///
+/// # Safety
+/// `handle` is NULL or a live handle created by this library (not yet freed), and is not freed
+/// while the returned reference is in use.
+pub(crate) unsafe fn try_ref<'a, T>(handle: *const T) -> FfiResult<&'a T> {
+    // SAFETY: non-NULL `handle` points to a live, properly aligned `T` (caller contract).
+    unsafe { handle.as_ref() }.ok_or(sealwire_result::NULL_POINTER)
+}
+
+/// Borrow an input buffer. NULL is allowed when `len` is 0 and gives an empty slice.
+///
+/// # Safety
+/// If `data` is non-NULL it points to `len` readable bytes that stay valid and unmodified while
+/// the returned slice is in use.
+pub(crate) unsafe fn try_slice<'a>(data: *const u8, len: usize) -> FfiResult<&'a [u8]> {
+    if data.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(sealwire_result::NULL_POINTER)
+        };
+    }
+    if len > isize::MAX as usize {
+        return Err(sealwire_result::INVALID_PARAMETER);
+    }
+    // SAFETY: non-NULL, `len` readable bytes (caller contract), `len` <= isize::MAX checked.
+    Ok(unsafe { core::slice::from_raw_parts(data, len) })
+}
+
+/// A checked, not-yet-written out-parameter (`T *out`). Checking happens before any work is
+/// done; writing happens last, only on success.
+pub(crate) struct Out<T>(NonNull<T>);
+
+impl<T> Out<T> {
+    /// NULL check only.
+    pub(crate) fn new(out: *mut T) -> FfiResult<Self> {
+        NonNull::new(out).map(Self).ok_or(sealwire_result::NULL_POINTER)
+    }
+
+    /// Store `value`. The previous contents are overwritten, not dropped.
+    ///
+    /// # Safety
+    /// The pointer given to [`Out::new`] is valid for writing a properly aligned `T`.
+    pub(crate) unsafe fn write(self, value: T) {
+        // SAFETY: non-NULL (checked in `new`), writable and aligned (caller contract).
+        unsafe { self.0.as_ptr().write(value) }
+    }
+}
+
+/// Move `value` to the heap and store the new handle in `out` (ownership passes to C, which
+/// must give it back to the matching `_free`).
+///
+/// # Safety
+/// As [`Out::write`].
+pub(crate) unsafe fn write_handle<T>(out: Out<*mut T>, value: T) {
+    let handle = Box::into_raw(Box::new(value));
+    // SAFETY: forwarded to our caller.
+    unsafe { out.write(handle) }
+}
+
+/// A caller-provided output buffer with its length and the `written` out-parameter, following
+/// the header's buffer convention: if `data` is NULL or `len` is too small, `*written` is set
+/// to the required length and the call fails with `SEALWIRE_BUFFER_TOO_SMALL`.
+pub(crate) struct OutBuf {
+    data: *mut u8,
+    len: usize,
+    written: Out<usize>,
+}
+
+impl OutBuf {
+    /// Only `written` is required to be non-NULL; `data` may be NULL (length query).
+    pub(crate) fn new(data: *mut u8, len: usize, written: *mut usize) -> FfiResult<Self> {
+        Ok(Self {
+            data,
+            len,
+            written: Out::new(written)?,
+        })
+    }
+
+    /// Copy `src` into the buffer.
+    ///
+    /// # Safety
+    /// If `data` is non-NULL it is writable for `len` bytes and does not overlap `src`;
+    /// `written` is writable.
+    pub(crate) unsafe fn fill(self, src: &[u8]) -> FfiResult {
+        // SAFETY: forwarded to our caller.
+        unsafe { self.fill_parts(src, false) }
+    }
+
+    /// Copy `s` and a terminating NUL into the buffer (`*written` counts the NUL).
+    ///
+    /// # Safety
+    /// As [`OutBuf::fill`].
+    pub(crate) unsafe fn fill_cstr(self, s: &str) -> FfiResult {
+        if s.as_bytes().contains(&0) {
+            // Did and fingerprint strings never contain NUL; refuse rather than truncate.
+            return Err(sealwire_result::INTERNAL_ERROR);
+        }
+        // SAFETY: forwarded to our caller.
+        unsafe { self.fill_parts(s.as_bytes(), true) }
+    }
+
+    /// # Safety
+    /// As [`OutBuf::fill`].
+    unsafe fn fill_parts(self, src: &[u8], nul: bool) -> FfiResult {
+        let required = src.len() + usize::from(nul);
+        if self.data.is_null() || self.len < required {
+            // SAFETY: `written` is writable (caller contract). This is the one documented case
+            // where an out-parameter is written on failure.
+            unsafe { self.written.write(required) };
+            return Err(sealwire_result::BUFFER_TOO_SMALL);
+        }
+        // SAFETY: `data` is non-NULL and writable for `len` >= `required` bytes, and does not
+        // overlap `src` (caller contract; `src` is always memory this library owns).
+        unsafe {
+            ptr::copy_nonoverlapping(src.as_ptr(), self.data, src.len());
+            if nul {
+                self.data.add(src.len()).write(0);
+            }
+            self.written.write(required);
+        }
+        Ok(())
+    }
+}
+
+/// Hand a Rust-allocated byte buffer to C: `*out_data` / `*out_len` receive pointer and length,
+/// to be released with `sealwire_bytes_free(data, len)`.
+///
+/// # Safety
+/// Both out-pointers are writable.
+pub(crate) unsafe fn write_owned_bytes(out_data: Out<*mut u8>, out_len: Out<usize>, mut bytes: Vec<u8>) {
+    // Copy into an exact-size allocation (so `sealwire_bytes_free` can rebuild it from
+    // pointer and length) and wipe the original instead of letting a reallocation drop it.
+    let boxed: Box<[u8]> = Box::from(bytes.as_slice());
+    bytes.zeroize();
+    let len = boxed.len();
+    let data = Box::into_raw(boxed).cast::<u8>();
+    // SAFETY: forwarded to our caller.
+    unsafe {
+        out_data.write(data);
+        out_len.write(len);
+    }
+}
+
+/// Cast helper so string functions can take `char *` in C and reuse [`OutBuf`].
+pub(crate) fn char_buf(data: *mut c_char) -> *mut u8 {
+    data.cast::<u8>()
+}

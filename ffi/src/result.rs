@@ -1,0 +1,221 @@
+//! The result code every fallible C function returns, and its string forms.
+
+use core::ffi::{c_char, CStr};
+
+use sealwire_core::ErrorKind;
+
+use crate::panic::guard;
+
+/// The result of every fallible sealwire call.
+///
+/// Codes are grouped by range and a number is never reused for a different meaning:
+///
+/// * `0` -- success;
+/// * `1xxx` -- the caller broke a rule of the API (NULL pointer, buffer too small, parameter out
+///   of range) or the library hit an internal panic;
+/// * `2xxx` -- malformed input was rejected by a strict decoder;
+/// * `3xxx` -- a cryptographic check failed (bad key, bad signature, wrong passphrase);
+/// * `9xxx` -- internal: an error this build of the C layer cannot classify (never expected).
+///
+/// `sealwire_result_code_string()` gives each code's stable string (the same strings the Python
+/// and Node bindings use, e.g. "ERR_SEALWIRE_TRUNCATED"); `sealwire_result_message()` gives a
+/// short English description.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum sealwire_result {
+    /// Success.
+    OK = 0,
+
+    /// A required pointer argument was NULL (or an input pointer was NULL with a non-zero
+    /// length).
+    NULL_POINTER = 1000,
+    /// The output buffer was NULL or too small; `*written` holds the required length.
+    BUFFER_TOO_SMALL = 1001,
+    /// A C string argument was not valid UTF-8 (reserved for functions taking text input).
+    INVALID_UTF8 = 1002,
+    /// A Rust panic was caught at the API boundary; no output was written.
+    PANIC = 1003,
+    /// A caller-supplied parameter is out of the allowed range (ERR_SEALWIRE_INVALID_PARAMETER).
+    INVALID_PARAMETER = 1004,
+
+    /// The input ended before the structure was complete (ERR_SEALWIRE_TRUNCATED).
+    TRUNCATED = 2000,
+    /// Bytes remained after a complete structure (ERR_SEALWIRE_TRAILING_BYTES).
+    TRAILING_BYTES = 2001,
+    /// A field or buffer had the wrong length (ERR_SEALWIRE_INVALID_LENGTH).
+    INVALID_LENGTH = 2002,
+    /// The input does not start with the expected magic bytes (ERR_SEALWIRE_BAD_MAGIC).
+    BAD_MAGIC = 2003,
+    /// The format version is not supported (ERR_SEALWIRE_UNSUPPORTED_VERSION).
+    UNSUPPORTED_VERSION = 2004,
+    /// Unknown algorithm identifier or key type (ERR_SEALWIRE_UNSUPPORTED_ALGORITHM).
+    UNSUPPORTED_ALGORITHM = 2005,
+    /// A field holds a structurally valid but disallowed value (ERR_SEALWIRE_MALFORMED).
+    MALFORMED = 2006,
+    /// A text encoding (did:key, hex, base58) was malformed (ERR_SEALWIRE_INVALID_ENCODING).
+    INVALID_ENCODING = 2007,
+
+    /// A public key is invalid, of small order or non-canonical
+    /// (ERR_SEALWIRE_INVALID_PUBLIC_KEY).
+    INVALID_PUBLIC_KEY = 3000,
+    /// A signature did not verify (ERR_SEALWIRE_BAD_SIGNATURE).
+    BAD_SIGNATURE = 3001,
+    /// A Diffie-Hellman result was all zeros (ERR_SEALWIRE_NON_CONTRIBUTORY).
+    NON_CONTRIBUTORY = 3002,
+    /// Authenticated decryption failed: wrong passphrase or key, or modified data
+    /// (ERR_SEALWIRE_DECRYPTION_FAILED).
+    DECRYPTION_FAILED = 3003,
+    /// The operating system's random number generator failed (ERR_SEALWIRE_RANDOMNESS).
+    RANDOMNESS = 3004,
+
+    /// The core reported an error kind this build of the C layer does not know.
+    INTERNAL_ERROR = 9000,
+}
+
+impl sealwire_result {
+    /// Every code, for lookups by number and for tests.
+    pub(crate) const ALL: [sealwire_result; 20] = [
+        Self::OK,
+        Self::NULL_POINTER,
+        Self::BUFFER_TOO_SMALL,
+        Self::INVALID_UTF8,
+        Self::PANIC,
+        Self::INVALID_PARAMETER,
+        Self::TRUNCATED,
+        Self::TRAILING_BYTES,
+        Self::INVALID_LENGTH,
+        Self::BAD_MAGIC,
+        Self::UNSUPPORTED_VERSION,
+        Self::UNSUPPORTED_ALGORITHM,
+        Self::MALFORMED,
+        Self::INVALID_ENCODING,
+        Self::INVALID_PUBLIC_KEY,
+        Self::BAD_SIGNATURE,
+        Self::NON_CONTRIBUTORY,
+        Self::DECRYPTION_FAILED,
+        Self::RANDOMNESS,
+        Self::INTERNAL_ERROR,
+    ];
+
+    /// The code with this number, if any (C may pass any integer).
+    pub(crate) fn from_u32(value: u32) -> Option<Self> {
+        Self::ALL.iter().copied().find(|r| *r as u32 == value)
+    }
+
+    /// The one mapping from core error kinds to C result codes.
+    pub(crate) fn from_kind(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::Truncated => Self::TRUNCATED,
+            ErrorKind::TrailingBytes => Self::TRAILING_BYTES,
+            ErrorKind::InvalidLength => Self::INVALID_LENGTH,
+            ErrorKind::BadMagic => Self::BAD_MAGIC,
+            ErrorKind::UnsupportedVersion => Self::UNSUPPORTED_VERSION,
+            ErrorKind::UnsupportedAlgorithm => Self::UNSUPPORTED_ALGORITHM,
+            ErrorKind::Malformed => Self::MALFORMED,
+            ErrorKind::InvalidEncoding => Self::INVALID_ENCODING,
+            ErrorKind::InvalidPublicKey => Self::INVALID_PUBLIC_KEY,
+            ErrorKind::BadSignature => Self::BAD_SIGNATURE,
+            ErrorKind::NonContributory => Self::NON_CONTRIBUTORY,
+            ErrorKind::DecryptionFailed => Self::DECRYPTION_FAILED,
+            ErrorKind::Randomness => Self::RANDOMNESS,
+            ErrorKind::InvalidParameter => Self::INVALID_PARAMETER,
+            // `ErrorKind` is non-exhaustive; a kind added to core without a code here lands in
+            // 9000 (and the unit test `every_kind_has_its_own_code` fails).
+            _ => Self::INTERNAL_ERROR,
+        }
+    }
+
+    /// The stable code string. For codes that come from core it equals
+    /// `sealwire_core::ErrorKind::code()` (checked by a unit test).
+    pub(crate) fn code(self) -> &'static CStr {
+        match self {
+            Self::OK => c"OK",
+            Self::NULL_POINTER => c"ERR_SEALWIRE_NULL_POINTER",
+            Self::BUFFER_TOO_SMALL => c"ERR_SEALWIRE_BUFFER_TOO_SMALL",
+            Self::INVALID_UTF8 => c"ERR_SEALWIRE_INVALID_UTF8",
+            Self::PANIC => c"ERR_SEALWIRE_PANIC",
+            Self::INVALID_PARAMETER => c"ERR_SEALWIRE_INVALID_PARAMETER",
+            Self::TRUNCATED => c"ERR_SEALWIRE_TRUNCATED",
+            Self::TRAILING_BYTES => c"ERR_SEALWIRE_TRAILING_BYTES",
+            Self::INVALID_LENGTH => c"ERR_SEALWIRE_INVALID_LENGTH",
+            Self::BAD_MAGIC => c"ERR_SEALWIRE_BAD_MAGIC",
+            Self::UNSUPPORTED_VERSION => c"ERR_SEALWIRE_UNSUPPORTED_VERSION",
+            Self::UNSUPPORTED_ALGORITHM => c"ERR_SEALWIRE_UNSUPPORTED_ALGORITHM",
+            Self::MALFORMED => c"ERR_SEALWIRE_MALFORMED",
+            Self::INVALID_ENCODING => c"ERR_SEALWIRE_INVALID_ENCODING",
+            Self::INVALID_PUBLIC_KEY => c"ERR_SEALWIRE_INVALID_PUBLIC_KEY",
+            Self::BAD_SIGNATURE => c"ERR_SEALWIRE_BAD_SIGNATURE",
+            Self::NON_CONTRIBUTORY => c"ERR_SEALWIRE_NON_CONTRIBUTORY",
+            Self::DECRYPTION_FAILED => c"ERR_SEALWIRE_DECRYPTION_FAILED",
+            Self::RANDOMNESS => c"ERR_SEALWIRE_RANDOMNESS",
+            Self::INTERNAL_ERROR => c"ERR_SEALWIRE_INTERNAL",
+        }
+    }
+
+    /// A short English description (static; never contains caller data).
+    pub(crate) fn message(self) -> &'static CStr {
+        match self {
+            Self::OK => c"success",
+            Self::NULL_POINTER => c"a required pointer argument was NULL",
+            Self::BUFFER_TOO_SMALL => c"output buffer too small; *written holds the required length",
+            Self::INVALID_UTF8 => c"a string argument was not valid UTF-8",
+            Self::PANIC => c"internal panic caught at the API boundary",
+            Self::INVALID_PARAMETER => c"a parameter is out of the allowed range",
+            Self::TRUNCATED => c"truncated input",
+            Self::TRAILING_BYTES => c"trailing bytes after a complete structure",
+            Self::INVALID_LENGTH => c"a field or buffer has the wrong length",
+            Self::BAD_MAGIC => c"bad magic bytes: not the expected format",
+            Self::UNSUPPORTED_VERSION => c"unsupported format version",
+            Self::UNSUPPORTED_ALGORITHM => c"unsupported algorithm or key type",
+            Self::MALFORMED => c"malformed field value",
+            Self::INVALID_ENCODING => c"invalid text encoding",
+            Self::INVALID_PUBLIC_KEY => c"invalid public key",
+            Self::BAD_SIGNATURE => c"signature verification failed",
+            Self::NON_CONTRIBUTORY => c"non-contributory Diffie-Hellman result (low-order public key)",
+            Self::DECRYPTION_FAILED => c"decryption failed: wrong key or passphrase, or modified data",
+            Self::RANDOMNESS => c"the operating system random number generator failed",
+            Self::INTERNAL_ERROR => c"internal error: unclassified error kind",
+        }
+    }
+}
+
+impl From<sealwire_core::Error> for sealwire_result {
+    fn from(e: sealwire_core::Error) -> Self {
+        Self::from_kind(e.kind())
+    }
+}
+
+/// Result of the internal helpers: `Err` carries the code to return to C.
+pub(crate) type FfiResult<T = ()> = Result<T, sealwire_result>;
+
+/// The stable code string of a result, e.g. "ERR_SEALWIRE_TRUNCATED" for SEALWIRE_TRUNCATED
+/// and "OK" for SEALWIRE_OK.
+///
+/// `result` is a `sealwire_result` value; any other number gives "ERR_SEALWIRE_UNKNOWN_RESULT".
+/// The returned string is static: never free it. Never returns NULL.
+#[no_mangle]
+pub extern "C" fn sealwire_result_code_string(result: u32) -> *const c_char {
+    guard(c"ERR_SEALWIRE_PANIC".as_ptr(), || {
+        match sealwire_result::from_u32(result) {
+            Some(r) => r.code().as_ptr(),
+            None => c"ERR_SEALWIRE_UNKNOWN_RESULT".as_ptr(),
+        }
+    })
+}
+
+/// A short English description of a result, for logs and diagnostics.
+///
+/// `result` is a `sealwire_result` value; any other number gives "unknown result code". The
+/// returned string is static: never free it. Never returns NULL. The text may change between
+/// versions; compare codes, or the strings of `sealwire_result_code_string()`, not messages.
+#[no_mangle]
+pub extern "C" fn sealwire_result_message(result: u32) -> *const c_char {
+    guard(
+        c"internal panic caught at the API boundary".as_ptr(),
+        || match sealwire_result::from_u32(result) {
+            Some(r) => r.message().as_ptr(),
+            None => c"unknown result code".as_ptr(),
+        },
+    )
+}

@@ -1,0 +1,172 @@
+//! Tests of the C layer itself (the C programs in tests/c cover the ABI from the outside).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use core::ffi::CStr;
+use core::ptr;
+use std::collections::HashSet;
+
+use sealwire_core::ErrorKind;
+
+use super::*;
+use crate::panic::{guard, guard_result};
+
+fn code_str(r: sealwire_result) -> &'static str {
+    // SAFETY: the function always returns a static NUL-terminated string.
+    unsafe { CStr::from_ptr(sealwire_result_code_string(r as u32)) }
+        .to_str()
+        .unwrap()
+}
+
+#[test]
+fn every_kind_has_its_own_code() {
+    let mut seen = HashSet::new();
+    for kind in ErrorKind::ALL {
+        let r = sealwire_result::from_kind(kind);
+        assert_ne!(r, sealwire_result::INTERNAL_ERROR, "{kind:?} has no C code");
+        assert!(seen.insert(r), "{kind:?} shares code {r:?}");
+        assert_eq!(code_str(r), kind.code(), "code string of {kind:?}");
+        let group = r as u32 / 1000;
+        if kind.is_decode() {
+            assert_eq!(group, 2, "{kind:?} is a decode error");
+        } else {
+            assert!(group == 1 || group == 3, "{kind:?} in group {group}");
+        }
+    }
+}
+
+#[test]
+fn codes_and_strings_are_unique() {
+    let numbers: HashSet<u32> = sealwire_result::ALL.iter().map(|r| *r as u32).collect();
+    let strings: HashSet<&str> = sealwire_result::ALL.iter().map(|r| code_str(*r)).collect();
+    assert_eq!(numbers.len(), sealwire_result::ALL.len());
+    assert_eq!(strings.len(), sealwire_result::ALL.len());
+    for r in sealwire_result::ALL {
+        assert_eq!(sealwire_result::from_u32(r as u32), Some(r));
+        // SAFETY: static NUL-terminated string.
+        let msg = unsafe { CStr::from_ptr(sealwire_result_message(r as u32)) };
+        assert!(!msg.to_bytes().is_empty());
+    }
+    assert_eq!(code_str(sealwire_result::OK), "OK");
+    // SAFETY: static NUL-terminated string.
+    let unknown = unsafe { CStr::from_ptr(sealwire_result_code_string(4242)) };
+    assert_eq!(unknown.to_str().unwrap(), "ERR_SEALWIRE_UNKNOWN_RESULT");
+}
+
+#[test]
+fn panic_inside_the_boundary_becomes_sealwire_panic() {
+    let r = guard_result(|| panic!("deliberate test panic"));
+    assert_eq!(r, sealwire_result::PANIC);
+    assert_eq!(code_str(r), "ERR_SEALWIRE_PANIC");
+    // Value-returning functions fall back to their documented neutral value.
+    assert!(!guard(false, || -> bool { panic!("deliberate test panic") }));
+    // And an out-parameter filled after the panic point is never written.
+    let mut out: *mut sealwire_identity = ptr::null_mut();
+    let r = guard_result(|| {
+        let out = crate::ptr::Out::new(&mut out as *mut _)?;
+        let inner = sealwire_core::Identity::from_secret_bytes(&[1; 32], &[2; 32]);
+        if inner.public().did().starts_with("did:") {
+            panic!("deliberate test panic");
+        }
+        // SAFETY: `out` points at a local.
+        unsafe { crate::ptr::write_handle(out, sealwire_identity { inner }) };
+        Ok(())
+    });
+    assert_eq!(r, sealwire_result::PANIC);
+    assert!(out.is_null());
+}
+
+#[test]
+fn constants_match_core() {
+    let p = sealwire_core::KdfParams::MINIMUM;
+    assert_eq!(p.memory_kib(), SEALWIRE_KDF_MIN_MEMORY_KIB);
+    assert_eq!(p.iterations(), SEALWIRE_KDF_MIN_ITERATIONS);
+    assert_eq!(p.lanes(), SEALWIRE_KDF_MIN_LANES);
+    let id = sealwire_core::Identity::generate().unwrap();
+    assert!(id.public().did().len() < SEALWIRE_DID_BUFFER_LEN);
+    assert_eq!(id.public().fingerprint().len() + 1, SEALWIRE_FINGERPRINT_BUFFER_LEN);
+    // SAFETY: static NUL-terminated string.
+    let v = unsafe { CStr::from_ptr(sealwire_version()) };
+    assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn round_trip_through_the_c_functions() {
+    // SAFETY (whole test): every pointer passed points at a live local of the right size.
+    unsafe {
+        let mut id: *mut sealwire_identity = ptr::null_mut();
+        assert_eq!(
+            sealwire_identity_from_secret_bytes([7u8; 32].as_ptr(), 32, [9u8; 32].as_ptr(), 32, &mut id),
+            sealwire_result::OK
+        );
+        let mut public: *mut sealwire_public_identity = ptr::null_mut();
+        assert_eq!(sealwire_identity_public(id, &mut public), sealwire_result::OK);
+
+        // Length query, then the real call.
+        let mut written = 0usize;
+        assert_eq!(
+            sealwire_public_identity_to_bytes(public, ptr::null_mut(), 0, &mut written),
+            sealwire_result::BUFFER_TOO_SMALL
+        );
+        assert_eq!(written, SEALWIRE_PUBLIC_IDENTITY_LEN);
+        let mut bytes = vec![0u8; written];
+        assert_eq!(
+            sealwire_public_identity_to_bytes(public, bytes.as_mut_ptr(), bytes.len(), &mut written),
+            sealwire_result::OK
+        );
+        let mut parsed: *mut sealwire_public_identity = ptr::null_mut();
+        assert_eq!(
+            sealwire_public_identity_from_bytes(bytes.as_ptr(), bytes.len(), &mut parsed),
+            sealwire_result::OK
+        );
+        assert!(sealwire_public_identity_equal(public, parsed));
+
+        let mut sig = [0u8; SEALWIRE_SIGNATURE_LEN];
+        assert_eq!(
+            sealwire_identity_sign(id, b"hi".as_ptr(), 2, sig.as_mut_ptr(), sig.len(), &mut written),
+            sealwire_result::OK
+        );
+        assert_eq!(
+            sealwire_public_identity_verify(parsed, b"hi".as_ptr(), 2, sig.as_ptr(), sig.len()),
+            sealwire_result::OK
+        );
+        assert_eq!(
+            sealwire_public_identity_verify(parsed, b"ho".as_ptr(), 2, sig.as_ptr(), sig.len()),
+            sealwire_result::BAD_SIGNATURE
+        );
+
+        let mut did = [0 as c_char; SEALWIRE_DID_BUFFER_LEN];
+        assert_eq!(
+            sealwire_public_identity_did(parsed, did.as_mut_ptr(), did.len(), &mut written),
+            sealwire_result::OK
+        );
+        let did = CStr::from_ptr(did.as_ptr()).to_str().unwrap();
+        assert_eq!(written, did.len() + 1);
+        assert!(did.starts_with("did:key:z6Mk"));
+
+        let (mut blob, mut blob_len) = (ptr::null_mut(), 0usize);
+        let m = SEALWIRE_KDF_MIN_MEMORY_KIB;
+        assert_eq!(
+            sealwire_identity_export_with_params(id, b"pw".as_ptr(), 2, m, 2, 1, &mut blob, &mut blob_len),
+            sealwire_result::OK
+        );
+        let mut back: *mut sealwire_identity = ptr::null_mut();
+        assert_eq!(
+            sealwire_identity_import(blob, blob_len, b"px".as_ptr(), 2, &mut back),
+            sealwire_result::DECRYPTION_FAILED
+        );
+        assert!(back.is_null());
+        assert_eq!(
+            sealwire_identity_import(blob, blob_len, b"pw".as_ptr(), 2, &mut back),
+            sealwire_result::OK
+        );
+        sealwire_bytes_free(blob, blob_len);
+
+        sealwire_identity_free(back);
+        sealwire_public_identity_free(parsed);
+        sealwire_public_identity_free(public);
+        sealwire_identity_free(id);
+        sealwire_identity_free(ptr::null_mut());
+        sealwire_public_identity_free(ptr::null_mut());
+        sealwire_bytes_free(ptr::null_mut(), 0);
+    }
+}
