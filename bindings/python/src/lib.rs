@@ -1,1 +1,38 @@
+//! `sealwire._native`: the PyO3 extension behind the `sealwire` Python package.
+//!
+//! Thin by design: convert arguments, call the core crate, map errors. Conventions:
+//!
+//! * byte arguments accept any bytes-like object ([`input`]); results are `bytes`;
+//! * every expensive call releases the GIL through [`detach`], and only ever touches
+//!   Rust-owned or immutable data while released;
+//! * core errors become the Python exceptions of `sealwire/exceptions.py` in one place
+//!   ([`error`]);
+//! * secrets stay inside `Identity`; nothing returns private key bytes.
 
+use pyo3::prelude::*;
+
+mod error;
+mod identity;
+mod input;
+
+/// Run `f` with the GIL released (polars' `enter_polars` pattern): the one way this module
+/// lets other Python threads run during Argon2, key generation, signing and verification.
+///
+/// `f` must not touch Python objects; its captures are `Send` (byte arguments are borrowed
+/// from immutable `bytes` or copied into Rust memory beforehand, see [`input`]).
+pub(crate) fn detach<T, F>(py: Python<'_>, f: F) -> T
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    py.detach(f)
+}
+
+#[pymodule]
+#[pyo3(name = "_native")]
+fn sealwire_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<identity::PyIdentity>()?;
+    m.add_class::<identity::PyPublicIdentity>()?;
+    Ok(())
+}

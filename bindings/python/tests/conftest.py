@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# bindings/python/tests/conftest.py -> repository root -> tests/vectors/identity.json
+VECTORS_PATH = Path(__file__).resolve().parents[3] / "tests" / "vectors" / "identity.json"
+
+# The cheapest Argon2id parameters core accepts (19 MiB, 2 passes, 1 lane): keeps tests fast.
+FAST_KDF = {"memory_kib": 19 * 1024, "iterations": 2, "lanes": 1}
+
+
+def load_vectors() -> dict[str, Any]:
+    with VECTORS_PATH.open(encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    return data
+
+
+VECTORS = load_vectors()
+
+
+@pytest.fixture(scope="session")
+def vectors() -> dict[str, Any]:
+    return VECTORS
+
+
+@pytest.fixture(scope="session")
+def alice_vector() -> dict[str, Any]:
+    v: dict[str, Any] = VECTORS["identities"][0]
+    return v
