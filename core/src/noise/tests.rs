@@ -1,0 +1,1 @@
+//! Unit tests of the handshake internals (integration tests live in core/tests/).
