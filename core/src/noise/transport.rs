@@ -372,21 +372,22 @@ mod tests {
     #[test]
     fn window_semantics() {
         let mut w = ReplayWindow::default();
-        for n in [5u64, 3, 7, 6, 2000, 1000, 977] {
+        for n in [5u64, 3, 7, 6, 2000, 1000, 978] {
             w.check(n).unwrap();
             w.accept(n);
         }
-        for n in [5u64, 3, 7, 2000, 1000, 977] {
-            // 5, 3, 7 are now too old (2000 − 1024 = 976 is the oldest allowed).
+        for n in [5u64, 3, 7, 2000, 1000, 978] {
+            // 5, 3, 7 are now too old: with top 2000 the oldest accepted nonce is 977.
             assert!(matches!(w.check(n), Err(Error::Replay(_))), "{n}");
         }
-        assert_eq!(w.check(976), Ok(()));
-        assert_eq!(w.check(975), Err(Error::Replay("older than the replay window")));
+        assert_eq!(w.check(977), Ok(()));
+        assert_eq!(w.check(976), Err(Error::Replay("older than the replay window")));
         assert_eq!(w.check(1000), Err(Error::Replay("duplicate message")));
         w.check(2001).unwrap();
         w.accept(2001);
         assert_eq!(w.check(2000), Err(Error::Replay("duplicate message")));
-        assert_eq!(w.check(976), Err(Error::Replay("older than the replay window")));
+        assert_eq!(w.check(977), Err(Error::Replay("older than the replay window")));
+        assert_eq!(w.check(978), Err(Error::Replay("duplicate message")));
         // Exhaustive comparison against a naive model over a pseudo-random walk.
         let mut w = ReplayWindow::default();
         let mut seen = std::collections::BTreeSet::new();
