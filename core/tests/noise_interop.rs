@@ -2,7 +2,7 @@
 //! sealwire in each role against snow in the other, for IK, XX, NK, KK and psk patterns with
 //! ChaChaPoly and AESGCM, SHA256 and BLAKE2s. Handshake hashes and remote keys must match and
 //! transport messages must decrypt both ways, including after a rekey.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use sealwire::noise::{Handshake, NoiseBuilder, Role, Transport};
 

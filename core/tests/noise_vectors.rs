@@ -1,6 +1,6 @@
 //! The standard cacophony Noise vectors (copied from snow 0.10's `tests/vectors`, see
 //! `tests/vectors/README.md`) and sealwire's own HFS vectors.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 use common::noise_vectors::{check, VectorFile};

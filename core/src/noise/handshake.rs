@@ -162,7 +162,7 @@ impl Handshake {
     }
 
     fn writer_of(&self, index: usize) -> Role {
-        if index % 2 == 0 {
+        if index.is_multiple_of(2) {
             Role::Initiator
         } else {
             Role::Responder

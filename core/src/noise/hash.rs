@@ -78,6 +78,7 @@ fn expand<H: Digest + BlockSizeUser + Clone>(ck: &[u8], ikm: &[u8], okm: &mut [u
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

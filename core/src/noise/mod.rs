@@ -63,4 +63,5 @@ pub fn identity_payload(identity: &Identity) -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;

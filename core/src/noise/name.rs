@@ -116,6 +116,7 @@ fn parse_psk_number(digits: &str) -> Result<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

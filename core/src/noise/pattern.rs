@@ -192,6 +192,7 @@ fn apply_hfs(messages: &mut [Vec<Token>]) -> Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::Token::*;
     use super::*;

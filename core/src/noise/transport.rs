@@ -158,7 +158,7 @@ impl Transport {
 
     /// Automatic rekey: after every `rekey_interval`-th message in a direction.
     fn after_message(&self, c: &mut CipherState) -> Result<()> {
-        if self.rekey_interval != 0 && c.nonce() % self.rekey_interval == 0 {
+        if self.rekey_interval != 0 && c.nonce().is_multiple_of(self.rekey_interval) {
             c.rekey()?;
         }
         Ok(())
@@ -366,6 +366,7 @@ impl UnorderedTransport {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -67,7 +67,7 @@ fn unhex(s: &str) -> Vec<u8> {
 fn psk_locations(name: &str) -> Vec<u8> {
     let pattern = name.split('_').nth(1).unwrap_or("");
     pattern
-        .split(|c| c == '+')
+        .split('+')
         .filter_map(|part| part.find("psk").map(|i| &part[i + 3..]))
         .map(|n| n.parse().expect("psk number"))
         .collect()
