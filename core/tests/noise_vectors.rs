@@ -67,3 +67,27 @@ fn hfs_vectors() {
         }
     }
 }
+
+/// Run the independent Python checker of the HFS vectors (pyca/cryptography, no sealwire code)
+/// when the interpreter and an ML-KEM-capable `cryptography` are installed.
+#[test]
+fn hfs_vectors_independent_check() {
+    let root = format!("{}/..", env!("CARGO_MANIFEST_DIR"));
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "from cryptography.hazmat.primitives.asymmetric import mlkem; mlkem.MLKEM768PrivateKey.from_seed_bytes(bytes(64))"])
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => {}
+        _ => {
+            eprintln!("SKIPPED: python3 with cryptography (ML-KEM) not available");
+            return;
+        }
+    }
+    let out = std::process::Command::new("python3")
+        .arg(format!("{root}/tests/vectors/check_noise_hfs.py"))
+        .arg(format!("{root}/tests/vectors/noise-hfs.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("16 passed, 0 failed"));
+}
