@@ -505,3 +505,46 @@ fn role_enum_maps_to_builders() {
     assert!(b.build(Role::Initiator).unwrap().is_initiator());
     assert!(!b.build(Role::Responder).unwrap().is_initiator());
 }
+
+#[test]
+fn unordered_transport_epoch_rekey() {
+    use sealwire::noise::{UnorderedTransport, MAX_EPOCH_SKIP};
+    let pair_u = |interval: u64, other: u64| -> (UnorderedTransport, UnorderedTransport) {
+        let (alice, bob) = (id(1), id(2));
+        let (mut i, mut r) = pair("Noise_XX_25519_AESGCM_SHA256", &alice, &bob);
+        complete(&mut i, &mut r);
+        let mut a = i.into_unordered_transport().unwrap();
+        let mut b = r.into_unordered_transport().unwrap();
+        a.set_rekey_interval(interval).unwrap();
+        b.set_rekey_interval(other).unwrap();
+        (a, b)
+    };
+    let (mut a, mut b) = pair_u(REPLAY_WINDOW, REPLAY_WINDOW);
+    assert_eq!(a.set_rekey_interval(5).unwrap_err().kind(), ErrorKind::InvalidParameter);
+    let msgs: Vec<Vec<u8>> = (0..5000u32).map(|n| a.encrypt(&n.to_le_bytes()).unwrap()).collect();
+    assert_eq!(a.set_rekey_interval(2048).unwrap_err().kind(), ErrorKind::InvalidParameter);
+    // Reordered across epoch boundaries (epoch 0 → 1 → back to 0 → jump to 4).
+    for n in [0usize, 1023, 1024, 1030, 1001, 1022, 2047, 2048, 1500, 4100, 4099, 3080] {
+        assert_eq!(b.decrypt(&msgs[n]).unwrap(), (n as u32).to_le_bytes(), "nonce {n}");
+    }
+    // After jumping to epoch 4 (top 4100), epoch 2 is out of the window.
+    assert_eq!(b.decrypt(&msgs[3075]).unwrap_err().kind(), ErrorKind::Replay);
+    assert_eq!(b.decrypt(&msgs[1024]).unwrap_err().kind(), ErrorKind::Replay);
+    // Tampering in a future epoch fails without moving the receiver.
+    let mut bad = msgs[4999].clone();
+    bad[20] ^= 1;
+    assert_eq!(b.decrypt(&bad).unwrap_err(), Error::DecryptionFailed);
+    assert_eq!(b.decrypt(&msgs[4098]).unwrap(), 4098u32.to_le_bytes());
+    assert_eq!(b.decrypt(&msgs[4999]).unwrap(), 4999u32.to_le_bytes());
+    // A forged nonce too many epochs ahead is refused cheaply.
+    let mut far = msgs[4999].clone();
+    far[..8].copy_from_slice(&((MAX_EPOCH_SKIP + 10) * REPLAY_WINDOW).to_be_bytes());
+    assert_eq!(b.decrypt(&far).unwrap_err(), Error::DecryptionFailed);
+    // Mismatched intervals (or a receiver that does not rekey) fail from the first rekey on.
+    for other in [0, 2 * REPLAY_WINDOW] {
+        let (mut c, mut d) = pair_u(REPLAY_WINDOW, other);
+        let late: Vec<Vec<u8>> = (0..1500u32).map(|n| c.encrypt(&n.to_le_bytes()).unwrap()).collect();
+        assert_eq!(d.decrypt(&late[1023]).unwrap(), 1023u32.to_le_bytes());
+        assert_eq!(d.decrypt(&late[1400]).unwrap_err(), Error::DecryptionFailed);
+    }
+}

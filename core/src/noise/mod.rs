@@ -13,7 +13,7 @@
 //! [`UnorderedTransport`] (explicit nonces, replay window). Formats and token processing are
 //! documented in `docs/NOISE_FORMATS.md`.
 //!
-//! The local static key normally comes from an [`Identity`](crate::Identity); the peer is
+//! The local static key normally comes from an [`Identity`]; the peer is
 //! named by its [`PublicIdentity`](crate::PublicIdentity). In `XX`, each side can send
 //! [`identity_payload`] and the other checks it with [`Handshake::verify_identity_payload`].
 
@@ -32,7 +32,7 @@ pub use builder::{NoiseBuilder, PSK_LEN};
 pub use framing::MAX_FRAME_CHUNK;
 pub use handshake::Handshake;
 pub use transport::{
-    Transport, UnorderedTransport, EXPLICIT_NONCE_LEN, MAX_PLAINTEXT_LEN, MAX_UNORDERED_PLAINTEXT_LEN,
+    Transport, UnorderedTransport, EXPLICIT_NONCE_LEN, MAX_EPOCH_SKIP, MAX_PLAINTEXT_LEN, MAX_UNORDERED_PLAINTEXT_LEN,
     REPLAY_WINDOW,
 };
 

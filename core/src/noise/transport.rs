@@ -6,7 +6,7 @@
 //! * [`UnorderedTransport`] — datagrams that may be lost, duplicated or reordered: each
 //!   message carries its 8-byte nonce, and a sliding window of [`REPLAY_WINDOW`] nonces
 //!   rejects duplicates and messages that are too old (§11.4 "out-of-order transport
-//!   messages"). Layout in `docs/NOISE_FORMATS.md`.
+//!   messages"); optional rekeying by nonce epochs. Layout in `docs/NOISE_FORMATS.md`.
 //!
 //! In both, a failed decryption changes no state at all.
 
@@ -275,18 +275,36 @@ impl ReplayWindow {
     }
 }
 
+/// How many rekey epochs ahead of the newest accepted one an [`UnorderedTransport`] will
+/// derive keys for. Bounds the work a forged far-future nonce can cause; a real peer can only
+/// get that far ahead if more than this many epochs' worth of its messages were all lost.
+pub const MAX_EPOCH_SKIP: u64 = 64;
+
+/// Receiving keys of an [`UnorderedTransport`]: the key of the newest epoch seen and of the
+/// one before it (the replay window never reaches further back, see `set_rekey_interval`).
+#[derive(Clone)]
+struct EpochKeys {
+    epoch: u64,
+    current: CipherState,
+    previous: Option<CipherState>,
+}
+
 /// Transport for unordered, lossy channels (UDP, message queues that may redeliver).
 ///
 /// Wire format of each message: `nonce (8 bytes, big-endian) ‖ AEAD ciphertext ‖ tag`, at
 /// most 65535 bytes in all. The AEAD uses the spec's nonce encoding for the cipher and empty
 /// associated data, so a message is exactly a Noise transport message under an explicit
 /// nonce; a wrong nonce fails authentication. The receiver accepts each nonce once, within a
-/// window of the newest [`REPLAY_WINDOW`] nonces. There is no rekeying in this mode (a rekey
-/// point cannot be agreed on when messages are reordered); the key lasts the session.
+/// window of the newest [`REPLAY_WINDOW`] nonces.
+///
+/// Optional rekeying by epochs (see [`set_rekey_interval`](Self::set_rekey_interval)):
+/// message `n` is encrypted under `REKEY^(n / interval)(k)`, so the receiver can tell the key
+/// of any message from its nonce, whatever the order of arrival.
 pub struct UnorderedTransport {
     send: Option<CipherState>,
-    recv: Option<CipherState>,
+    recv: Option<EpochKeys>,
     window: ReplayWindow,
+    rekey_interval: u64,
     handshake_hash: Vec<u8>,
     remote_static: Option<[u8; X25519_LEN]>,
     initiator: bool,
@@ -298,6 +316,7 @@ impl core::fmt::Debug for UnorderedTransport {
             .field("initiator", &self.initiator)
             .field("sending_nonce", &self.send.as_ref().map(CipherState::nonce))
             .field("newest_received", &self.window.top)
+            .field("rekey_interval", &self.rekey_interval)
             .finish_non_exhaustive()
     }
 }
@@ -305,10 +324,28 @@ impl core::fmt::Debug for UnorderedTransport {
 impl UnorderedTransport {
     pub(crate) fn new(keys: Keys) -> Self {
         let Keys { send, recv, handshake_hash, remote_static, initiator } = keys;
-        Self { send, recv, window: ReplayWindow::default(), handshake_hash, remote_static, initiator }
+        let recv = recv.map(|current| EpochKeys { epoch: 0, current, previous: None });
+        Self { send, recv, window: ReplayWindow::default(), rekey_interval: 0, handshake_hash, remote_static, initiator }
     }
 
     session_accessors!();
+
+    /// Rekey every `messages` nonces (0, the default, never rekeys): nonces
+    /// `[j·messages, (j+1)·messages)` use the key after `j` REKEYs. Both parties must set the
+    /// same value, before the first message in either direction; it must be 0 or at least
+    /// [`REPLAY_WINDOW`] (so the window spans at most two epochs). Otherwise
+    /// [`Error::InvalidParameter`].
+    pub fn set_rekey_interval(&mut self, messages: u64) -> Result<()> {
+        if messages != 0 && messages < REPLAY_WINDOW {
+            return Err(Error::InvalidParameter("unordered rekey interval must be 0 or at least the replay window"));
+        }
+        let sent = self.send.as_ref().is_some_and(|c| c.nonce() != 0);
+        if sent || self.window.top.is_some() {
+            return Err(Error::InvalidParameter("the rekey interval must be set before the first message"));
+        }
+        self.rekey_interval = messages;
+        Ok(())
+    }
 
     /// Encrypt one message (at most [`MAX_UNORDERED_PLAINTEXT_LEN`] bytes of plaintext) under
     /// the next nonce, which is sent in front of it.
@@ -322,6 +359,9 @@ impl UnorderedTransport {
         let mut c = sender(&self.send)?.clone();
         let n = c.nonce();
         let ct = c.encrypt_with_ad(&[], plaintext)?;
+        if self.rekey_interval != 0 && c.nonce().is_multiple_of(self.rekey_interval) {
+            c.rekey()?;
+        }
         let mut out = Vec::with_capacity(EXPLICIT_NONCE_LEN + ct.len());
         out.extend_from_slice(&n.to_be_bytes());
         out.extend_from_slice(&ct);
@@ -330,7 +370,7 @@ impl UnorderedTransport {
     }
 
     /// Decrypt a message in any order. Duplicates and messages older than the window are
-    /// [`Error::Replay`]; a failure of any kind leaves the window unchanged.
+    /// [`Error::Replay`]; a failure of any kind leaves the transport unchanged.
     pub fn decrypt(&mut self, message: &[u8]) -> Result<Vec<u8>> {
         if message.len() > MAX_MESSAGE_LEN {
             return Err(Error::MessageTooLarge { actual: message.len(), limit: MAX_MESSAGE_LEN });
@@ -345,9 +385,34 @@ impl UnorderedTransport {
         if n == MAX_NONCE {
             return Err(Error::NonceExhausted);
         }
-        let c = receiver(&self.recv)?;
+        let keys = self.recv.as_ref().ok_or(Error::OutOfTurn("one-way pattern: this side only sends"))?;
         self.window.check(n)?;
-        let out = c.decrypt_at(n, &[], ct)?;
+        let epoch = n.checked_div(self.rekey_interval).unwrap_or(0);
+        let (out, next) = if epoch == keys.epoch {
+            (keys.current.decrypt_at(n, &[], ct)?, None)
+        } else if epoch < keys.epoch {
+            // Within the window, so exactly one epoch back (interval ≥ window).
+            let previous = keys.previous.as_ref().filter(|_| epoch + 1 == keys.epoch);
+            let previous = previous.ok_or(Error::Replay("older than the replay window"))?;
+            (previous.decrypt_at(n, &[], ct)?, None)
+        } else {
+            if epoch - keys.epoch > MAX_EPOCH_SKIP {
+                return Err(Error::DecryptionFailed);
+            }
+            let mut current = keys.current.clone();
+            let mut previous = current.clone();
+            for _ in keys.epoch..epoch {
+                previous = current.clone();
+                current.rekey()?;
+            }
+            let out = current.decrypt_at(n, &[], ct)?;
+            // `previous` now holds the key of epoch − 1; older keys are dropped.
+            (out, Some(EpochKeys { epoch, current, previous: Some(previous) }))
+        };
+        // Commit only after authentication succeeded.
+        if let Some(next) = next {
+            self.recv = Some(next);
+        }
         self.window.accept(n);
         Ok(out.to_vec())
     }
