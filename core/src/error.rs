@@ -64,6 +64,34 @@ pub enum Error {
     /// The operating system's random number generator failed.
     #[error("the operating system random number generator failed")]
     Randomness,
+    /// A message exceeds the Noise limit of 65535 bytes (or would, once encrypted).
+    #[error("message too large: {actual} bytes, the limit is {limit}")]
+    MessageTooLarge {
+        /// Size of the message (or of the ciphertext it would produce).
+        actual: usize,
+        /// The largest size allowed.
+        limit: usize,
+    },
+    /// A handshake message was written or read when it was the other party's turn, or a
+    /// one-way transport was used in the direction it does not have.
+    #[error("message out of turn: {0}")]
+    OutOfTurn(&'static str),
+    /// The peer's static key is not the one the caller expected.
+    #[error("the remote static key does not match the expected key or identity")]
+    RemoteKeyMismatch,
+    /// The handshake has already completed (or failed for good); it accepts no more messages.
+    #[error("the handshake is already complete")]
+    HandshakeComplete,
+    /// The operation needs a completed handshake (or a value that only exists after one).
+    #[error("the handshake is not complete: {0}")]
+    HandshakeIncomplete(&'static str),
+    /// The 64-bit message counter reached its reserved maximum: no further message can be
+    /// sent or received under this key; start a new session.
+    #[error("nonce space exhausted: start a new session")]
+    NonceExhausted,
+    /// An explicit-nonce message was already received, or is older than the replay window.
+    #[error("replayed message: {0}")]
+    Replay(&'static str),
 }
 
 /// A stable, coarse classification of [`Error`], shared by every binding.
@@ -101,11 +129,25 @@ pub enum ErrorKind {
     InvalidEncoding,
     /// See [`Error::Randomness`].
     Randomness,
+    /// See [`Error::MessageTooLarge`].
+    MessageTooLarge,
+    /// See [`Error::OutOfTurn`].
+    OutOfTurn,
+    /// See [`Error::RemoteKeyMismatch`].
+    RemoteKeyMismatch,
+    /// See [`Error::HandshakeComplete`].
+    HandshakeComplete,
+    /// See [`Error::HandshakeIncomplete`].
+    HandshakeIncomplete,
+    /// See [`Error::NonceExhausted`].
+    NonceExhausted,
+    /// See [`Error::Replay`].
+    Replay,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order (used by bindings to build their tables).
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 21] = [
         ErrorKind::Truncated,
         ErrorKind::TrailingBytes,
         ErrorKind::InvalidLength,
@@ -120,6 +162,13 @@ impl ErrorKind {
         ErrorKind::InvalidParameter,
         ErrorKind::InvalidEncoding,
         ErrorKind::Randomness,
+        ErrorKind::MessageTooLarge,
+        ErrorKind::OutOfTurn,
+        ErrorKind::RemoteKeyMismatch,
+        ErrorKind::HandshakeComplete,
+        ErrorKind::HandshakeIncomplete,
+        ErrorKind::NonceExhausted,
+        ErrorKind::Replay,
     ];
 
     /// The stable code string, e.g. `"ERR_SEALWIRE_TRUNCATED"` (Node's `error.code`,
@@ -140,6 +189,13 @@ impl ErrorKind {
             ErrorKind::InvalidParameter => "ERR_SEALWIRE_INVALID_PARAMETER",
             ErrorKind::InvalidEncoding => "ERR_SEALWIRE_INVALID_ENCODING",
             ErrorKind::Randomness => "ERR_SEALWIRE_RANDOMNESS",
+            ErrorKind::MessageTooLarge => "ERR_SEALWIRE_MESSAGE_TOO_LARGE",
+            ErrorKind::OutOfTurn => "ERR_SEALWIRE_OUT_OF_TURN",
+            ErrorKind::RemoteKeyMismatch => "ERR_SEALWIRE_REMOTE_KEY_MISMATCH",
+            ErrorKind::HandshakeComplete => "ERR_SEALWIRE_HANDSHAKE_COMPLETE",
+            ErrorKind::HandshakeIncomplete => "ERR_SEALWIRE_HANDSHAKE_INCOMPLETE",
+            ErrorKind::NonceExhausted => "ERR_SEALWIRE_NONCE_EXHAUSTED",
+            ErrorKind::Replay => "ERR_SEALWIRE_REPLAY",
         }
     }
 
@@ -177,6 +233,13 @@ impl Error {
             Error::InvalidParameter(_) => ErrorKind::InvalidParameter,
             Error::InvalidEncoding(_) => ErrorKind::InvalidEncoding,
             Error::Randomness => ErrorKind::Randomness,
+            Error::MessageTooLarge { .. } => ErrorKind::MessageTooLarge,
+            Error::OutOfTurn(_) => ErrorKind::OutOfTurn,
+            Error::RemoteKeyMismatch => ErrorKind::RemoteKeyMismatch,
+            Error::HandshakeComplete => ErrorKind::HandshakeComplete,
+            Error::HandshakeIncomplete(_) => ErrorKind::HandshakeIncomplete,
+            Error::NonceExhausted => ErrorKind::NonceExhausted,
+            Error::Replay(_) => ErrorKind::Replay,
         }
     }
 }

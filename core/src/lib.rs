@@ -5,6 +5,8 @@
 //!
 //! * [`identity`] — per-agent Ed25519 signing key and X25519 exchange key, a signed
 //!   [`PublicIdentity`], `did:key`, fingerprints and passphrase-encrypted export.
+//! * [`noise`] — Noise Protocol Framework handshakes (IK, XX, NK, KK, ..., psk, and the
+//!   hybrid `hfs` with ML-KEM-768) and the transport that follows.
 //!
 //! Every decoder is strict: malformed input yields a typed [`Error`], never a panic and never a
 //! silently defaulted value. Secret material lives in types that zeroize on drop and never
@@ -16,6 +18,7 @@ pub mod dh;
 mod encoding;
 mod error;
 pub mod identity;
+pub mod noise;
 mod random;
 
 pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,81 @@
+//! Framing for payloads larger than one Noise message (65535 bytes).
+//!
+//! ```text
+//! framed  = frame+                     (the last frame has flag 0x01, all others 0x00)
+//! frame   = len:u16be ‖ message        (len = byte length of message, 17 ..= 65535)
+//! message = Noise transport message of (flag:u8 ‖ chunk)
+//! ```
+//!
+//! The flag is inside the encryption, so an attacker can neither cut the stream short (the
+//! last frame would lack the final flag: [`Error::Truncated`]) nor append to it (bytes after
+//! the final frame: [`Error::TrailingBytes`]). An empty payload is one final frame with an
+//! empty chunk. Decoding is all-or-nothing: on any error the transport's receiving state is
+//! unchanged.
+
+use super::cipher::TAG_LEN;
+use super::transport::{Transport, MAX_PLAINTEXT_LEN};
+use crate::encoding::Reader;
+use crate::error::{Error, Result};
+
+/// Largest chunk of application data in one frame (65535 − 16 − 1).
+pub const MAX_FRAME_CHUNK: usize = MAX_PLAINTEXT_LEN - 1;
+const FLAG_MORE: u8 = 0x00;
+const FLAG_FINAL: u8 = 0x01;
+const WHAT: &str = "Noise framed payload";
+
+impl Transport {
+    /// Encrypt a payload of any size as a sequence of length-prefixed Noise messages (one
+    /// per [`MAX_FRAME_CHUNK`] bytes). Consumes one sending nonce per frame.
+    pub fn encrypt_framed(&mut self, payload: &[u8]) -> Result<Vec<u8>> {
+        let mut chunks: Vec<&[u8]> = payload.chunks(MAX_FRAME_CHUNK).collect();
+        if chunks.is_empty() {
+            chunks.push(&[]);
+        }
+        let last = chunks.len() - 1;
+        let mut out = Vec::with_capacity(payload.len() + chunks.len() * (2 + 1 + TAG_LEN));
+        let mut plain = Vec::with_capacity(MAX_PLAINTEXT_LEN);
+        for (i, chunk) in chunks.iter().enumerate() {
+            plain.clear();
+            plain.push(if i == last { FLAG_FINAL } else { FLAG_MORE });
+            plain.extend_from_slice(chunk);
+            let message = self.encrypt(&plain)?;
+            let len = u16::try_from(message.len()).map_err(|_| Error::MessageTooLarge {
+                actual: message.len(),
+                limit: usize::from(u16::MAX),
+            })?;
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(&message);
+        }
+        zeroize::Zeroize::zeroize(&mut plain);
+        Ok(out)
+    }
+
+    /// Decrypt the output of [`encrypt_framed`](Self::encrypt_framed): strict about
+    /// truncation (anywhere, including a missing final frame), trailing bytes and
+    /// non-canonical framing (a final flag other than 0x00/0x01, an empty non-final frame).
+    pub fn decrypt_framed(&mut self, framed: &[u8]) -> Result<Vec<u8>> {
+        // Work on a copy so a failure in frame k does not leave frames 1..k consumed.
+        let mut scratch = self.clone_for_framing();
+        let mut r = Reader::new(framed, WHAT);
+        let mut out = Vec::with_capacity(framed.len());
+        loop {
+            if r.remaining() == 0 {
+                return Err(Error::Truncated(WHAT));
+            }
+            let len = usize::from(r.u16()?);
+            let plain = scratch.decrypt_zeroizing(r.take(len)?)?;
+            let (flag, chunk) = plain.split_first().ok_or(Error::Malformed(WHAT))?;
+            match *flag {
+                FLAG_FINAL => {
+                    out.extend_from_slice(chunk);
+                    break;
+                }
+                FLAG_MORE if !chunk.is_empty() => out.extend_from_slice(chunk),
+                _ => return Err(Error::Malformed(WHAT)),
+            }
+        }
+        r.finish()?;
+        *self = scratch;
+        Ok(out)
+    }
+}
