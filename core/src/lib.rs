@@ -5,6 +5,9 @@
 //!
 //! * [`identity`] — per-agent Ed25519 signing key and X25519 exchange key, a signed
 //!   [`PublicIdentity`], `did:key`, fingerprints and passphrase-encrypted export.
+//! * [`envelope`] — envelope encryption for data at rest: per-object data keys, framed
+//!   STREAM segments with key commitment, wrapped by keyring KEKs or recipients' public keys
+//!   (HPKE with X25519 or X-Wing), rewrap without touching the payload.
 //!
 //! Every decoder is strict: malformed input yields a typed [`Error`], never a panic and never a
 //! silently defaulted value. Secret material lives in types that zeroize on drop and never
@@ -14,6 +17,7 @@
 
 pub mod dh;
 mod encoding;
+pub mod envelope;
 mod error;
 pub mod identity;
 mod random;
