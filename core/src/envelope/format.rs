@@ -75,7 +75,7 @@ impl WrappedKey {
         if wrapped.is_empty() || wrapped.len() > MAX_WRAPPED_LEN {
             return Err(Error::InvalidParameter("wrapped key must be 1-65535 bytes"));
         }
-        Ok(Self { provider: provider.to_owned(), key_id: key_id.to_owned(), key_version: key_version, wrapped })
+        Ok(Self { provider: provider.to_owned(), key_id: key_id.to_owned(), key_version, wrapped })
     }
 
     /// The provider that wrapped the key ("keyring", "hpke-x25519", "hpke-xwing", …).

@@ -553,7 +553,7 @@ impl Keyring {
 
     /// Parse the file header; returns (generation, protection, Argon2id params and salt if
     /// passphrase-protected, AAD length).
-    fn parse_file(bytes: &[u8]) -> Result<(u64, u8, Option<(KdfParams, [u8; SALT_LEN])>, usize)> {
+    fn parse_file(bytes: &[u8]) -> Result<FileHeader> {
         let mut r = Reader::new(bytes, WHAT);
         if r.take(4)? != KEYRING_MAGIC {
             return Err(Error::BadMagic(WHAT));
@@ -646,6 +646,10 @@ impl Keyring {
         Self::open_with_root_key(&std::fs::read(path)?, root)
     }
 }
+
+/// A parsed keyring file header: generation, protection id, Argon2id parameters and salt
+/// (passphrase protection only), and the AAD length (everything before the ciphertext).
+type FileHeader = (u64, u8, Option<(KdfParams, [u8; SALT_LEN])>, usize);
 
 /// The keyring's wrap AAD: `WrapContext::aad() ‖ u16 len ‖ key id ‖ u32 version`.
 fn wrap_aad(ctx: &WrapContext<'_>, id: &str, version: u32) -> Vec<u8> {

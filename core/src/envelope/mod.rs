@@ -191,7 +191,7 @@ fn seal_parts(
         let tag = keys.aead.seal_in_place(&keys.nonce(index, last), &keys.digest, &mut out[start..])?;
         out.extend_from_slice(&tag);
     }
-    if plaintext.len() % seg == 0 {
+    if plaintext.len().is_multiple_of(seg) {
         // The final segment is always short: here it is empty.
         let index = u32::try_from(plaintext.len() / seg).map_err(|_| too_many())?;
         let tag = keys.aead.seal_in_place(&keys.nonce(index, true), &keys.digest, &mut [])?;

@@ -28,7 +28,7 @@ use crate::random;
 pub struct EnvelopeWriter<W: Write> {
     inner: W,
     keys: MessageKeys,
-    buf: Zeroizing<Vec<u8>>,
+    pub(crate) buf: Zeroizing<Vec<u8>>,
     segment_size: usize,
     index: u32,
     failed: Option<Error>,
@@ -148,7 +148,7 @@ pub struct EnvelopeReader<R: Read> {
     inner: R,
     header: EnvelopeHeader,
     keys: MessageKeys,
-    buf: Zeroizing<Vec<u8>>,
+    pub(crate) buf: Zeroizing<Vec<u8>>,
     pos: usize,
     end: usize,
     index: u64,
