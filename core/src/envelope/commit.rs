@@ -159,3 +159,48 @@ impl MessageKeys {
         n
     }
 }
+
+/// Every value of the key schedule for one message, exposed only so the vector generator can
+/// publish them and the replay test can check them.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyScheduleForVectors {
+    /// `D`.
+    pub header_digest: [u8; 32],
+    /// Payload AEAD key.
+    pub payload_key: [u8; 32],
+    /// Nonce prefix.
+    pub nonce_prefix: [u8; NONCE_PREFIX_LEN],
+    /// Key commitment.
+    pub commitment: [u8; COMMITMENT_LEN],
+    /// Header HMAC key.
+    pub header_key: [u8; 32],
+    /// Wrap associated data.
+    pub wrap_aad: Vec<u8>,
+}
+
+/// Compute the key schedule (see the module documentation): only for test vectors.
+#[doc(hidden)]
+pub fn key_schedule_for_vectors(
+    dek: &DataKey,
+    message_id: &[u8; MESSAGE_ID_LEN],
+    suite: Suite,
+    segment_size: u32,
+    context: &super::context::EncryptionContext,
+) -> Result<KeyScheduleForVectors> {
+    let d = header_digest(suite, segment_size, message_id, &context.to_bytes());
+    let hk = Hkdf::<Sha256>::new(Some(message_id), dek.as_bytes());
+    let mut ks = KeyScheduleForVectors {
+        header_digest: d,
+        payload_key: [0; 32],
+        nonce_prefix: [0; NONCE_PREFIX_LEN],
+        commitment: [0; COMMITMENT_LEN],
+        header_key: [0; 32],
+        wrap_aad: wrap_aad(&d),
+    };
+    expand(&hk, LABEL_PAYLOAD_KEY, &d, &mut ks.payload_key)?;
+    expand(&hk, LABEL_NONCE_PREFIX, &d, &mut ks.nonce_prefix)?;
+    expand(&hk, LABEL_COMMITMENT, &d, &mut ks.commitment)?;
+    expand(&hk, LABEL_HEADER_MAC, &d, &mut ks.header_key)?;
+    Ok(ks)
+}

@@ -514,7 +514,7 @@ impl Keyring {
         Ok(out)
     }
 
-    fn next_header(&mut self, protection: &[u8]) -> Result<Vec<u8>> {
+    fn next_header(&mut self, protection: &[u8], nonce: &[u8; FILE_NONCE_LEN]) -> Result<Vec<u8>> {
         let generation = self.generation.checked_add(1).ok_or(Error::InvalidParameter("generation overflow"))?;
         let mut h = Vec::with_capacity(64);
         h.extend_from_slice(KEYRING_MAGIC);
@@ -522,9 +522,7 @@ impl Keyring {
         h.extend_from_slice(&generation.to_be_bytes());
         h.extend_from_slice(protection);
         h.push(AEAD_XCHACHA20POLY1305);
-        let mut nonce = [0u8; FILE_NONCE_LEN];
-        random::fill(&mut nonce)?;
-        h.extend_from_slice(&nonce);
+        h.extend_from_slice(nonce);
         self.generation = generation;
         Ok(h)
     }
@@ -540,14 +538,24 @@ impl Keyring {
         prot.extend_from_slice(&params.lanes().to_be_bytes());
         prot.extend_from_slice(&salt);
         let key = params.derive(passphrase, &salt)?;
-        let header = self.next_header(&prot)?;
+        let mut nonce = [0u8; FILE_NONCE_LEN];
+        random::fill(&mut nonce)?;
+        let header = self.next_header(&prot, &nonce)?;
         self.seal(header, &key)
     }
 
     /// Seal the keyring under a root key; bumps the generation.
     pub fn seal_with_root_key(&mut self, root: &RootKey) -> Result<Vec<u8>> {
+        let mut nonce = [0u8; FILE_NONCE_LEN];
+        random::fill(&mut nonce)?;
+        self.seal_with_root_key_deterministic_for_vectors(root, &nonce)
+    }
+
+    /// Seal under a root key with a fixed file nonce: only for generating test vectors.
+    #[doc(hidden)]
+    pub fn seal_with_root_key_deterministic_for_vectors(&mut self, root: &RootKey, nonce: &[u8; 24]) -> Result<Vec<u8>> {
         let key = root.file_key()?;
-        let header = self.next_header(&[PROTECTION_ROOT_KEY])?;
+        let header = self.next_header(&[PROTECTION_ROOT_KEY], nonce)?;
         self.seal(header, &key)
     }
 

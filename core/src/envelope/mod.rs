@@ -35,6 +35,8 @@ mod stream;
 mod tests;
 
 pub use aead::Suite;
+#[doc(hidden)]
+pub use commit::{key_schedule_for_vectors, KeyScheduleForVectors};
 pub use commit::{DataKey, COMMITMENT_LEN, DATA_KEY_LEN, HEADER_TAG_LEN, MESSAGE_ID_LEN, NONCE_PREFIX_LEN};
 pub use context::{EncryptionContext, MAX_CONTEXT_ENCODED_LEN, MAX_CONTEXT_ENTRIES, MAX_CONTEXT_FIELD_LEN};
 pub use format::{
