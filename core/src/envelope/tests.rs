@@ -729,3 +729,63 @@ fn secrets_stay_out_of_debug() {
     let c = format!("{:?}", ctx());
     assert!(!c.contains("acme"));
 }
+
+#[test]
+fn random_and_mutated_inputs_never_panic() {
+    let ring = keyring();
+    let sealed = seal_with(&pattern(150), &ctx(), &[&ring], &small(Suite::ChaCha20Poly1305)).unwrap();
+    let mut state = 0x9e3779b97f4a7c15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..5000 {
+        let mut t = sealed.clone();
+        for _ in 0..(next() % 4 + 1) {
+            let i = (next() as usize) % t.len();
+            t[i] = next() as u8;
+        }
+        if next() % 3 == 0 {
+            let cut = (next() as usize) % t.len();
+            t.truncate(cut);
+        }
+        let _ = EnvelopeHeader::parse(&t);
+        let (one, streamed) = both_paths(&t, &ring, &ctx());
+        if t != sealed {
+            assert!(one.is_err() && streamed.is_err());
+        }
+    }
+    for len in 0..300 {
+        let t: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        assert!(EnvelopeHeader::parse(&t).is_err());
+        let mut with_magic = b"SWEV\x01".to_vec();
+        with_magic.extend_from_slice(&t);
+        assert!(open(&with_magic, &ctx(), &[&ring]).is_err());
+    }
+}
+
+/// `cargo test --release -p sealwire --lib envelope::tests::throughput -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn throughput() {
+    let ring = keyring();
+    let pt = pattern(1 << 20);
+    for suite in [Suite::ChaCha20Poly1305, Suite::Aes256Gcm] {
+        let opts = SealOptions::new(suite, DEFAULT_SEGMENT_SIZE).unwrap();
+        let n = 64;
+        let t = std::time::Instant::now();
+        let mut sealed = Vec::new();
+        for _ in 0..n {
+            sealed = seal_with(&pt, &ctx(), &[&ring], &opts).unwrap();
+        }
+        let s = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            assert_eq!(open(&sealed, &ctx(), &[&ring]).unwrap().len(), pt.len());
+        }
+        let o = t.elapsed().as_secs_f64();
+        println!("{}: seal {:.0} MB/s, open {:.0} MB/s (1 MiB one-shot)", suite.name(), n as f64 * 1.048576 / s, n as f64 * 1.048576 / o);
+    }
+}
