@@ -461,6 +461,9 @@ impl Keyring {
             Some(core::str::from_utf8(r.take(dlen)?).map_err(|_| bad("keyring default key id"))?.to_owned())
         };
         let count = usize::from(r.u16()?);
+        if count > MAX_KEYS {
+            return Err(bad("keyring holds more than 4096 keys"));
+        }
         let mut keys = BTreeMap::new();
         let mut last_id: Option<String> = None;
         for _ in 0..count {
@@ -714,6 +717,9 @@ impl KeyProvider for Keyring {
     fn key_id(&self) -> String {
         self.default_key.clone().unwrap_or_default()
     }
+    fn key_version(&self) -> u32 {
+        self.default_key.as_deref().and_then(|id| self.primary_version(id).ok()).unwrap_or(0)
+    }
     fn owns(&self, entry: &WrappedKey) -> bool {
         entry.provider() == KEYRING_PROVIDER && self.keys.contains_key(entry.key_id())
     }
@@ -745,6 +751,9 @@ impl KeyProvider for KeyringKey<'_> {
     }
     fn key_id(&self) -> String {
         self.id.clone()
+    }
+    fn key_version(&self) -> u32 {
+        self.ring.primary_version(&self.id).unwrap_or(0)
     }
     fn wrap(&self, dek: &DataKey, ctx: &WrapContext<'_>) -> Result<WrappedKey> {
         self.ring.wrap_under(&self.id, dek, ctx)

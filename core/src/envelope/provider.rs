@@ -63,6 +63,12 @@ pub trait KeyProvider {
     /// recipient's key fingerprint).
     fn key_id(&self) -> String;
 
+    /// The version of that key new wraps use (the keyring's primary version; 0 where the
+    /// provider has no versions, as for public-key recipients).
+    fn key_version(&self) -> u32 {
+        0
+    }
+
     /// Whether this provider should try to unwrap `entry`. The default: same provider name
     /// and same key id.
     fn owns(&self, entry: &WrappedKey) -> bool {

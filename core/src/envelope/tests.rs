@@ -633,6 +633,8 @@ fn keyring_rotation_and_retirement_cutoff() {
     ring.set_time(Some(T0 + 10));
     assert_eq!(ring.rotate("orders", Some(T0 + 1000)).unwrap(), 2);
     assert_eq!(ring.primary_version("orders").unwrap(), 2);
+    assert_eq!((ring.key_id(), ring.key_version()), ("orders".to_owned(), 2));
+    assert_eq!(ring.key("orders").unwrap().key_version(), 2);
     let new = seal(b"new", &ctx(), &[&ring]).unwrap();
     assert_eq!(EnvelopeHeader::parse(&new).unwrap().wrapped_keys()[0].key_version(), 2);
     let v = ring.versions("orders").unwrap();
