@@ -5,6 +5,8 @@
 //!
 //! * [`identity`] — per-agent Ed25519 signing key and X25519 exchange key, a signed
 //!   [`PublicIdentity`], `did:key`, fingerprints and passphrase-encrypted export.
+//! * [`ratchet`] — asynchronous sessions: X3DH / PQXDH from published prekey bundles, then
+//!   the Double Ratchet with header encryption, persisted as sealed, generation-counted state.
 //!
 //! Every decoder is strict: malformed input yields a typed [`Error`], never a panic and never a
 //! silently defaulted value. Secret material lives in types that zeroize on drop and never
@@ -17,6 +19,14 @@ mod encoding;
 mod error;
 pub mod identity;
 mod random;
+pub mod ratchet;
+
+/// Deterministic randomness for generating and replaying known-answer vectors. Not part of
+/// the stable API; never use it outside tests.
+#[doc(hidden)]
+pub mod deterministic {
+    pub use crate::random::{ByteTape, OsRandom, RandomSource};
+}
 
 pub use error::{Error, ErrorKind, Result};
 pub use identity::{Identity, KdfParams, PublicIdentity, SIGNATURE_LEN};
