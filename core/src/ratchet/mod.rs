@@ -31,6 +31,8 @@
 
 mod bundle;
 mod kdf;
+#[doc(hidden)]
+pub mod kat;
 mod kem;
 mod message;
 mod padding;

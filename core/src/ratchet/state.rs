@@ -263,8 +263,11 @@ impl RatchetState {
             if let Some(old) = self.dhr {
                 self.skip_message_keys(h.pn, Key32::new(old));
             }
-            self.dh_ratchet(h.dh, rng)?;
+            self.dh_ratchet_receive(h.dh)?;
             self.skip_message_keys(h.n, Key32::new(h.dh));
+            let plaintext = self.receive_step(body, ad, authenticated)?;
+            self.dh_ratchet_send(rng)?;
+            return Ok(plaintext);
         }
         self.receive_step(body, ad, authenticated)
     }
@@ -318,9 +321,11 @@ impl RatchetState {
         if let Some(hkr) = self.hkr.clone() {
             self.skip_message_keys(h.pn, hkr);
         }
-        self.dh_ratchet(h.dh, rng)?;
+        self.dh_ratchet_receive(h.dh)?;
         self.skip_message_keys(h.n, nhkr);
-        self.receive_step(body, ad, authenticated)
+        let plaintext = self.receive_step(body, ad, authenticated)?;
+        self.dh_ratchet_send(rng)?;
+        Ok(plaintext)
     }
 
     /// `CKr, mk = KDF_CK(CKr); Nr += 1; DECRYPT(mk, …)`.
@@ -354,8 +359,13 @@ impl RatchetState {
         self.skipped.remove(pos).map(|s| s.mk.clone())
     }
 
-    /// `DHRatchet` / `DHRatchetHE`.
-    fn dh_ratchet(&mut self, their: [u8; X25519_LEN], rng: &mut dyn RandomSource) -> Result<()> {
+    /// First half of `DHRatchet` / `DHRatchetHE`: the new receiving chain.
+    ///
+    /// The specification runs both halves before decrypting; we run the second half (new
+    /// key pair, new sending chain) only once the message authenticated. The result is the
+    /// same — the second half does not influence decryption — but a forged or replayed
+    /// message then costs no key generation and consumes no randomness.
+    fn dh_ratchet_receive(&mut self, their: [u8; X25519_LEN]) -> Result<()> {
         self.pn = self.ns;
         self.ns = 0;
         self.nr = 0;
@@ -368,6 +378,12 @@ impl RatchetState {
         self.rk = rk;
         self.ckr = Some(ckr);
         self.nhkr = nhkr;
+        Ok(())
+    }
+
+    /// Second half of `DHRatchet`: `DHs = GENERATE_DH(); RK, CKs[, NHKs] = KDF_RK(RK, DH(DHs, DHr))`.
+    fn dh_ratchet_send(&mut self, rng: &mut dyn RandomSource) -> Result<()> {
+        let their = self.dhr.ok_or(Error::DecryptionFailed)?;
         self.dhs = Key32::random(rng)?;
         self.dhs_public = public_of(&self.dhs);
         let (rk, cks, nhks) = kdf::root(&self.rk, &*dh_out(&self.dhs, &their)?, self.header_encryption);
