@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::identity::PublicIdentity;
 
 use super::kem::CT_LEN;
-use super::padding::MIN_PADDED_LEN;
+use super::padding::{padded_len, MAX_PLAINTEXT_LEN, MIN_PADDED_LEN};
 
 pub(crate) const RATCHET_MAGIC: &[u8; 4] = b"SWRM";
 pub(crate) const INITIAL_MAGIC: &[u8; 4] = b"SWRI";
@@ -144,6 +144,9 @@ pub(crate) fn parse_ratchet(bytes: &[u8]) -> Result<RatchetMessage<'_>> {
         return Err(Error::Truncated(RATCHET_WHAT));
     }
     let body = r.rest();
+    if body.len() > padded_len(MAX_PLAINTEXT_LEN) + TAG_LEN {
+        return Err(Error::Malformed("ratchet message larger than the largest padded plaintext"));
+    }
     Ok(RatchetMessage { mode, authenticated: &bytes[..header_end], header, body })
 }
 

@@ -428,7 +428,13 @@ impl Session {
 
     fn encode(&self) -> Vec<u8> {
         let i = &self.inner;
-        let mut out = Vec::with_capacity(512);
+        // Exact-enough capacity so the buffer holding secrets never reallocates (a
+        // reallocation would leave an unzeroized copy behind).
+        let mut out = Vec::with_capacity(
+            512 + 2 * 2 * crate::identity::PublicIdentity::ENCODED_LEN
+                + i.pending_initial.as_ref().map_or(0, Vec::len)
+                + i.state.encoded_len(),
+        );
         out.push(match i.role {
             Role::Initiator => 0x01,
             Role::Responder => 0x02,

@@ -255,6 +255,10 @@ impl RatchetState {
             }
             check_skip(self.nr, h.n)?;
             self.skip_message_keys(h.n, Key32::new(h.dh));
+        } else if self.skipped.iter().any(|s| s.index.bytes() == &h.dh) {
+            // An older chain that still has skipped keys, but not this one: already used or
+            // evicted (the same answer header encryption gives).
+            return Err(Error::DuplicateMessage);
         } else {
             dh::validate_public(&h.dh)?;
             // Both bounds before anything is derived.
@@ -396,6 +400,11 @@ impl RatchetState {
     /// Number of stored skipped message keys.
     pub(crate) fn skipped_count(&self) -> usize {
         self.skipped.len()
+    }
+
+    /// Length of [`RatchetState::encode`]'s output.
+    pub(crate) fn encoded_len(&self) -> usize {
+        1 + 32 + 33 + 32 + 2 * 33 + 12 + 4 * 33 + 4 + self.skipped.len() * (32 + 4 + 32)
     }
 
     /// Serialized state (inside the sealed session blob; layout in the formats doc).

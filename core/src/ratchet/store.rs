@@ -462,7 +462,10 @@ impl Inner {
     /// Plaintext of the sealed store (layout in `docs/RATCHET_FORMATS.md`).
     fn encode(&self) -> Vec<u8> {
         let id = self.owner.to_bytes();
-        let mut out = Vec::with_capacity(64 + id.len() + self.one_time.len() * 36 + self.kem.len() * 142);
+        // Exact capacity: the buffer holds secrets and must not reallocate.
+        let mut out = Vec::with_capacity(
+            20 + id.len() + self.signed.len() * 118 + 2 + self.one_time.len() * 36 + 2 + self.kem.len() * 142,
+        );
         out.extend_from_slice(&(id.len() as u16).to_be_bytes());
         out.extend_from_slice(&id);
         out.push(u8::from(self.options.post_quantum));
