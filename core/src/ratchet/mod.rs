@@ -50,7 +50,7 @@ pub use message::{initial_message_sender, message_kind, KeyAgreement, MessageKin
 pub use padding::MAX_PLAINTEXT_LEN;
 pub use sealed::STORAGE_KEY_LEN;
 pub use session::{Session, SessionOptions};
-pub use state::{MAX_SKIP, MAX_SKIPPED_KEYS};
+pub use state::{MAX_SKIP, MAX_SKIPPED_CHAINS, MAX_SKIPPED_KEYS};
 pub use store::{
     PrekeyOptions, PrekeyStore, DEFAULT_KEM_ONE_TIME_PREKEYS, DEFAULT_ONE_TIME_PREKEYS,
     DEFAULT_SIGNED_PREKEY_GRACE_SECS, MAX_RETIRED_SIGNED_PREKEYS,

@@ -30,6 +30,10 @@ pub const MAX_SKIP: u32 = 1000;
 /// Most skipped message keys kept in total. Beyond it the oldest (first stored) are dropped,
 /// and their messages can no longer be decrypted.
 pub const MAX_SKIPPED_KEYS: usize = 2000;
+/// Most receiving chains that may hold skipped keys at once (cf. libsignal's
+/// `MAX_RECEIVER_CHAINS`). Beyond it every key of the oldest such chain is dropped. This bounds
+/// the trial header decryptions an unknown header-encrypted message costs.
+pub const MAX_SKIPPED_CHAINS: usize = 16;
 
 /// One stored skipped message key. `index` is the sending ratchet public key of the chain
 /// (standard mode) or the chain's header key (header encryption), as in §3.5 / §4.
@@ -356,6 +360,23 @@ impl RatchetState {
             self.nr += 1;
         }
         self.ckr = Some(ck);
+        self.evict_old_chains();
+    }
+
+    /// Keep skipped keys of at most [`MAX_SKIPPED_CHAINS`] chains, dropping whole chains in
+    /// the order their first remaining key was stored.
+    fn evict_old_chains(&mut self) {
+        let mut chains: Vec<&Key32> = Vec::new();
+        for s in &self.skipped {
+            if !chains.contains(&&s.index) {
+                chains.push(&s.index);
+            }
+        }
+        if chains.len() <= MAX_SKIPPED_CHAINS {
+            return;
+        }
+        let doomed: Vec<Key32> = chains[..chains.len() - MAX_SKIPPED_CHAINS].iter().map(|k| (*k).clone()).collect();
+        self.skipped.retain(|s| !doomed.contains(&s.index));
     }
 
     fn take_skipped(&mut self, index: &[u8; 32], n: u32) -> Option<Key32> {

@@ -600,3 +600,27 @@ fn forward_secrecy_of_used_keys() {
     let mut later = Session::open(&a.seal(&KEY).unwrap(), &KEY).unwrap();
     assert_eq!(later.decrypt(&m).unwrap_err(), Error::DuplicateMessage);
 }
+
+#[test]
+fn skipped_keys_of_at_most_sixteen_chains_are_kept() {
+    for he in [true, false] {
+        let (mut a, mut b) = pair(true, he);
+        let mut lost = Vec::new();
+        // 20 chains of Bob's, each with one message that never arrives (until the end).
+        for _ in 0..20 {
+            let late = b.encrypt(b"late").unwrap();
+            a.decrypt(&b.encrypt(b"on time").unwrap()).unwrap();
+            b.decrypt(&a.encrypt(b"ack").unwrap()).unwrap();
+            lost.push(late);
+        }
+        assert_eq!(a.skipped_message_keys(), MAX_SKIPPED_CHAINS);
+        let before = snap(&a);
+        for m in &lost[..4] {
+            assert_eq!(a.decrypt(m).unwrap_err(), Error::DecryptionFailed);
+        }
+        assert_eq!(snap(&a), before);
+        for m in &lost[4..] {
+            assert_eq!(a.decrypt(m).unwrap(), b"late");
+        }
+    }
+}
