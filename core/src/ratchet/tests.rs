@@ -624,3 +624,36 @@ fn skipped_keys_of_at_most_sixteen_chains_are_kept() {
         }
     }
 }
+
+#[test]
+fn missing_and_mismatched_prekeys() {
+    let (alice, bob) = (id(1), id(2));
+    let pq_store = PrekeyStore::generate_with_options(&bob, small(true), NOW).unwrap();
+    let mut classic = PrekeyStore::generate_with_options(&bob, small(false), NOW).unwrap();
+    // A PQXDH message naming an ML-KEM prekey the (classic) store never had.
+    let m = Session::initiate(&alice, bob.public(), &pq_store.bundle()).unwrap().encrypt(b"x").unwrap();
+    assert_eq!(Session::accept(&bob, &mut classic, &m).unwrap_err(), Error::UnknownPrekey("KEM prekey"));
+    // A signed prekey id the store does not hold.
+    let mut t = m.clone();
+    let spk_at = 9 + 134 + 32;
+    t[spk_at..spk_at + 4].copy_from_slice(&99u32.to_be_bytes());
+    let mut pq = PrekeyStore::open(&pq_store.seal(&KEY).unwrap(), &KEY).unwrap();
+    assert_eq!(Session::accept(&bob, &mut pq, &t).unwrap_err(), Error::UnknownPrekey("signed prekey"));
+    // Another store of the same identity: same ids, other keys → authentication fails.
+    let mut other = PrekeyStore::generate_with_options(&bob, small(true), NOW).unwrap();
+    assert_eq!(Session::accept(&bob, &mut other, &m).unwrap_err(), Error::DecryptionFailed);
+    assert_eq!(other.one_time_prekey_count(), 3);
+    // A post-quantum bundle trimmed to nothing but the signed prekey is not a valid bundle.
+    let b = pq_store.bundle();
+    assert!(b.select(None, Some(999)).is_err());
+    // Randomness running out is an error, not a panic.
+    let e = Session::initiate_with_entropy(
+        &alice,
+        bob.public(),
+        &b,
+        SessionOptions::default(),
+        &mut ByteTape::new(&[0u8; 40]),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidParameter);
+}
