@@ -63,6 +63,7 @@ pub(crate) fn decapsulate(seed: &KemSeed, ct: &[u8]) -> Result<Zeroizing<[u8; 32
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

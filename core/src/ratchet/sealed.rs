@@ -80,6 +80,7 @@ pub(crate) fn open(magic: &[u8; 4], what: &'static str, blob: &[u8], key: &[u8])
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::random::OsRandom;
 
