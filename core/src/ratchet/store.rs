@@ -423,6 +423,16 @@ impl PrekeyStore {
         inner.generation = generation;
         Ok(Self { inner: Box::new(inner) })
     }
+
+    /// [`PrekeyStore::open`], refusing a store older than `expected_generation` with
+    /// [`Error::StaleState`]: an old store would accept one-time prekeys already used.
+    pub fn open_checked(blob: &[u8], storage_key: &[u8], expected_generation: u64) -> Result<Self> {
+        let s = Self::open(blob, storage_key)?;
+        if s.inner.generation < expected_generation {
+            return Err(Error::StaleState { found: s.inner.generation, expected: expected_generation });
+        }
+        Ok(s)
+    }
 }
 
 impl Inner {

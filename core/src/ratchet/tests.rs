@@ -521,6 +521,10 @@ fn sealed_store_roundtrip_rotation_and_grace() {
     assert_eq!(reopened.retired_signed_prekey_ids(), store.retired_signed_prekey_ids());
     assert_eq!(reopened.bundle(), store.bundle());
     assert_eq!(PrekeyStore::open(&blob, &[0u8; 32]).unwrap_err(), Error::DecryptionFailed);
+    // `blob` was sealed before three accepts and a rotation: stale.
+    let g = store.generation();
+    assert!(PrekeyStore::open_checked(&store.seal(&KEY).unwrap(), &KEY, g).is_ok());
+    assert_eq!(PrekeyStore::open_checked(&blob, &KEY, g).unwrap_err().kind(), ErrorKind::StaleState);
     assert!(PrekeyStore::open(&blob[..blob.len() - 1], &KEY).is_err());
     // A session blob is not a store blob.
     let (a, _) = pair(true, true);
