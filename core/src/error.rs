@@ -121,6 +121,42 @@ pub enum Error {
     /// A key provider (keyring, remote KMS, binding callback) failed for a reason of its own.
     #[error("key provider failed: {0}")]
     ProviderFailed(&'static str),
+
+    // ---- ratchet layer (X3DH / PQXDH / Double Ratchet), branch `ratchet` ----
+    /// An initial message names a prekey this store does not hold (never issued, or a
+    /// signed prekey past its grace period).
+    #[error("unknown or expired prekey: {0}")]
+    UnknownPrekey(&'static str),
+    /// An initial message names a one-time prekey that was already consumed.
+    #[error("one-time prekey already used")]
+    PrekeyAlreadyUsed,
+    /// The message was already decrypted (replay), or its key was discarded.
+    #[error("duplicate message: already decrypted, or its key was discarded")]
+    DuplicateMessage,
+    /// Decrypting the message would skip more message keys than allowed.
+    #[error("too many skipped messages: {skipped} requested, the limit is {limit}")]
+    TooManySkippedMessages {
+        /// Number of message keys the message would make us skip.
+        skipped: u64,
+        /// The per-chain limit.
+        limit: u64,
+    },
+    /// A sealed state is older than the generation the caller last committed: an old
+    /// snapshot was restored over a newer one.
+    #[error("stale state: generation {found} is older than the expected {expected}")]
+    StaleState {
+        /// Generation found in the sealed state.
+        found: u64,
+        /// Lowest generation the caller accepts.
+        expected: u64,
+    },
+    /// A key or bundle belongs to another identity than the one given.
+    #[error("identity mismatch: {0}")]
+    IdentityMismatch(&'static str),
+    /// An initial message belongs to another session than the one asked to decrypt it.
+    #[error("the initial message belongs to another session")]
+    SessionMismatch,
+    // ---- end ratchet layer ----
 }
 
 /// A stable, coarse classification of [`Error`], shared by every binding.
@@ -190,11 +226,27 @@ pub enum ErrorKind {
     KeyNotFound,
     /// See [`Error::ProviderFailed`].
     ProviderFailed,
+    // ---- ratchet layer ----
+    /// See [`Error::UnknownPrekey`].
+    UnknownPrekey,
+    /// See [`Error::PrekeyAlreadyUsed`].
+    PrekeyAlreadyUsed,
+    /// See [`Error::DuplicateMessage`].
+    DuplicateMessage,
+    /// See [`Error::TooManySkippedMessages`].
+    TooManySkippedMessages,
+    /// See [`Error::StaleState`].
+    StaleState,
+    /// See [`Error::IdentityMismatch`].
+    IdentityMismatch,
+    /// See [`Error::SessionMismatch`].
+    SessionMismatch,
+    // ---- end ratchet layer ----
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order (used by bindings to build their tables).
-    pub const ALL: [ErrorKind; 29] = [
+    pub const ALL: [ErrorKind; 36] = [
         ErrorKind::Truncated,
         ErrorKind::TrailingBytes,
         ErrorKind::InvalidLength,
@@ -225,6 +277,15 @@ impl ErrorKind {
         ErrorKind::KeyRetired,
         ErrorKind::KeyNotFound,
         ErrorKind::ProviderFailed,
+        // ---- ratchet layer ----
+        ErrorKind::UnknownPrekey,
+        ErrorKind::PrekeyAlreadyUsed,
+        ErrorKind::DuplicateMessage,
+        ErrorKind::TooManySkippedMessages,
+        ErrorKind::StaleState,
+        ErrorKind::IdentityMismatch,
+        ErrorKind::SessionMismatch,
+        // ---- end ratchet layer ----
     ];
 
     /// The stable code string, e.g. `"ERR_SEALWIRE_TRUNCATED"` (Node's `error.code`,
@@ -261,6 +322,15 @@ impl ErrorKind {
             ErrorKind::KeyRetired => "ERR_SEALWIRE_KEY_RETIRED",
             ErrorKind::KeyNotFound => "ERR_SEALWIRE_KEY_NOT_FOUND",
             ErrorKind::ProviderFailed => "ERR_SEALWIRE_PROVIDER_FAILED",
+            // ---- ratchet layer ----
+            ErrorKind::UnknownPrekey => "ERR_SEALWIRE_UNKNOWN_PREKEY",
+            ErrorKind::PrekeyAlreadyUsed => "ERR_SEALWIRE_PREKEY_ALREADY_USED",
+            ErrorKind::DuplicateMessage => "ERR_SEALWIRE_DUPLICATE_MESSAGE",
+            ErrorKind::TooManySkippedMessages => "ERR_SEALWIRE_TOO_MANY_SKIPPED_MESSAGES",
+            ErrorKind::StaleState => "ERR_SEALWIRE_STALE_STATE",
+            ErrorKind::IdentityMismatch => "ERR_SEALWIRE_IDENTITY_MISMATCH",
+            ErrorKind::SessionMismatch => "ERR_SEALWIRE_SESSION_MISMATCH",
+            // ---- end ratchet layer ----
         }
     }
 
@@ -314,6 +384,15 @@ impl Error {
             Error::KeyRetired => ErrorKind::KeyRetired,
             Error::KeyNotFound(_) => ErrorKind::KeyNotFound,
             Error::ProviderFailed(_) => ErrorKind::ProviderFailed,
+            // ---- ratchet layer ----
+            Error::UnknownPrekey(_) => ErrorKind::UnknownPrekey,
+            Error::PrekeyAlreadyUsed => ErrorKind::PrekeyAlreadyUsed,
+            Error::DuplicateMessage => ErrorKind::DuplicateMessage,
+            Error::TooManySkippedMessages { .. } => ErrorKind::TooManySkippedMessages,
+            Error::StaleState { .. } => ErrorKind::StaleState,
+            Error::IdentityMismatch(_) => ErrorKind::IdentityMismatch,
+            Error::SessionMismatch => ErrorKind::SessionMismatch,
+            // ---- end ratchet layer ----
         }
     }
 }
