@@ -130,9 +130,6 @@ pub enum Error {
     /// An initial message names a one-time prekey that was already consumed.
     #[error("one-time prekey already used")]
     PrekeyAlreadyUsed,
-    /// The message was already decrypted (replay), or its key was discarded.
-    #[error("duplicate message: already decrypted, or its key was discarded")]
-    DuplicateMessage,
     /// Decrypting the message would skip more message keys than allowed.
     #[error("too many skipped messages: {skipped} requested, the limit is {limit}")]
     TooManySkippedMessages {
@@ -231,8 +228,6 @@ pub enum ErrorKind {
     UnknownPrekey,
     /// See [`Error::PrekeyAlreadyUsed`].
     PrekeyAlreadyUsed,
-    /// See [`Error::DuplicateMessage`].
-    DuplicateMessage,
     /// See [`Error::TooManySkippedMessages`].
     TooManySkippedMessages,
     /// See [`Error::StaleState`].
@@ -246,7 +241,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in declaration order (used by bindings to build their tables).
-    pub const ALL: [ErrorKind; 36] = [
+    pub const ALL: [ErrorKind; 35] = [
         ErrorKind::Truncated,
         ErrorKind::TrailingBytes,
         ErrorKind::InvalidLength,
@@ -280,7 +275,6 @@ impl ErrorKind {
         // ---- ratchet layer ----
         ErrorKind::UnknownPrekey,
         ErrorKind::PrekeyAlreadyUsed,
-        ErrorKind::DuplicateMessage,
         ErrorKind::TooManySkippedMessages,
         ErrorKind::StaleState,
         ErrorKind::IdentityMismatch,
@@ -325,7 +319,6 @@ impl ErrorKind {
             // ---- ratchet layer ----
             ErrorKind::UnknownPrekey => "ERR_SEALWIRE_UNKNOWN_PREKEY",
             ErrorKind::PrekeyAlreadyUsed => "ERR_SEALWIRE_PREKEY_ALREADY_USED",
-            ErrorKind::DuplicateMessage => "ERR_SEALWIRE_DUPLICATE_MESSAGE",
             ErrorKind::TooManySkippedMessages => "ERR_SEALWIRE_TOO_MANY_SKIPPED_MESSAGES",
             ErrorKind::StaleState => "ERR_SEALWIRE_STALE_STATE",
             ErrorKind::IdentityMismatch => "ERR_SEALWIRE_IDENTITY_MISMATCH",
@@ -387,7 +380,6 @@ impl Error {
             // ---- ratchet layer ----
             Error::UnknownPrekey(_) => ErrorKind::UnknownPrekey,
             Error::PrekeyAlreadyUsed => ErrorKind::PrekeyAlreadyUsed,
-            Error::DuplicateMessage => ErrorKind::DuplicateMessage,
             Error::TooManySkippedMessages { .. } => ErrorKind::TooManySkippedMessages,
             Error::StaleState { .. } => ErrorKind::StaleState,
             Error::IdentityMismatch(_) => ErrorKind::IdentityMismatch,

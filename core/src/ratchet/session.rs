@@ -306,7 +306,7 @@ impl Session {
 
     /// Decrypt a message of this session: a ratchet message, or (responder) a repeated
     /// initial message of this same session. Out-of-order messages are fine within
-    /// [`super::MAX_SKIP`] per chain; a message seen before is [`Error::DuplicateMessage`];
+    /// [`super::MAX_SKIP`] per chain; a message seen before is [`Error::Replay`];
     /// an initial message that started another session is [`Error::SessionMismatch`].
     /// On any error the session is unchanged.
     pub fn decrypt(&mut self, message: &[u8]) -> Result<Vec<u8>> {

@@ -255,14 +255,14 @@ impl RatchetState {
         }
         if self.dhr == Some(h.dh) {
             if h.n < self.nr {
-                return Err(Error::DuplicateMessage);
+                return Err(Error::Replay("ratchet message already received (or its skipped key was evicted)"));
             }
             check_skip(self.nr, h.n)?;
             self.skip_message_keys(h.n, Key32::new(h.dh));
         } else if self.skipped.iter().any(|s| s.index.bytes() == &h.dh) {
             // An older chain that still has skipped keys, but not this one: already used or
             // evicted (the same answer header encryption gives).
-            return Err(Error::DuplicateMessage);
+            return Err(Error::Replay("ratchet message already received (or its skipped key was evicted)"));
         } else {
             dh::validate_public(&h.dh)?;
             // Both bounds before anything is derived.
@@ -294,7 +294,7 @@ impl RatchetState {
         if let Some(hkr) = self.hkr.clone() {
             if let Some(h) = open_header(&hkr, prefix, nonce, enc_header) {
                 if h.n < self.nr {
-                    let mk = self.take_skipped(hkr.bytes(), h.n).ok_or(Error::DuplicateMessage)?;
+                    let mk = self.take_skipped(hkr.bytes(), h.n).ok_or(Error::Replay("ratchet message already received (or its skipped key was evicted)"))?;
                     return open_body(&mk, body, ad, authenticated);
                 }
                 check_skip(self.nr, h.n)?;
@@ -317,7 +317,7 @@ impl RatchetState {
             }
         }
         if let Some((hk, h)) = found {
-            let mk = self.take_skipped(hk.bytes(), h.n).ok_or(Error::DuplicateMessage)?;
+            let mk = self.take_skipped(hk.bytes(), h.n).ok_or(Error::Replay("ratchet message already received (or its skipped key was evicted)"))?;
             return open_body(&mk, body, ad, authenticated);
         }
         // 3. The next header key: the peer started a new chain (DH ratchet step).
