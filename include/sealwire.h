@@ -7,8 +7,9 @@
  *
  * Results. Every fallible function returns a sealwire_result: SEALWIRE_OK (0) or an error
  *   code from a fixed range (1xxx caller errors and panics, 2xxx malformed input, 3xxx failed
- *   cryptographic checks). Numbers are never reused. sealwire_result_code_string() gives the
- *   stable string shared with the other bindings ("ERR_SEALWIRE_TRUNCATED", ...).
+ *   cryptographic or security checks, 4xxx Noise protocol state and limits). Numbers are
+ *   never reused. sealwire_result_code_string() gives the stable string shared with the
+ *   other bindings ("ERR_SEALWIRE_TRUNCATED", ...).
  *
  * Out-parameters are written only on success. The one exception is `*written` on
  *   SEALWIRE_BUFFER_TOO_SMALL (see below). On failure `*out` handles are left untouched.
@@ -23,13 +24,20 @@
  *   call writes nothing to `out`, sets `*written` to the required length and returns
  *   SEALWIRE_BUFFER_TOO_SMALL; so a call with out = NULL, out_len = 0 is a length query.
  *   On success `*written` is the number of bytes written. Strings are NUL-terminated and
- *   their lengths (required and written) count the NUL.
+ *   their lengths (required and written) count the NUL. Calls that advance a Noise state
+ *   (handshake messages, encryption, decryption) check the buffer before changing anything:
+ *   a length query never uses a nonce or a handshake step. Output must not overlap input.
  *
- * Handles. sealwire_identity and sealwire_public_identity are opaque. Every function that
- *   creates one (`**out`) passes ownership to the caller, who releases it exactly once with
- *   the matching _free(); _free(NULL) is a no-op. Functions taking `const` handles never
- *   modify them, so a handle may be shared between threads for those calls (not across a
- *   concurrent _free()). Freeing a private identity zeroizes its secrets.
+ * Handles. All handles are opaque. Every function that creates one (`**out`) passes
+ *   ownership to the caller, who releases it exactly once with the matching _free();
+ *   _free(NULL) is a no-op. Functions taking `const` handles never modify them.
+ *   sealwire_identity and sealwire_public_identity are never modified after creation and may
+ *   be shared between threads (not across a concurrent _free()). The Noise handles
+ *   (sealwire_noise_builder, _handshake, _transport, _unordered_transport) change with use:
+ *   one thread at a time. A failed call on them changes no state; a Noise handle whose call
+ *   panicked is poisoned (every later call returns SEALWIRE_PANIC). Freeing a handle that
+ *   holds secrets zeroizes them. sealwire_noise_handshake_into_transport() does not free the
+ *   handshake: it empties it, and the caller still frees it.
  *
  * Library-allocated buffers. Only sealwire_identity_export*() allocate memory for the caller
  *   (`uint8_t **out_blob, size_t *out_blob_len`); release it with sealwire_bytes_free(),
@@ -107,6 +115,52 @@
 #define SEALWIRE_KDF_MIN_LANES 1
 
 /**
+ * Length of a Noise pre-shared key, in bytes.
+ */
+#define SEALWIRE_NOISE_PSK_LEN 32
+
+/**
+ * Largest Noise message (handshake or transport), in bytes.
+ */
+#define SEALWIRE_NOISE_MAX_MESSAGE_LEN 65535
+
+/**
+ * Length of the authentication tag of every encrypted Noise field and message, in bytes.
+ */
+#define SEALWIRE_NOISE_TAG_LEN 16
+
+/**
+ * Largest plaintext of one ordered transport message (65535 - 16).
+ */
+#define SEALWIRE_NOISE_MAX_PLAINTEXT_LEN 65519
+
+/**
+ * Length of the explicit nonce in front of each unordered transport message, in bytes.
+ */
+#define SEALWIRE_NOISE_EXPLICIT_NONCE_LEN 8
+
+/**
+ * Largest plaintext of one unordered transport message (65535 - 8 - 16).
+ */
+#define SEALWIRE_NOISE_MAX_UNORDERED_PLAINTEXT_LEN 65511
+
+/**
+ * Largest application chunk in one frame of `sealwire_noise_transport_encrypt_framed()`.
+ */
+#define SEALWIRE_NOISE_MAX_FRAME_CHUNK 65518
+
+/**
+ * How many nonces behind the newest one an unordered transport still accepts.
+ */
+#define SEALWIRE_NOISE_REPLAY_WINDOW 1024
+
+/**
+ * A buffer of this many bytes always holds a handshake hash (32 bytes for SHA256 and
+ * BLAKE2s, 64 for SHA512 and BLAKE2b).
+ */
+#define SEALWIRE_NOISE_MAX_HASH_LEN 64
+
+/**
  * The result of every fallible sealwire call.
  *
  * Codes are grouped by range and a number is never reused for a different meaning:
@@ -115,7 +169,12 @@
  * * `1xxx` -- the caller broke a rule of the API (NULL pointer, buffer too small, parameter out
  *   of range) or the library hit an internal panic;
  * * `2xxx` -- malformed input was rejected by a strict decoder;
- * * `3xxx` -- a cryptographic check failed (bad key, bad signature, wrong passphrase);
+ * * `3xxx` -- a cryptographic or security check failed (bad key, bad signature, wrong
+ *   passphrase, unexpected peer key, replayed message): the input or the peer is not what it
+ *   should be;
+ * * `4xxx` -- protocol state and limits: the call is not allowed at this point of a Noise
+ *   session (out of turn, handshake finished or not yet finished, nonces used up) or exceeds
+ *   a Noise size limit;
  * * `9xxx` -- internal: an error this build of the C layer cannot classify (never expected).
  *
  * `sealwire_result_code_string()` gives each code's stable string (the same strings the Python
@@ -145,7 +204,9 @@ enum sealwire_result
      */
     SEALWIRE_INVALID_UTF8 = 1002,
     /**
-     * A Rust panic was caught at the API boundary; no output was written.
+     * A Rust panic was caught at the API boundary; no output was written. A Noise handshake
+     * or transport handle whose call panicked is poisoned: every later call on it returns
+     * SEALWIRE_PANIC (free it).
      */
     SEALWIRE_PANIC = 1003,
     /**
@@ -207,6 +268,41 @@ enum sealwire_result
      */
     SEALWIRE_RANDOMNESS = 3004,
     /**
+     * The peer's static key is not the expected key or identity
+     * (ERR_SEALWIRE_REMOTE_KEY_MISMATCH).
+     */
+    SEALWIRE_REMOTE_KEY_MISMATCH = 3005,
+    /**
+     * An unordered-transport message was already received or is older than the replay
+     * window (ERR_SEALWIRE_REPLAY).
+     */
+    SEALWIRE_REPLAY = 3006,
+    /**
+     * A Noise message is, or would become, larger than 65535 bytes
+     * (ERR_SEALWIRE_MESSAGE_TOO_LARGE).
+     */
+    SEALWIRE_MESSAGE_TOO_LARGE = 4000,
+    /**
+     * A handshake message was written or read when it was the other party's turn, or a
+     * one-way transport was used in the direction it does not have (ERR_SEALWIRE_OUT_OF_TURN).
+     */
+    SEALWIRE_OUT_OF_TURN = 4001,
+    /**
+     * The handshake is already complete (or was turned into a transport): it takes no more
+     * messages (ERR_SEALWIRE_HANDSHAKE_COMPLETE).
+     */
+    SEALWIRE_HANDSHAKE_COMPLETE = 4002,
+    /**
+     * The call needs a finished handshake, or a value not known yet, such as the peer's
+     * static key before it was received (ERR_SEALWIRE_HANDSHAKE_INCOMPLETE).
+     */
+    SEALWIRE_HANDSHAKE_INCOMPLETE = 4003,
+    /**
+     * The message counter of this session is used up: start a new session
+     * (ERR_SEALWIRE_NONCE_EXHAUSTED).
+     */
+    SEALWIRE_NONCE_EXHAUSTED = 4004,
+    /**
      * The core reported an error kind this build of the C layer does not know.
      */
     SEALWIRE_INTERNAL_ERROR = 9000,
@@ -231,6 +327,66 @@ typedef uint32_t sealwire_result;
 typedef struct sealwire_identity sealwire_identity;
 
 /**
+ * Configuration of one side of a Noise handshake: protocol name, local static key, the
+ * peer's static key, psks and prologue.
+ *
+ * Opaque. Created by `sealwire_noise_builder_new()`; owned by the caller, who must release it
+ * exactly once with `sealwire_noise_builder_free()` (which zeroizes the keys it holds). The
+ * setters modify it (a failed setter leaves it unchanged); `sealwire_noise_builder_build()`
+ * does not, so one builder can build several handshakes. Not for concurrent use: a builder
+ * may be used by one thread at a time (it may move between threads).
+ */
+typedef struct sealwire_noise_builder sealwire_noise_builder;
+
+/**
+ * One side of a Noise handshake in progress (Noise rev 34), created by
+ * `sealwire_noise_builder_build()`.
+ *
+ * Opaque; owned by the caller, who must release it exactly once with
+ * `sealwire_noise_handshake_free()`, which zeroizes its keys -- also after
+ * `sealwire_noise_handshake_into_transport()`, which moves the keys into the transport and
+ * leaves an empty handle behind.
+ *
+ * Call `sealwire_noise_handshake_write_message()` and `..._read_message()` in the order of
+ * the pattern (`sealwire_noise_handshake_is_my_turn()` says which). Every failed call leaves
+ * the handshake exactly as it was: after a corrupted, truncated or out-of-turn message the
+ * genuine message can still be processed.
+ *
+ * Not for concurrent use: calls on one handshake must not overlap (it may move between
+ * threads).
+ */
+typedef struct sealwire_noise_handshake sealwire_noise_handshake;
+
+/**
+ * An ordered Noise transport: one key per direction, implicit counter nonces, so messages
+ * must be decrypted in the order they were sent (TCP, pipes). Created by
+ * `sealwire_noise_handshake_into_transport()`.
+ *
+ * Opaque; owned by the caller, who must release it exactly once with
+ * `sealwire_noise_transport_free()`, which zeroizes its keys. A failed call changes no state:
+ * after a modified, truncated, reordered or replayed message the genuine next message still
+ * decrypts, and a failed or queried encryption uses no nonce. For one-way patterns (`N`,
+ * `K`, `X`) the initiator can only encrypt and the responder only decrypt
+ * (SEALWIRE_OUT_OF_TURN otherwise).
+ *
+ * Not for concurrent use: calls on one transport must not overlap (it may move between
+ * threads; to send and receive on two threads, synchronize them).
+ */
+typedef struct sealwire_noise_transport sealwire_noise_transport;
+
+/**
+ * An unordered Noise transport for datagrams that may be lost, duplicated or reordered: each
+ * message carries its 8-byte nonce, and a window of the newest SEALWIRE_NOISE_REPLAY_WINDOW
+ * nonces rejects duplicates and messages that are too old (SEALWIRE_REPLAY). Created by
+ * `sealwire_noise_handshake_into_unordered_transport()`.
+ *
+ * Opaque; owned by the caller, who must release it exactly once with
+ * `sealwire_noise_unordered_transport_free()`, which zeroizes its keys. A failed call changes
+ * no state (a rejected message does not mark its nonce as seen). Not for concurrent use.
+ */
+typedef struct sealwire_noise_unordered_transport sealwire_noise_unordered_transport;
+
+/**
  * A public identity: Ed25519 verifying key, X25519 exchange key and the signature binding
  * them. A handle always holds a verified identity.
  *
@@ -240,6 +396,23 @@ typedef struct sealwire_identity sealwire_identity;
  * freed while another call is using it.
  */
 typedef struct sealwire_public_identity sealwire_public_identity;
+
+/**
+ * Which side of a Noise handshake a party plays: SEALWIRE_NOISE_INITIATOR (sends the first
+ * message) or SEALWIRE_NOISE_RESPONDER. A plain integer type, so any value C passes is
+ * defined behaviour: other values are refused with SEALWIRE_INVALID_PARAMETER.
+ */
+typedef uint32_t sealwire_noise_role;
+
+/**
+ * The party that sends the first handshake message.
+ */
+#define SEALWIRE_NOISE_INITIATOR 0
+
+/**
+ * The party that answers it.
+ */
+#define SEALWIRE_NOISE_RESPONDER 1
 
 #ifdef __cplusplus
 extern "C" {
@@ -400,6 +573,628 @@ sealwire_result sealwire_identity_import(const uint8_t *blob,
                                          const uint8_t *passphrase,
                                          size_t passphrase_len,
                                          struct sealwire_identity **out);
+
+/**
+ * Start a builder for a protocol name such as "Noise_XX_25519_ChaChaPoly_BLAKE2s" or
+ * "Noise_XXhfs_25519+MLKEM768_ChaChaPoly_SHA256" (NUL-terminated).
+ *
+ * On success `*out` receives a new builder owned by the caller (free it with
+ * `sealwire_noise_builder_free()`).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_UTF8, SEALWIRE_MALFORMED (not a valid
+ * Noise protocol name), SEALWIRE_UNSUPPORTED_ALGORITHM (a pattern, DH, cipher or hash this
+ * library does not implement).
+ *
+ * # Safety
+ * `protocol_name` is NULL or a NUL-terminated string; `out` is NULL or writable.
+ */
+sealwire_result sealwire_noise_builder_new(const char *protocol_name,
+                                           struct sealwire_noise_builder **out);
+
+/**
+ * Use the X25519 exchange key of `identity` as the local static key (the builder keeps its
+ * own copy: `identity` may be freed afterwards).
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `builder` is NULL or a live builder not used concurrently; `identity` is NULL or a live
+ * handle.
+ */
+sealwire_result sealwire_noise_builder_set_local_identity(struct sealwire_noise_builder *builder,
+                                                          const struct sealwire_identity *identity);
+
+/**
+ * Use a raw 32-byte X25519 private key as the local static key (for interoperability and
+ * test vectors; prefer `sealwire_noise_builder_set_local_identity()`). The library copies
+ * the key; the caller should wipe its own copy.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH (`secret_len` is not 32).
+ *
+ * # Safety
+ * `builder` is NULL or a live builder not used concurrently; `secret` is NULL (only with
+ * length 0) or readable for `secret_len` bytes.
+ */
+sealwire_result sealwire_noise_builder_set_local_static_secret(struct sealwire_noise_builder *builder,
+                                                               const uint8_t *secret,
+                                                               size_t secret_len);
+
+/**
+ * Set the peer's static X25519 public key (32 bytes; validated: canonical, not of small
+ * order).
+ *
+ * Required when the pattern pre-shares the peer's key (`IK`, `NK`, `KK`, ...). For patterns
+ * where the peer sends its key (`XX`, ...) it is the key the peer must present: any other
+ * makes the message carrying it fail with SEALWIRE_REMOTE_KEY_MISMATCH.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH, SEALWIRE_INVALID_PUBLIC_KEY.
+ *
+ * # Safety
+ * `builder` is NULL or a live builder not used concurrently; `public_key` is NULL (only with
+ * length 0) or readable for `public_key_len` bytes.
+ */
+sealwire_result sealwire_noise_builder_set_remote_static(struct sealwire_noise_builder *builder,
+                                                         const uint8_t *public_key,
+                                                         size_t public_key_len);
+
+/**
+ * `sealwire_noise_builder_set_remote_static()` with the X25519 key of a verified public
+ * identity (the builder keeps a copy: `peer` may be freed afterwards).
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `builder` is NULL or a live builder not used concurrently; `peer` is NULL or a live handle.
+ */
+sealwire_result sealwire_noise_builder_set_remote_identity(struct sealwire_noise_builder *builder,
+                                                           const struct sealwire_public_identity *peer);
+
+/**
+ * Set the pre-shared key of modifier `psk<location>` (SEALWIRE_NOISE_PSK_LEN = 32 bytes).
+ * Every psk the pattern names must be given before building; setting a location again
+ * replaces its key. The library copies the key.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (the pattern has no psk at
+ * `location`), SEALWIRE_INVALID_LENGTH.
+ *
+ * # Safety
+ * `builder` is NULL or a live builder not used concurrently; `psk` is NULL (only with length
+ * 0) or readable for `psk_len` bytes.
+ */
+sealwire_result sealwire_noise_builder_add_psk(struct sealwire_noise_builder *builder,
+                                               uint8_t location,
+                                               const uint8_t *psk,
+                                               size_t psk_len);
+
+/**
+ * Set the prologue: data both parties must agree on, hashed into the handshake but never
+ * sent (a mismatch makes the first encrypted payload fail with
+ * SEALWIRE_DECRYPTION_FAILED). Replaces any previous prologue; may be empty.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `builder` is NULL or a live builder not used concurrently; `prologue` is NULL (only with
+ * length 0) or readable for `prologue_len` bytes.
+ */
+sealwire_result sealwire_noise_builder_set_prologue(struct sealwire_noise_builder *builder,
+                                                    const uint8_t *prologue,
+                                                    size_t prologue_len);
+
+/**
+ * TESTING ONLY -- fix the ephemeral X25519 private key (32 bytes) to reproduce test vectors.
+ * Reusing an ephemeral key destroys forward secrecy and can reveal more: never call this in
+ * production code.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH.
+ *
+ * # Safety
+ * As `sealwire_noise_builder_set_local_static_secret()`.
+ */
+sealwire_result sealwire_noise_builder_fixed_ephemeral_for_vectors(struct sealwire_noise_builder *builder,
+                                                                   const uint8_t *secret,
+                                                                   size_t secret_len);
+
+/**
+ * TESTING ONLY -- fix the ML-KEM-768 key-generation seed `d || z` (64 bytes) used for the
+ * `e1` token of `hfs` patterns, to reproduce test vectors. Never call this in production
+ * code. Building a handshake for a pattern without `hfs` then fails with
+ * SEALWIRE_INVALID_PARAMETER.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH.
+ *
+ * # Safety
+ * As `sealwire_noise_builder_set_local_static_secret()`.
+ */
+sealwire_result sealwire_noise_builder_fixed_kem_seed_for_vectors(struct sealwire_noise_builder *builder,
+                                                                  const uint8_t *seed,
+                                                                  size_t seed_len);
+
+/**
+ * TESTING ONLY -- fix the ML-KEM-768 encapsulation randomness `m` (32 bytes) used for the
+ * `ekem1` token of `hfs` patterns, to reproduce test vectors. Never call this in production
+ * code.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH.
+ *
+ * # Safety
+ * As `sealwire_noise_builder_set_local_static_secret()`.
+ */
+sealwire_result sealwire_noise_builder_fixed_kem_encapsulation_for_vectors(struct sealwire_noise_builder *builder,
+                                                                           const uint8_t *m,
+                                                                           size_t m_len);
+
+/**
+ * Build one side of the handshake (`role` is SEALWIRE_NOISE_INITIATOR or
+ * SEALWIRE_NOISE_RESPONDER), after checking the configuration against the pattern: a local
+ * static key exactly when this side has one, the peer's key when the pattern pre-shares it,
+ * every psk. The builder is not modified and may build more handshakes.
+ *
+ * On success `*out` receives a new handshake owned by the caller (free it with
+ * `sealwire_noise_handshake_free()`); it does not refer to the builder, which may be freed.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (unknown role, or a missing or
+ * superfluous key or psk).
+ *
+ * # Safety
+ * `builder` is NULL or a live builder not being modified concurrently; `out` is NULL or
+ * writable.
+ */
+sealwire_result sealwire_noise_builder_build(const struct sealwire_noise_builder *builder,
+                                             sealwire_noise_role role,
+                                             struct sealwire_noise_handshake **out);
+
+/**
+ * Free a builder and zeroize the keys it holds. `builder` may be NULL (no-op).
+ *
+ * # Safety
+ * `builder` is NULL or a builder from this library that has not been freed yet and is not in
+ * use by another thread; it must not be used afterwards.
+ */
+void sealwire_noise_builder_free(struct sealwire_noise_builder *builder);
+
+/**
+ * The handshake payload by which an agent presents its identity: the canonical encoding of
+ * its public identity (SEALWIRE_PUBLIC_IDENTITY_LEN bytes), following the output-buffer
+ * convention. Send it as the payload of a handshake message that is encrypted (in `XX`:
+ * messages 2 and 3; in `IK`: either message); the receiver checks it with
+ * `sealwire_noise_handshake_verify_identity_payload()`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * `identity` is NULL or a live handle; `out` is NULL or writable for `out_len` bytes;
+ * `written` is NULL or writable.
+ */
+sealwire_result sealwire_noise_identity_payload(const struct sealwire_identity *identity,
+                                                uint8_t *out,
+                                                size_t out_len,
+                                                size_t *written);
+
+/**
+ * Write the next handshake message, carrying `payload` (encrypted once the pattern has
+ * established a key; in clear before that, e.g. in `XX` message 1).
+ *
+ * Output-buffer convention, with the exact message length: a call with `out` NULL or too
+ * small is a length query that changes nothing (no key is generated, no state advances) and
+ * sets `*written` to the length of the message; repeat the call with a large enough buffer
+ * to write it. The message is at most SEALWIRE_NOISE_MAX_MESSAGE_LEN bytes. `out` must not
+ * overlap `payload`.
+ *
+ * Errors (the handshake is unchanged after any of them): SEALWIRE_NULL_POINTER,
+ * SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_OUT_OF_TURN (it is the peer's turn),
+ * SEALWIRE_HANDSHAKE_COMPLETE, SEALWIRE_MESSAGE_TOO_LARGE (the message would exceed 65535
+ * bytes), SEALWIRE_RANDOMNESS, SEALWIRE_NON_CONTRIBUTORY.
+ *
+ * # Safety
+ * `handshake` is NULL or a live handle not used concurrently; `payload` is NULL (only with
+ * length 0) or readable for `payload_len` bytes; `out` is NULL or writable for `out_len`
+ * bytes; `written` is NULL or writable.
+ */
+sealwire_result sealwire_noise_handshake_write_message(struct sealwire_noise_handshake *handshake,
+                                                       const uint8_t *payload,
+                                                       size_t payload_len,
+                                                       uint8_t *out,
+                                                       size_t out_len,
+                                                       size_t *written);
+
+/**
+ * Read the peer's next handshake message and write its payload to `out`.
+ *
+ * The payload is the message length minus a fixed overhead that depends only on the
+ * pattern and the position in it, so a buffer of `msg_len` bytes always suffices, and a
+ * call with `out` NULL or too small is a length query that changes nothing and sets
+ * `*written` to the exact payload length. Because `out = NULL` is always a query, reading a
+ * message whose payload is empty needs a non-NULL `out` (any pointer; `out_len` may be 0).
+ * `out` must not overlap `msg`.
+ *
+ * Errors (the handshake is unchanged after any of them, so the genuine message can still be
+ * read): SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_OUT_OF_TURN,
+ * SEALWIRE_HANDSHAKE_COMPLETE, SEALWIRE_MESSAGE_TOO_LARGE, SEALWIRE_TRUNCATED,
+ * SEALWIRE_DECRYPTION_FAILED (modified message, wrong key, prologue or psk),
+ * SEALWIRE_INVALID_PUBLIC_KEY, SEALWIRE_NON_CONTRIBUTORY, SEALWIRE_REMOTE_KEY_MISMATCH (the
+ * peer sent a static key other than the one set with `..._set_remote_static/identity()`).
+ *
+ * # Safety
+ * `handshake` is NULL or a live handle not used concurrently; `msg` is NULL (only with length
+ * 0) or readable for `msg_len` bytes; `out` is NULL or writable for `out_len` bytes;
+ * `written` is NULL or writable.
+ */
+sealwire_result sealwire_noise_handshake_read_message(struct sealwire_noise_handshake *handshake,
+                                                      const uint8_t *msg,
+                                                      size_t msg_len,
+                                                      uint8_t *out,
+                                                      size_t out_len,
+                                                      size_t *written);
+
+/**
+ * True once every message of the pattern has been written or read (also after
+ * `sealwire_noise_handshake_into_transport()`). False if `handshake` is NULL or poisoned.
+ *
+ * # Safety
+ * `handshake` is NULL or a live handle not being modified concurrently.
+ */
+bool sealwire_noise_handshake_is_finished(const struct sealwire_noise_handshake *handshake);
+
+/**
+ * True when the next handshake message is this side's to write (false once finished, and if
+ * `handshake` is NULL or poisoned).
+ *
+ * # Safety
+ * `handshake` is NULL or a live handle not being modified concurrently.
+ */
+bool sealwire_noise_handshake_is_my_turn(const struct sealwire_noise_handshake *handshake);
+
+/**
+ * The current handshake hash `h` (32 or 64 bytes; SEALWIRE_NOISE_MAX_HASH_LEN always
+ * suffices), following the output-buffer convention. After the last message it is the
+ * channel-binding value of the session, identical on both sides.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_HANDSHAKE_COMPLETE
+ * (the handshake was turned into a transport: ask the transport).
+ *
+ * # Safety
+ * `handshake` is NULL or a live handle not being modified concurrently; `out` is NULL or
+ * writable for `out_len` bytes; `written` is NULL or writable.
+ */
+sealwire_result sealwire_noise_handshake_hash(const struct sealwire_noise_handshake *handshake,
+                                              uint8_t *out,
+                                              size_t out_len,
+                                              size_t *written);
+
+/**
+ * The peer's static X25519 public key (SEALWIRE_PUBLIC_KEY_LEN = 32 bytes), once known
+ * (pre-shared, or received and authenticated), following the output-buffer convention.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_HANDSHAKE_INCOMPLETE
+ * (not known yet, or the pattern has none), SEALWIRE_HANDSHAKE_COMPLETE (turned into a
+ * transport).
+ *
+ * # Safety
+ * As `sealwire_noise_handshake_hash()`.
+ */
+sealwire_result sealwire_noise_handshake_remote_static(const struct sealwire_noise_handshake *handshake,
+                                                       uint8_t *out,
+                                                       size_t out_len,
+                                                       size_t *written);
+
+/**
+ * Check that the peer's static key is the X25519 key of `peer` (constant-time). Returns
+ * SEALWIRE_OK if it is.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_REMOTE_KEY_MISMATCH, SEALWIRE_HANDSHAKE_INCOMPLETE
+ * (the peer's key is not known yet), SEALWIRE_HANDSHAKE_COMPLETE (turned into a transport).
+ *
+ * # Safety
+ * `handshake` is NULL or a live handle not being modified concurrently; `peer` is NULL or a
+ * live handle.
+ */
+sealwire_result sealwire_noise_handshake_expect_remote_identity(const struct sealwire_noise_handshake *handshake,
+                                                                const struct sealwire_public_identity *peer);
+
+/**
+ * Decode the encoded public identity the peer sent as a handshake payload (see
+ * `sealwire_noise_identity_payload()`), verify its binding signature, and check that its
+ * X25519 key is the static key the peer proved in this handshake. This is how an agent
+ * learns, on first contact (`XX`), which identity it is talking to.
+ *
+ * On success `*out` receives a NEW public identity handle owned by the caller (free it with
+ * `sealwire_public_identity_free()`).
+ *
+ * Errors: SEALWIRE_NULL_POINTER; the decode errors of `sealwire_public_identity_from_bytes()`
+ * (SEALWIRE_TRUNCATED, SEALWIRE_BAD_MAGIC, ..., SEALWIRE_BAD_SIGNATURE);
+ * SEALWIRE_REMOTE_KEY_MISMATCH (a valid identity, but not the peer's);
+ * SEALWIRE_HANDSHAKE_INCOMPLETE (the peer's static key is not known yet);
+ * SEALWIRE_HANDSHAKE_COMPLETE (turned into a transport).
+ *
+ * # Safety
+ * `handshake` is NULL or a live handle not being modified concurrently; `payload` is NULL
+ * (only with length 0) or readable for `payload_len` bytes; `out` is NULL or writable.
+ */
+sealwire_result sealwire_noise_handshake_verify_identity_payload(const struct sealwire_noise_handshake *handshake,
+                                                                 const uint8_t *payload,
+                                                                 size_t payload_len,
+                                                                 struct sealwire_public_identity **out);
+
+/**
+ * Finish the handshake: an ordered transport (implicit counter nonces) for a reliable,
+ * in-order channel such as TCP.
+ *
+ * Ownership: on success `*out` receives a new transport owned by the caller (free it with
+ * `sealwire_noise_transport_free()`), and the handshake's keys move into it. The handshake
+ * handle itself stays valid but empty: every later call on it fails with
+ * SEALWIRE_HANDSHAKE_COMPLETE (`..._is_finished()` returns true), and the caller must still
+ * free it with `sealwire_noise_handshake_free()` -- so no pointer the caller holds ever
+ * dangles. On failure nothing changes: the handshake keeps its state and can continue.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_HANDSHAKE_INCOMPLETE (messages remain),
+ * SEALWIRE_HANDSHAKE_COMPLETE (already turned into a transport).
+ *
+ * # Safety
+ * `handshake` is NULL or a live handle not used concurrently; `out` is NULL or writable.
+ */
+sealwire_result sealwire_noise_handshake_into_transport(struct sealwire_noise_handshake *handshake,
+                                                        struct sealwire_noise_transport **out);
+
+/**
+ * Finish the handshake: an unordered transport (explicit nonces, replay window) for
+ * datagrams that may be lost, duplicated or reordered.
+ *
+ * Ownership exactly as `sealwire_noise_handshake_into_transport()`: on success `*out`
+ * receives a new transport owned by the caller (free it with
+ * `sealwire_noise_unordered_transport_free()`); the handshake handle is left empty and must
+ * still be freed. On failure nothing changes.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_HANDSHAKE_INCOMPLETE, SEALWIRE_HANDSHAKE_COMPLETE.
+ *
+ * # Safety
+ * As `sealwire_noise_handshake_into_transport()`.
+ */
+sealwire_result sealwire_noise_handshake_into_unordered_transport(struct sealwire_noise_handshake *handshake,
+                                                                  struct sealwire_noise_unordered_transport **out);
+
+/**
+ * Free a handshake handle (in progress, finished or emptied by `..._into_transport()`) and
+ * zeroize its keys. `handshake` may be NULL (no-op).
+ *
+ * # Safety
+ * `handshake` is NULL or a handle from this library that has not been freed yet and is not
+ * in use by another thread; it must not be used afterwards.
+ */
+void sealwire_noise_handshake_free(struct sealwire_noise_handshake *handshake);
+
+/**
+ * Encrypt one message: `plaintext_len` (at most SEALWIRE_NOISE_MAX_PLAINTEXT_LEN) + 16
+ * bytes, written to `out` by the output-buffer convention. A call with `out` NULL or too
+ * small is a length query that uses no nonce. `out` must not overlap `plaintext`.
+ *
+ * Errors (no nonce is used by any of them): SEALWIRE_NULL_POINTER,
+ * SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_MESSAGE_TOO_LARGE, SEALWIRE_OUT_OF_TURN (receive-only
+ * side of a one-way pattern), SEALWIRE_NONCE_EXHAUSTED.
+ *
+ * # Safety
+ * `transport` is NULL or a live handle not used concurrently; `plaintext` is NULL (only with
+ * length 0) or readable for `plaintext_len` bytes; `out` is NULL or writable for `out_len`
+ * bytes; `written` is NULL or writable.
+ */
+sealwire_result sealwire_noise_transport_encrypt(struct sealwire_noise_transport *transport,
+                                                 const uint8_t *plaintext,
+                                                 size_t plaintext_len,
+                                                 uint8_t *out,
+                                                 size_t out_len,
+                                                 size_t *written);
+
+/**
+ * Decrypt the next message from the peer: `msg_len - 16` bytes of plaintext, written to
+ * `out` by the output-buffer convention (so a buffer of `msg_len` bytes always suffices; a
+ * call with `out` NULL or too small is a length query that changes nothing). Because
+ * `out = NULL` is always a query, decrypting an empty plaintext (a 16-byte message) needs a
+ * non-NULL `out` (any pointer; `out_len` may be 0). `out` must not overlap `msg`.
+ *
+ * Errors (the transport is unchanged after any of them): SEALWIRE_NULL_POINTER,
+ * SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_TRUNCATED (under 16 bytes), SEALWIRE_MESSAGE_TOO_LARGE,
+ * SEALWIRE_DECRYPTION_FAILED (modified, reordered or replayed message, or the keys differ),
+ * SEALWIRE_OUT_OF_TURN (send-only side of a one-way pattern), SEALWIRE_NONCE_EXHAUSTED.
+ *
+ * # Safety
+ * `transport` is NULL or a live handle not used concurrently; `msg` is NULL (only with length
+ * 0) or readable for `msg_len` bytes; `out` is NULL or writable for `out_len` bytes;
+ * `written` is NULL or writable.
+ */
+sealwire_result sealwire_noise_transport_decrypt(struct sealwire_noise_transport *transport,
+                                                 const uint8_t *msg,
+                                                 size_t msg_len,
+                                                 uint8_t *out,
+                                                 size_t out_len,
+                                                 size_t *written);
+
+/**
+ * Encrypt a payload of any size as a sequence of length-prefixed Noise messages (framing
+ * documented in docs/FORMATS.md: each frame is `len:u16be || message`, one frame per
+ * SEALWIRE_NOISE_MAX_FRAME_CHUNK bytes, at least one). The output is `payload_len` + 19 bytes
+ * per frame, written to `out` by the output-buffer convention; a call with `out` NULL or too
+ * small is a length query that uses no nonce. Uses one nonce per frame. `out` must not
+ * overlap `payload`.
+ *
+ * Errors (no nonce is used by any of them): SEALWIRE_NULL_POINTER,
+ * SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_OUT_OF_TURN, SEALWIRE_NONCE_EXHAUSTED,
+ * SEALWIRE_MESSAGE_TOO_LARGE (the output length would not fit in a size_t).
+ *
+ * # Safety
+ * As `sealwire_noise_transport_encrypt()` (`payload` for `plaintext`).
+ */
+sealwire_result sealwire_noise_transport_encrypt_framed(struct sealwire_noise_transport *transport,
+                                                        const uint8_t *payload,
+                                                        size_t payload_len,
+                                                        uint8_t *out,
+                                                        size_t out_len,
+                                                        size_t *written);
+
+/**
+ * Decrypt the output of `sealwire_noise_transport_encrypt_framed()` (all frames at once),
+ * strictly: truncation anywhere (SEALWIRE_TRUNCATED), bytes after the final frame
+ * (SEALWIRE_TRAILING_BYTES), non-canonical framing (SEALWIRE_MALFORMED). All or nothing: on
+ * any error the receiving state is unchanged.
+ *
+ * The payload is written to `out` by the output-buffer convention. Its length is read from
+ * the frame headers before anything is decrypted (exact for well-formed input, and always
+ * less than `framed_len`, so a buffer of `framed_len` bytes always suffices); a call with
+ * `out` NULL or too small is a length query that changes nothing. An empty payload needs a
+ * non-NULL `out` (see `sealwire_noise_transport_decrypt()`). `out` must not overlap `framed`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_TRUNCATED,
+ * SEALWIRE_TRAILING_BYTES, SEALWIRE_MALFORMED, SEALWIRE_DECRYPTION_FAILED,
+ * SEALWIRE_OUT_OF_TURN, SEALWIRE_NONCE_EXHAUSTED.
+ *
+ * # Safety
+ * As `sealwire_noise_transport_decrypt()` (`framed` for `msg`).
+ */
+sealwire_result sealwire_noise_transport_decrypt_framed(struct sealwire_noise_transport *transport,
+                                                        const uint8_t *framed,
+                                                        size_t framed_len,
+                                                        uint8_t *out,
+                                                        size_t out_len,
+                                                        size_t *written);
+
+/**
+ * REKEY the sending key now (Noise §11.3). The peer must call
+ * `sealwire_noise_transport_rekey_incoming()` at the same point of the message stream.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_OUT_OF_TURN (receive-only side of a one-way
+ * pattern).
+ *
+ * # Safety
+ * `transport` is NULL or a live handle not used concurrently.
+ */
+sealwire_result sealwire_noise_transport_rekey_outgoing(struct sealwire_noise_transport *transport);
+
+/**
+ * REKEY the receiving key now (Noise §11.3), matching the peer's
+ * `sealwire_noise_transport_rekey_outgoing()`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_OUT_OF_TURN (send-only side of a one-way pattern).
+ *
+ * # Safety
+ * `transport` is NULL or a live handle not used concurrently.
+ */
+sealwire_result sealwire_noise_transport_rekey_incoming(struct sealwire_noise_transport *transport);
+
+/**
+ * Rekey automatically after every `messages` messages in each direction (0, the default,
+ * turns it off). Both parties must set the same interval at the same point of the stream.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `transport` is NULL or a live handle not used concurrently.
+ */
+sealwire_result sealwire_noise_transport_set_rekey_interval(struct sealwire_noise_transport *transport,
+                                                            uint64_t messages);
+
+/**
+ * The final handshake hash of the session (its channel-binding value, identical on both
+ * sides; 32 or 64 bytes, SEALWIRE_NOISE_MAX_HASH_LEN always suffices), following the
+ * output-buffer convention.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * `transport` is NULL or a live handle not being modified concurrently; `out` is NULL or
+ * writable for `out_len` bytes; `written` is NULL or writable.
+ */
+sealwire_result sealwire_noise_transport_handshake_hash(const struct sealwire_noise_transport *transport,
+                                                        uint8_t *out,
+                                                        size_t out_len,
+                                                        size_t *written);
+
+/**
+ * Free an ordered transport and zeroize its keys. `transport` may be NULL (no-op).
+ *
+ * # Safety
+ * `transport` is NULL or a handle from this library that has not been freed yet and is not
+ * in use by another thread; it must not be used afterwards.
+ */
+void sealwire_noise_transport_free(struct sealwire_noise_transport *transport);
+
+/**
+ * Encrypt one message under the next nonce: 8-byte big-endian nonce || ciphertext || tag,
+ * `plaintext_len` (at most SEALWIRE_NOISE_MAX_UNORDERED_PLAINTEXT_LEN) + 24 bytes, written
+ * to `out` by the output-buffer convention. A call with `out` NULL or too small is a length
+ * query that uses no nonce. `out` must not overlap `plaintext`.
+ *
+ * Errors (no nonce is used by any of them): SEALWIRE_NULL_POINTER,
+ * SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_MESSAGE_TOO_LARGE, SEALWIRE_OUT_OF_TURN,
+ * SEALWIRE_NONCE_EXHAUSTED.
+ *
+ * # Safety
+ * As `sealwire_noise_transport_encrypt()`.
+ */
+sealwire_result sealwire_noise_unordered_transport_encrypt(struct sealwire_noise_unordered_transport *transport,
+                                                           const uint8_t *plaintext,
+                                                           size_t plaintext_len,
+                                                           uint8_t *out,
+                                                           size_t out_len,
+                                                           size_t *written);
+
+/**
+ * Decrypt a message received in any order: `msg_len - 24` bytes of plaintext, written to
+ * `out` by the output-buffer convention (a buffer of `msg_len` bytes always suffices; a call
+ * with `out` NULL or too small is a length query that changes nothing; an empty plaintext
+ * needs a non-NULL `out`). `out` must not overlap `msg`.
+ *
+ * Errors (the transport is unchanged after any of them; a rejected message does not mark its
+ * nonce as seen): SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_TRUNCATED
+ * (under 24 bytes), SEALWIRE_MESSAGE_TOO_LARGE, SEALWIRE_REPLAY (already received, or older
+ * than the window), SEALWIRE_DECRYPTION_FAILED, SEALWIRE_NONCE_EXHAUSTED,
+ * SEALWIRE_OUT_OF_TURN.
+ *
+ * # Safety
+ * As `sealwire_noise_transport_decrypt()`.
+ */
+sealwire_result sealwire_noise_unordered_transport_decrypt(struct sealwire_noise_unordered_transport *transport,
+                                                           const uint8_t *msg,
+                                                           size_t msg_len,
+                                                           uint8_t *out,
+                                                           size_t out_len,
+                                                           size_t *written);
+
+/**
+ * Rekey by nonce epochs: message `n` is encrypted under the key after `n / messages`
+ * REKEYs, so the receiver can tell every message's key whatever the order of arrival.
+ * `messages` must be 0 (off, the default) or at least SEALWIRE_NOISE_REPLAY_WINDOW, and is
+ * set on both sides before the first message in either direction.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (interval below the window, or a
+ * message was already sent or received).
+ *
+ * # Safety
+ * `transport` is NULL or a live handle not used concurrently.
+ */
+sealwire_result sealwire_noise_unordered_transport_set_rekey_interval(struct sealwire_noise_unordered_transport *transport,
+                                                                      uint64_t messages);
+
+/**
+ * The final handshake hash of the session, as `sealwire_noise_transport_handshake_hash()`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * `transport` is NULL or a live handle not being modified concurrently; `out` is NULL or
+ * writable for `out_len` bytes; `written` is NULL or writable.
+ */
+sealwire_result sealwire_noise_unordered_transport_handshake_hash(const struct sealwire_noise_unordered_transport *transport,
+                                                                  uint8_t *out,
+                                                                  size_t out_len,
+                                                                  size_t *written);
+
+/**
+ * Free an unordered transport and zeroize its keys. `transport` may be NULL (no-op).
+ *
+ * # Safety
+ * `transport` is NULL or a handle from this library that has not been freed yet and is not
+ * in use by another thread; it must not be used afterwards.
+ */
+void sealwire_noise_unordered_transport_free(struct sealwire_noise_unordered_transport *transport);
 
 /**
  * Decode and verify an encoded public identity (SEALWIRE_PUBLIC_IDENTITY_LEN bytes in this

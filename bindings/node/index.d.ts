@@ -71,6 +71,243 @@ export declare class Identity {
 }
 
 /**
+ * A Noise Protocol Framework (revision 34) handshake in progress, for one side.
+ *
+ * The protocol is chosen by its standard name, e.g. `Noise_XX_25519_ChaChaPoly_BLAKE2s`,
+ * `Noise_IKpsk2_25519_AESGCM_SHA256` or the hybrid post-quantum
+ * `Noise_XXhfs_25519+MLKEM768_ChaChaPoly_BLAKE2s`. Patterns: `NN NK NX KN KK KX XN XK XX IN
+ * IK IX` and one-way `N K X`, modifiers `pskN` and `hfs`; ciphers `ChaChaPoly`, `AESGCM`;
+ * hashes `SHA256`, `SHA512`, `BLAKE2s`, `BLAKE2b`. An unknown name throws
+ * `ERR_SEALWIRE_MALFORMED` or `ERR_SEALWIRE_UNSUPPORTED_ALGORITHM`.
+ *
+ * Call `writeMessage` / `readMessage` in turn (`isMyTurn` says whose turn it is) until
+ * `isFinished`, then `intoTransport()` or `intoUnorderedTransport()`. A message that fails
+ * (truncated, modified, wrong key, out of turn) leaves the handshake unchanged, so the genuine
+ * message can still be read. After `intoTransport()` / `intoUnorderedTransport()` the object
+ * is spent: every method and getter throws `ERR_SEALWIRE_HANDSHAKE_COMPLETE`.
+ *
+ * Create with `NoiseHandshake.initiator(...)` or `NoiseHandshake.responder(...)`;
+ * `new NoiseHandshake()` is not allowed. Secrets stay inside (zeroized when collected).
+ */
+export declare class NoiseHandshake {
+  /**
+   * Start the initiator's side (it writes the first message).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_MALFORMED` / `ERR_SEALWIRE_UNSUPPORTED_ALGORITHM`
+   * for the protocol name; `ERR_SEALWIRE_INVALID_PARAMETER` when `options` do not fit the
+   * pattern (a key or psk missing or superfluous); `ERR_SEALWIRE_INVALID_LENGTH` /
+   * `ERR_SEALWIRE_INVALID_PUBLIC_KEY` for a bad raw `remote` key or psk.
+   */
+  static initiator(protocolName: string, options?: NoiseOptions | undefined | null): NoiseHandshake
+  /** Start the responder's side (it reads the first message). Same errors as `initiator`. */
+  static responder(protocolName: string, options?: NoiseOptions | undefined | null): NoiseHandshake
+  /**
+   * FOR TESTING ONLY: build a handshake with fixed secrets and randomness, to replay
+   * published test vectors (cacophony, `tests/vectors/noise-hfs.json`) byte for byte.
+   * A fixed ephemeral key or fixed KEM randomness destroys forward secrecy: never use
+   * this outside tests. `initiator` chooses the role; `options` are as for
+   * `initiator()` / `responder()` (with `vector.localStatic` instead of
+   * `options.identity`).
+   */
+  static _fromVectorInputs(protocolName: string, initiator: boolean, options?: NoiseOptions | undefined | null, vector?: NoiseVectorInputs | undefined | null): NoiseHandshake
+  /**
+   * Write our next handshake message, carrying `payload` (default empty; encrypted once
+   * the pattern has produced a key, in clear before that — e.g. in the first message of
+   * `XX`). The whole message may be at most 65535 bytes.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_OUT_OF_TURN` if it is the peer's turn,
+   * `ERR_SEALWIRE_HANDSHAKE_COMPLETE` once finished, `ERR_SEALWIRE_MESSAGE_TOO_LARGE`.
+   */
+  writeMessage(payload?: Uint8Array | undefined | null): Buffer
+  /**
+   * Read the peer's next handshake message and return its payload. On any error the
+   * handshake is unchanged.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_TRUNCATED`, `ERR_SEALWIRE_DECRYPTION_FAILED`
+   * (modified message, wrong key, psk or prologue), `ERR_SEALWIRE_REMOTE_KEY_MISMATCH`
+   * (the peer's static key is not the expected `remote`), `ERR_SEALWIRE_INVALID_PUBLIC_KEY`,
+   * `ERR_SEALWIRE_NON_CONTRIBUTORY`, `ERR_SEALWIRE_OUT_OF_TURN`,
+   * `ERR_SEALWIRE_HANDSHAKE_COMPLETE`, `ERR_SEALWIRE_MESSAGE_TOO_LARGE`.
+   */
+  readMessage(message: Uint8Array): Buffer
+  /** True once every message of the pattern has been written or read. */
+  get isFinished(): boolean
+  /** True when the next handshake message is ours to write (false once finished). */
+  get isMyTurn(): boolean
+  /** True on the initiator's side. */
+  get isInitiator(): boolean
+  /** The protocol name this handshake runs. */
+  get protocolName(): string
+  /**
+   * The current handshake hash `h`; once finished, the channel-binding value of the
+   * session (the same on both sides, unique to the session).
+   */
+  get handshakeHash(): Buffer
+  /**
+   * The peer's static X25519 public key (32 bytes) once known (pre-shared or received),
+   * otherwise `null`.
+   */
+  get remoteStatic(): Buffer | null
+  /**
+   * Check that the peer's static key is the X25519 key of `peer` (constant-time).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_REMOTE_KEY_MISMATCH` if it is not,
+   * `ERR_SEALWIRE_HANDSHAKE_INCOMPLETE` if the peer's key is not known yet.
+   */
+  expectRemoteIdentity(peer: PublicIdentity): void
+  /**
+   * Decode the encoded `PublicIdentity` the peer sent as a handshake payload (see
+   * `noiseIdentityPayload`) and check that its X25519 key is the static key the peer proved
+   * in this handshake. Returns the verified identity: on first contact (`XX`) this is how
+   * an agent learns whom it talks to.
+   *
+   * @throws {Error} a decoding code (`ERR_SEALWIRE_TRUNCATED`, `ERR_SEALWIRE_BAD_MAGIC`,
+   * `ERR_SEALWIRE_BAD_SIGNATURE`, ...) for a malformed payload,
+   * `ERR_SEALWIRE_REMOTE_KEY_MISMATCH` for another agent's identity,
+   * `ERR_SEALWIRE_HANDSHAKE_INCOMPLETE` before the peer's static key is known.
+   */
+  verifyIdentityPayload(payload: Uint8Array): PublicIdentity
+  /**
+   * Finish: a `NoiseTransport` for an ordered, reliable channel (TCP, pipes, streams).
+   * This handshake object is spent afterwards.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_HANDSHAKE_INCOMPLETE` if messages remain (the
+   * handshake stays usable).
+   */
+  intoTransport(): NoiseTransport
+  /**
+   * Finish: a `NoiseUnorderedTransport` for datagrams or queues that may lose, duplicate
+   * or reorder messages. This handshake object is spent afterwards.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_HANDSHAKE_INCOMPLETE` if messages remain.
+   */
+  intoUnorderedTransport(): NoiseUnorderedTransport
+}
+
+/**
+ * The transport phase for an ordered, reliable channel: each message is a plain Noise
+ * transport message (`ciphertext ‖ 16-byte tag`, at most 65535 bytes) under implicit counter
+ * nonces, so messages must be decrypted in the order they were encrypted. A failed
+ * decryption changes nothing: the genuine next message still decrypts.
+ *
+ * One-way patterns (`N`, `K`, `X`): the initiator can only encrypt and the responder only
+ * decrypt (`ERR_SEALWIRE_OUT_OF_TURN` otherwise). Obtained from
+ * `NoiseHandshake.intoTransport()`; `new NoiseTransport()` is not allowed.
+ */
+export declare class NoiseTransport {
+  /**
+   * Encrypt one message (at most 65519 bytes of plaintext).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_MESSAGE_TOO_LARGE`,
+   * `ERR_SEALWIRE_NONCE_EXHAUSTED`, `ERR_SEALWIRE_OUT_OF_TURN` (receive-only side).
+   */
+  encrypt(plaintext: Uint8Array): Buffer
+  /**
+   * Decrypt the peer's next message.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_DECRYPTION_FAILED` (modified, reordered or
+   * foreign message), `ERR_SEALWIRE_TRUNCATED` (shorter than a tag),
+   * `ERR_SEALWIRE_MESSAGE_TOO_LARGE`, `ERR_SEALWIRE_NONCE_EXHAUSTED`,
+   * `ERR_SEALWIRE_OUT_OF_TURN` (send-only side).
+   */
+  decrypt(message: Uint8Array): Buffer
+  /**
+   * Encrypt a payload of any size as a sequence of length-prefixed Noise messages
+   * (`docs/FORMATS.md`, Noise framing); one sending nonce per 65518-byte chunk.
+   */
+  encryptFramed(payload: Uint8Array): Buffer
+  /**
+   * Decrypt the output of `encryptFramed` (all or nothing: on any error the receiving
+   * state is unchanged).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_TRUNCATED` (cut anywhere, including a missing
+   * final frame), `ERR_SEALWIRE_TRAILING_BYTES`, `ERR_SEALWIRE_MALFORMED`,
+   * `ERR_SEALWIRE_DECRYPTION_FAILED`.
+   */
+  decryptFramed(framed: Uint8Array): Buffer
+  /**
+   * REKEY the sending key now (Noise §11.3). The peer must call `rekeyIncoming()` at the
+   * same point of the message stream.
+   */
+  rekeyOutgoing(): void
+  /** REKEY the receiving key now (Noise §11.3). */
+  rekeyIncoming(): void
+  /**
+   * Rekey automatically after every `messages` messages in each direction (0, the
+   * default, turns it off). Both sides must use the same interval.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` unless `messages` is a
+   * non-negative safe integer or a bigint below 2^64.
+   */
+  setRekeyInterval(messages: number | bigint): void
+  /** The final handshake hash: the channel-binding value of this session. */
+  get handshakeHash(): Buffer
+  /** The peer's static X25519 public key, or `null` if the pattern has none. */
+  get remoteStatic(): Buffer | null
+  /** True on the side that initiated the handshake. */
+  get isInitiator(): boolean
+  /**
+   * Number of messages sent so far (the next sending nonce), or `null` on the
+   * receive-only side of a one-way pattern.
+   */
+  get sendingNonce(): bigint | null
+  /**
+   * Number of messages received so far (the next receiving nonce), or `null` on the
+   * send-only side of a one-way pattern.
+   */
+  get receivingNonce(): bigint | null
+}
+
+/**
+ * The transport phase for channels that may lose, duplicate or reorder messages (UDP,
+ * queues that redeliver). Each message is `nonce (8 bytes, big-endian) ‖ ciphertext ‖ tag`
+ * (at most 65535 bytes); the receiver accepts each nonce once, within a window of the newest
+ * 1024 nonces, in any order. A failed decryption changes nothing.
+ *
+ * Obtained from `NoiseHandshake.intoUnorderedTransport()`; `new NoiseUnorderedTransport()`
+ * is not allowed.
+ */
+export declare class NoiseUnorderedTransport {
+  /**
+   * Encrypt one message (at most 65511 bytes of plaintext) under the next nonce, which is
+   * sent in front of it.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_MESSAGE_TOO_LARGE`,
+   * `ERR_SEALWIRE_NONCE_EXHAUSTED`, `ERR_SEALWIRE_OUT_OF_TURN` (receive-only side).
+   */
+  encrypt(plaintext: Uint8Array): Buffer
+  /**
+   * Decrypt a message, in any order.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_REPLAY` (a duplicate, or older than the replay
+   * window), `ERR_SEALWIRE_DECRYPTION_FAILED`, `ERR_SEALWIRE_TRUNCATED`,
+   * `ERR_SEALWIRE_MESSAGE_TOO_LARGE`, `ERR_SEALWIRE_NONCE_EXHAUSTED`.
+   */
+  decrypt(message: Uint8Array): Buffer
+  /**
+   * Rekey by nonce epochs: nonces `[j·messages, (j+1)·messages)` use the key after `j`
+   * REKEYs (0, the default, never rekeys). Both sides must set the same value before the
+   * first message in either direction.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` unless `messages` is 0 or at
+   * least 1024 (a safe integer or a bigint below 2^64), or if a message was already sent
+   * or received.
+   */
+  setRekeyInterval(messages: number | bigint): void
+  /** The final handshake hash: the channel-binding value of this session. */
+  get handshakeHash(): Buffer
+  /** The peer's static X25519 public key, or `null` if the pattern has none. */
+  get remoteStatic(): Buffer | null
+  /** True on the side that initiated the handshake. */
+  get isInitiator(): boolean
+  /**
+   * The nonce the next sent message will carry, or `null` on the receive-only side of a
+   * one-way pattern.
+   */
+  get sendingNonce(): bigint | null
+}
+
+/**
  * A peer's public identity: Ed25519 verifying key, X25519 exchange key, and the signature
  * that binds the second to the first. Every instance has been verified.
  */
@@ -119,6 +356,76 @@ export interface KdfOptions {
   iterations?: number
   /** Degree of parallelism (default 4). */
   lanes?: number
+}
+
+/**
+ * The handshake payload by which an agent presents its identity in a Noise handshake: the
+ * canonical encoding of its `PublicIdentity`. Send it where the payload is encrypted (in
+ * `XX`: the second and third messages; in `IK`: both); the receiver checks it with
+ * `NoiseHandshake.verifyIdentityPayload`.
+ */
+export declare function noiseIdentityPayload(identity: Identity): Buffer
+
+/**
+ * What one side of a Noise handshake needs besides the protocol name. Every field is
+ * optional; which ones are required depends on the pattern, and a missing or superfluous
+ * one throws `ERR_SEALWIRE_INVALID_PARAMETER` when the handshake is created.
+ */
+export interface NoiseOptions {
+  /**
+   * Our identity: its X25519 key is the local static key (`s`). Required when our side of
+   * the pattern has one (the initiator of `IK`/`XX`/`KK`..., the responder of every
+   * pattern except `?N`).
+   */
+  identity?: Identity
+  /**
+   * The peer: a `PublicIdentity` or its raw 32-byte X25519 public key. Required when the
+   * pattern pre-shares the peer's key (`IK`, `NK`, `KK`... on the initiator side). In
+   * patterns where the peer sends its key (`XX`...), a given `remote` is the key the peer
+   * must send: any other fails that message with `ERR_SEALWIRE_REMOTE_KEY_MISMATCH`.
+   */
+  remote?: PublicIdentity | Uint8Array
+  /** One entry per `pskN` modifier of the protocol name. */
+  psks?: Array<NoisePsk>
+  /**
+   * Data both sides must agree on, hashed into the handshake but never sent (default
+   * empty). A mismatch makes the first encrypted payload fail with
+   * `ERR_SEALWIRE_DECRYPTION_FAILED`.
+   */
+  prologue?: Uint8Array
+}
+
+/** A pre-shared key for the `pskN` modifier of the protocol name. */
+export interface NoisePsk {
+  /**
+   * The `N` of `pskN` (`0` for `psk0`, ...). A location the pattern does not name throws
+   * `ERR_SEALWIRE_INVALID_PARAMETER`.
+   */
+  location: number
+  /** The 32-byte key (`ERR_SEALWIRE_INVALID_LENGTH` otherwise). */
+  key: Uint8Array
+}
+
+/**
+ * FOR TESTING ONLY (replaying published test vectors): fixed secrets and randomness for
+ * `NoiseHandshake._fromVectorInputs`. A fixed ephemeral key or fixed KEM randomness destroys
+ * forward secrecy; never use these outside tests.
+ */
+export interface NoiseVectorInputs {
+  /**
+   * Raw 32-byte X25519 private key used as the local static key (instead of
+   * `options.identity`).
+   */
+  localStatic?: Uint8Array
+  /** Fixed 32-byte X25519 ephemeral private key. */
+  ephemeral?: Uint8Array
+  /** Fixed 64-byte ML-KEM-768 key-generation seed `d ‖ z` (for the side that sends `e1`). */
+  kemSeed?: Uint8Array
+  /**
+   * Fixed 32-byte ML-KEM-768 encapsulation randomness `m` (for the side that sends
+   * `ekem1`).
+   */
+  kemEncapsM?: Uint8Array
 }
 
 /** Version of the sealwire native binding (the same as the Rust core's version). */

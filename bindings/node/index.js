@@ -836,5 +836,9 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Identity = nativeBinding.Identity
+module.exports.NoiseHandshake = nativeBinding.NoiseHandshake
+module.exports.NoiseTransport = nativeBinding.NoiseTransport
+module.exports.NoiseUnorderedTransport = nativeBinding.NoiseUnorderedTransport
 module.exports.PublicIdentity = nativeBinding.PublicIdentity
+module.exports.noiseIdentityPayload = nativeBinding.noiseIdentityPayload
 module.exports.version = nativeBinding.version

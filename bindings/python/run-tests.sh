@@ -22,8 +22,9 @@ step "fresh venv at $VENV"
 "$PYTHON" -m venv --clear "$VENV"
 PY="$VENV/bin/python"
 
-step "pip install maturin pytest mypy cryptography"
-"$PY" -m pip install -q maturin pytest mypy cryptography
+# noiseprotocol: an independent pure-Python Noise implementation for the live interop tests.
+step "pip install maturin pytest mypy cryptography noiseprotocol"
+"$PY" -m pip install -q maturin pytest mypy cryptography noiseprotocol
 
 step "pip install ./bindings/python (maturin, release, $CARGO_BUILD_TARGET)"
 cd "$ROOT"
@@ -37,7 +38,7 @@ fi
 cd "$HERE"
 
 step "pytest"
-"$PY" -m pytest -q tests
+SEALWIRE_REQUIRE_NOISEPROTOCOL=1 "$PY" -m pytest -q tests
 
 step "mypy.stubtest sealwire._native"
 "$PY" -m mypy.stubtest sealwire._native

@@ -538,3 +538,123 @@ fn unordered_transport_epoch_rekey() {
         assert_eq!(d.decrypt(&late[1400]).unwrap_err(), Error::DecryptionFailed);
     }
 }
+
+/// The length helpers (`next_message_len`, `next_payload_len`, `encrypted_len`,
+/// `decrypted_len`, `encrypted_framed_len`, `decrypted_framed_len`) give the exact lengths
+/// the operations produce, report the same errors, and change no state (the C API's length
+/// queries rely on this).
+#[test]
+fn length_helpers_are_exact_and_change_nothing() {
+    let (alice, bob) = (id(1), id(2));
+    let names = [
+        "Noise_NN_25519_ChaChaPoly_SHA256",
+        "Noise_XX_25519_AESGCM_SHA512",
+        "Noise_IK_25519_ChaChaPoly_BLAKE2s",
+        "Noise_KK_25519_ChaChaPoly_BLAKE2b",
+        "Noise_NKpsk0_25519_ChaChaPoly_SHA256",
+        "Noise_XXpsk3_25519_AESGCM_SHA256",
+        "Noise_IKpsk2_25519_ChaChaPoly_SHA256",
+        "Noise_XNpsk1_25519_ChaChaPoly_SHA256",
+        "Noise_N_25519_ChaChaPoly_SHA256",
+        "Noise_Kpsk0_25519_ChaChaPoly_SHA256",
+        "Noise_X_25519_AESGCM_BLAKE2s",
+        "Noise_XXhfs_25519+MLKEM768_ChaChaPoly_SHA256",
+        "Noise_IKhfs_25519+MLKEM768_AESGCM_BLAKE2b",
+        "Noise_NNhfs_25519+MLKEM768_ChaChaPoly_SHA256",
+        "Noise_KKhfs_25519+MLKEM768_ChaChaPoly_SHA256",
+        "Noise_INhfs_25519+MLKEM768_ChaChaPoly_SHA256",
+    ];
+    for name in names {
+        let (mut i, mut r) = pair(name, &alice, &bob);
+        let mut index = 0usize;
+        while !i.is_finished() {
+            let (w, rd) = if i.is_my_turn() { (&mut i, &mut r) } else { (&mut r, &mut i) };
+            let payload = vec![index as u8; 10 * index + 3];
+            // The writer's helpers; the reader cannot write.
+            assert!(matches!(rd.next_message_len(0).unwrap_err(), Error::OutOfTurn(_)));
+            let hash_before = w.handshake_hash().to_vec();
+            let want = w.next_message_len(payload.len()).unwrap();
+            assert_eq!(w.next_message_len(payload.len()).unwrap(), want);
+            assert_eq!(w.handshake_hash(), hash_before.as_slice());
+            assert!(matches!(w.next_payload_len(want).unwrap_err(), Error::OutOfTurn(_)));
+            let too_big = MAX_MESSAGE_LEN - want + payload.len() + 1;
+            assert_eq!(w.next_message_len(too_big).unwrap_err().kind(), ErrorKind::MessageTooLarge);
+            let m = w.write_message(&payload).unwrap();
+            assert_eq!(m.len(), want, "{name} message {index}");
+            // The reader's helper.
+            let read_before = rd.handshake_hash().to_vec();
+            assert_eq!(rd.next_payload_len(m.len()).unwrap(), payload.len(), "{name} message {index}");
+            let overhead = m.len() - payload.len();
+            if overhead > 0 {
+                assert_eq!(rd.next_payload_len(overhead - 1).unwrap_err().kind(), ErrorKind::Truncated);
+            }
+            assert_eq!(rd.next_payload_len(MAX_MESSAGE_LEN + 1).unwrap_err().kind(), ErrorKind::MessageTooLarge);
+            assert_eq!(rd.handshake_hash(), read_before.as_slice());
+            assert_eq!(rd.read_message(&m).unwrap(), payload);
+            index += 1;
+        }
+        assert_eq!(i.next_message_len(0).unwrap_err(), Error::HandshakeComplete);
+        assert_eq!(r.next_payload_len(100).unwrap_err(), Error::HandshakeComplete);
+        let pattern = name.split('_').nth(1).unwrap();
+        let one_way = pattern.chars().take_while(|c| c.is_ascii_uppercase()).count() == 1;
+        let mut a = i.into_transport().unwrap();
+        let mut b = r.into_transport().unwrap();
+        for len in [0usize, 1, 100, MAX_PLAINTEXT_LEN] {
+            let want = a.encrypted_len(len).unwrap();
+            let nonce = a.sending_nonce();
+            assert_eq!(a.encrypted_len(len).unwrap(), want);
+            assert_eq!(a.sending_nonce(), nonce);
+            let m = a.encrypt(&vec![1; len]).unwrap();
+            assert_eq!(m.len(), want);
+            let recv = b.receiving_nonce();
+            assert_eq!(b.decrypted_len(m.len()).unwrap(), len);
+            assert_eq!(b.receiving_nonce(), recv);
+            assert_eq!(b.decrypt(&m).unwrap().len(), len);
+        }
+        assert_eq!(a.encrypted_len(MAX_PLAINTEXT_LEN + 1).unwrap_err().kind(), ErrorKind::MessageTooLarge);
+        assert_eq!(b.decrypted_len(15).unwrap_err().kind(), ErrorKind::Truncated);
+        assert_eq!(b.decrypted_len(MAX_MESSAGE_LEN + 1).unwrap_err().kind(), ErrorKind::MessageTooLarge);
+        for len in [0usize, 5, MAX_FRAME_CHUNK, MAX_FRAME_CHUNK + 1, 2 * MAX_FRAME_CHUNK + 9] {
+            let want = a.encrypted_framed_len(len).unwrap();
+            let nonce = a.sending_nonce();
+            let framed = a.encrypt_framed(&vec![2; len]).unwrap();
+            assert_ne!(a.sending_nonce(), nonce);
+            assert_eq!(framed.len(), want, "{name} framed {len}");
+            let recv = b.receiving_nonce();
+            assert_eq!(b.decrypted_framed_len(&framed).unwrap(), len);
+            assert!(b.decrypted_framed_len(&framed[..framed.len() / 2]).unwrap() <= framed.len() / 2);
+            assert_eq!(b.receiving_nonce(), recv);
+            assert_eq!(b.decrypt_framed(&framed).unwrap().len(), len);
+        }
+        assert_eq!(b.decrypted_framed_len(&[]).unwrap(), 0);
+        if one_way {
+            assert!(matches!(b.encrypted_len(1).unwrap_err(), Error::OutOfTurn(_)));
+            assert!(matches!(b.encrypted_framed_len(1).unwrap_err(), Error::OutOfTurn(_)));
+            assert!(matches!(a.decrypted_len(20).unwrap_err(), Error::OutOfTurn(_)));
+            assert!(matches!(a.decrypted_framed_len(&[0; 40]).unwrap_err(), Error::OutOfTurn(_)));
+        } else {
+            assert_eq!(b.encrypted_len(1).unwrap(), 17);
+            assert_eq!(a.decrypted_len(20).unwrap(), 4);
+        }
+    }
+    // Unordered transport.
+    let (mut i, mut r) = pair("Noise_XX_25519_ChaChaPoly_SHA256", &alice, &bob);
+    complete(&mut i, &mut r);
+    let mut a = i.into_unordered_transport().unwrap();
+    let mut b = r.into_unordered_transport().unwrap();
+    for len in [0usize, 7, MAX_UNORDERED_PLAINTEXT_LEN] {
+        let want = a.encrypted_len(len).unwrap();
+        let nonce = a.sending_nonce();
+        assert_eq!(a.encrypted_len(len).unwrap(), want);
+        assert_eq!(a.sending_nonce(), nonce);
+        let m = a.encrypt(&vec![3; len]).unwrap();
+        assert_eq!(m.len(), want);
+        assert_eq!(b.decrypted_len(m.len()).unwrap(), len);
+        assert_eq!(b.decrypt(&m).unwrap().len(), len);
+        // The query did not mark the nonce as seen... and decrypting did.
+        assert_eq!(b.decrypt(&m).unwrap_err().kind(), ErrorKind::Replay);
+    }
+    assert_eq!(a.encrypted_len(MAX_UNORDERED_PLAINTEXT_LEN + 1).unwrap_err().kind(), ErrorKind::MessageTooLarge);
+    assert_eq!(b.decrypted_len(23).unwrap_err().kind(), ErrorKind::Truncated);
+    assert_eq!(b.decrypted_len(MAX_MESSAGE_LEN + 1).unwrap_err().kind(), ErrorKind::MessageTooLarge);
+}

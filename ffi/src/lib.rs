@@ -8,7 +8,8 @@
 //!   success (the one exception: `*written` on `SEALWIRE_BUFFER_TOO_SMALL`);
 //! * every body runs inside the panic boundary of [`panic`]: nothing unwinds into C;
 //! * every pointer is checked for NULL; input buffers may be NULL when their length is 0;
-//! * handles are opaque boxes; `_free(NULL)` is a no-op;
+//! * handles are opaque boxes; `_free(NULL)` is a no-op; Noise handles (which change with
+//!   every message) keep their state in a `Slot` (module `slot`) that is poisoned by a panic;
 //! * byte and string outputs go to caller buffers with a required-length query; the only
 //!   buffer this library allocates (an identity export) is released with
 //!   [`sealwire_bytes_free`], which zeroizes it.
@@ -18,16 +19,23 @@
 #![allow(non_camel_case_types)] // C names: sealwire_identity, sealwire_result, ...
 
 mod identity;
+mod noise;
+mod noise_handshake;
+mod noise_transport;
 mod panic;
 mod ptr;
 mod public;
 mod result;
+mod slot;
 
 use core::ffi::c_char;
 
 use zeroize::Zeroize;
 
 pub use identity::*;
+pub use noise::*;
+pub use noise_handshake::*;
+pub use noise_transport::*;
 pub use public::*;
 pub use result::{sealwire_result, sealwire_result_code_string, sealwire_result_message};
 

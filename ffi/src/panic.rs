@@ -11,8 +11,10 @@ use crate::result::{sealwire_result, FfiResult};
 
 /// Run `f`, returning `on_panic` if it panics.
 ///
-/// `AssertUnwindSafe` is sound here: the closures only read the caller's inputs and build new
-/// values; handles are never mutated, so a panic cannot leave a handle half-updated.
+/// `AssertUnwindSafe` is sound here: identity handles are never mutated, and the closures
+/// that mutate a handle (Noise builders, handshakes, transports) either assign the new state
+/// as their last step (builders) or run inside `Slot::with_mut`, which leaves the handle
+/// poisoned if the mutation panics (see `slot.rs`), so a half-updated state is never used.
 pub(crate) fn guard<T>(on_panic: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(on_panic)
 }

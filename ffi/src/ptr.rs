@@ -21,6 +21,31 @@ pub(crate) unsafe fn try_ref<'a, T>(handle: *const T) -> FfiResult<&'a T> {
     unsafe { handle.as_ref() }.ok_or(sealwire_result::NULL_POINTER)
 }
 
+/// Borrow a handle mutably (handshakes, transports, builders).
+///
+/// # Safety
+/// `handle` is NULL or a live handle created by this library (not yet freed), not used by any
+/// other call (on any thread) while the returned reference is in use.
+pub(crate) unsafe fn try_mut<'a, T>(handle: *mut T) -> FfiResult<&'a mut T> {
+    // SAFETY: non-NULL `handle` points to a live, properly aligned `T` to which this call has
+    // exclusive access (caller contract).
+    unsafe { handle.as_mut() }.ok_or(sealwire_result::NULL_POINTER)
+}
+
+/// Borrow a NUL-terminated C string as UTF-8 text.
+///
+/// # Safety
+/// `s` is NULL or points to a NUL-terminated string that stays valid and unmodified while the
+/// returned `&str` is in use.
+pub(crate) unsafe fn try_str<'a>(s: *const c_char) -> FfiResult<&'a str> {
+    if s.is_null() {
+        return Err(sealwire_result::NULL_POINTER);
+    }
+    // SAFETY: non-NULL and NUL-terminated (caller contract).
+    let c = unsafe { core::ffi::CStr::from_ptr(s) };
+    c.to_str().map_err(|_| sealwire_result::INVALID_UTF8)
+}
+
 /// Borrow an input buffer. NULL is allowed when `len` is 0 and gives an empty slice.
 ///
 /// # Safety
@@ -89,6 +114,22 @@ impl OutBuf {
             len,
             written: Out::new(written)?,
         })
+    }
+
+    /// Check up front that the buffer can hold `required` bytes; otherwise set `*written` to
+    /// `required` and fail with `SEALWIRE_BUFFER_TOO_SMALL`. Calls that change state (Noise
+    /// messages) check with the exact length before mutating anything, then [`fill`](Self::fill).
+    ///
+    /// # Safety
+    /// `written` is writable.
+    pub(crate) unsafe fn reserve(&self, required: usize) -> FfiResult {
+        if self.data.is_null() || self.len < required {
+            // SAFETY: `written` is writable (caller contract). The documented exception: an
+            // out-parameter written on failure.
+            unsafe { self.written.0.as_ptr().write(required) };
+            return Err(sealwire_result::BUFFER_TOO_SMALL);
+        }
+        Ok(())
     }
 
     /// Copy `src` into the buffer.

@@ -14,7 +14,12 @@ use crate::panic::guard;
 /// * `1xxx` -- the caller broke a rule of the API (NULL pointer, buffer too small, parameter out
 ///   of range) or the library hit an internal panic;
 /// * `2xxx` -- malformed input was rejected by a strict decoder;
-/// * `3xxx` -- a cryptographic check failed (bad key, bad signature, wrong passphrase);
+/// * `3xxx` -- a cryptographic or security check failed (bad key, bad signature, wrong
+///   passphrase, unexpected peer key, replayed message): the input or the peer is not what it
+///   should be;
+/// * `4xxx` -- protocol state and limits: the call is not allowed at this point of a Noise
+///   session (out of turn, handshake finished or not yet finished, nonces used up) or exceeds
+///   a Noise size limit;
 /// * `9xxx` -- internal: an error this build of the C layer cannot classify (never expected).
 ///
 /// `sealwire_result_code_string()` gives each code's stable string (the same strings the Python
@@ -34,7 +39,9 @@ pub enum sealwire_result {
     BUFFER_TOO_SMALL = 1001,
     /// A C string argument was not valid UTF-8 (reserved for functions taking text input).
     INVALID_UTF8 = 1002,
-    /// A Rust panic was caught at the API boundary; no output was written.
+    /// A Rust panic was caught at the API boundary; no output was written. A Noise handshake
+    /// or transport handle whose call panicked is poisoned: every later call on it returns
+    /// SEALWIRE_PANIC (free it).
     PANIC = 1003,
     /// A caller-supplied parameter is out of the allowed range (ERR_SEALWIRE_INVALID_PARAMETER).
     INVALID_PARAMETER = 1004,
@@ -68,6 +75,28 @@ pub enum sealwire_result {
     DECRYPTION_FAILED = 3003,
     /// The operating system's random number generator failed (ERR_SEALWIRE_RANDOMNESS).
     RANDOMNESS = 3004,
+    /// The peer's static key is not the expected key or identity
+    /// (ERR_SEALWIRE_REMOTE_KEY_MISMATCH).
+    REMOTE_KEY_MISMATCH = 3005,
+    /// An unordered-transport message was already received or is older than the replay
+    /// window (ERR_SEALWIRE_REPLAY).
+    REPLAY = 3006,
+
+    /// A Noise message is, or would become, larger than 65535 bytes
+    /// (ERR_SEALWIRE_MESSAGE_TOO_LARGE).
+    MESSAGE_TOO_LARGE = 4000,
+    /// A handshake message was written or read when it was the other party's turn, or a
+    /// one-way transport was used in the direction it does not have (ERR_SEALWIRE_OUT_OF_TURN).
+    OUT_OF_TURN = 4001,
+    /// The handshake is already complete (or was turned into a transport): it takes no more
+    /// messages (ERR_SEALWIRE_HANDSHAKE_COMPLETE).
+    HANDSHAKE_COMPLETE = 4002,
+    /// The call needs a finished handshake, or a value not known yet, such as the peer's
+    /// static key before it was received (ERR_SEALWIRE_HANDSHAKE_INCOMPLETE).
+    HANDSHAKE_INCOMPLETE = 4003,
+    /// The message counter of this session is used up: start a new session
+    /// (ERR_SEALWIRE_NONCE_EXHAUSTED).
+    NONCE_EXHAUSTED = 4004,
 
     /// The core reported an error kind this build of the C layer does not know.
     INTERNAL_ERROR = 9000,
@@ -75,7 +104,7 @@ pub enum sealwire_result {
 
 impl sealwire_result {
     /// Every code, for lookups by number and for tests.
-    pub(crate) const ALL: [sealwire_result; 20] = [
+    pub(crate) const ALL: [sealwire_result; 27] = [
         Self::OK,
         Self::NULL_POINTER,
         Self::BUFFER_TOO_SMALL,
@@ -95,6 +124,13 @@ impl sealwire_result {
         Self::NON_CONTRIBUTORY,
         Self::DECRYPTION_FAILED,
         Self::RANDOMNESS,
+        Self::REMOTE_KEY_MISMATCH,
+        Self::REPLAY,
+        Self::MESSAGE_TOO_LARGE,
+        Self::OUT_OF_TURN,
+        Self::HANDSHAKE_COMPLETE,
+        Self::HANDSHAKE_INCOMPLETE,
+        Self::NONCE_EXHAUSTED,
         Self::INTERNAL_ERROR,
     ];
 
@@ -120,6 +156,13 @@ impl sealwire_result {
             ErrorKind::DecryptionFailed => Self::DECRYPTION_FAILED,
             ErrorKind::Randomness => Self::RANDOMNESS,
             ErrorKind::InvalidParameter => Self::INVALID_PARAMETER,
+            ErrorKind::RemoteKeyMismatch => Self::REMOTE_KEY_MISMATCH,
+            ErrorKind::Replay => Self::REPLAY,
+            ErrorKind::MessageTooLarge => Self::MESSAGE_TOO_LARGE,
+            ErrorKind::OutOfTurn => Self::OUT_OF_TURN,
+            ErrorKind::HandshakeComplete => Self::HANDSHAKE_COMPLETE,
+            ErrorKind::HandshakeIncomplete => Self::HANDSHAKE_INCOMPLETE,
+            ErrorKind::NonceExhausted => Self::NONCE_EXHAUSTED,
             // `ErrorKind` is non-exhaustive; a kind added to core without a code here lands in
             // 9000 (and the unit test `every_kind_has_its_own_code` fails).
             _ => Self::INTERNAL_ERROR,
@@ -149,6 +192,13 @@ impl sealwire_result {
             Self::NON_CONTRIBUTORY => c"ERR_SEALWIRE_NON_CONTRIBUTORY",
             Self::DECRYPTION_FAILED => c"ERR_SEALWIRE_DECRYPTION_FAILED",
             Self::RANDOMNESS => c"ERR_SEALWIRE_RANDOMNESS",
+            Self::REMOTE_KEY_MISMATCH => c"ERR_SEALWIRE_REMOTE_KEY_MISMATCH",
+            Self::REPLAY => c"ERR_SEALWIRE_REPLAY",
+            Self::MESSAGE_TOO_LARGE => c"ERR_SEALWIRE_MESSAGE_TOO_LARGE",
+            Self::OUT_OF_TURN => c"ERR_SEALWIRE_OUT_OF_TURN",
+            Self::HANDSHAKE_COMPLETE => c"ERR_SEALWIRE_HANDSHAKE_COMPLETE",
+            Self::HANDSHAKE_INCOMPLETE => c"ERR_SEALWIRE_HANDSHAKE_INCOMPLETE",
+            Self::NONCE_EXHAUSTED => c"ERR_SEALWIRE_NONCE_EXHAUSTED",
             Self::INTERNAL_ERROR => c"ERR_SEALWIRE_INTERNAL",
         }
     }
@@ -175,6 +225,13 @@ impl sealwire_result {
             Self::NON_CONTRIBUTORY => c"non-contributory Diffie-Hellman result (low-order public key)",
             Self::DECRYPTION_FAILED => c"decryption failed: wrong key or passphrase, or modified data",
             Self::RANDOMNESS => c"the operating system random number generator failed",
+            Self::REMOTE_KEY_MISMATCH => c"the peer's static key is not the expected key or identity",
+            Self::REPLAY => c"replayed message: already received or older than the replay window",
+            Self::MESSAGE_TOO_LARGE => c"message too large: the Noise limit is 65535 bytes",
+            Self::OUT_OF_TURN => c"message out of turn (or one-way transport used in the wrong direction)",
+            Self::HANDSHAKE_COMPLETE => c"the handshake is already complete",
+            Self::HANDSHAKE_INCOMPLETE => c"the handshake is not complete (or the value is not known yet)",
+            Self::NONCE_EXHAUSTED => c"nonce space exhausted: start a new session",
             Self::INTERNAL_ERROR => c"internal error: unclassified error kind",
         }
     }

@@ -29,7 +29,7 @@ fn every_kind_has_its_own_code() {
         if kind.is_decode() {
             assert_eq!(group, 2, "{kind:?} is a decode error");
         } else {
-            assert!(group == 1 || group == 3, "{kind:?} in group {group}");
+            assert!(matches!(group, 1 | 3 | 4), "{kind:?} in group {group}");
         }
     }
 }
@@ -168,5 +168,134 @@ fn round_trip_through_the_c_functions() {
         sealwire_identity_free(ptr::null_mut());
         sealwire_public_identity_free(ptr::null_mut());
         sealwire_bytes_free(ptr::null_mut(), 0);
+    }
+}
+
+/// Every Noise protocol-state kind is in the 4xxx range, and the security checks in 3xxx.
+#[test]
+fn noise_codes_are_grouped() {
+    use sealwire_result as R;
+    for (kind, code) in [
+        (ErrorKind::RemoteKeyMismatch, 3005),
+        (ErrorKind::Replay, 3006),
+        (ErrorKind::MessageTooLarge, 4000),
+        (ErrorKind::OutOfTurn, 4001),
+        (ErrorKind::HandshakeComplete, 4002),
+        (ErrorKind::HandshakeIncomplete, 4003),
+        (ErrorKind::NonceExhausted, 4004),
+    ] {
+        assert_eq!(R::from_kind(kind) as u32, code, "{kind:?}");
+    }
+}
+
+/// A panic inside `Slot::with_mut` poisons the slot for good; an ordinary error does not.
+#[test]
+fn a_panic_poisons_a_slot() {
+    let mut slot = crate::slot::Slot::new(5u32);
+    assert_eq!(slot.with_mut(|_| Err::<(), _>(sealwire_result::DECRYPTION_FAILED)), Err(sealwire_result::DECRYPTION_FAILED));
+    assert_eq!(slot.with_mut(|v| Ok(*v)), Ok(5));
+    let r = guard_result(|| slot.with_mut(|_| panic!("deliberate test panic")));
+    assert_eq!(r, sealwire_result::PANIC);
+    assert_eq!(slot.get().err(), Some(sealwire_result::PANIC));
+    assert_eq!(slot.with_mut(|v| Ok(*v)), Err(sealwire_result::PANIC));
+    assert_eq!(slot.take().err(), Some(sealwire_result::PANIC));
+    assert!(!slot.is_taken());
+    let mut slot = crate::slot::Slot::new(1u8);
+    assert_eq!(slot.take(), Ok(1));
+    assert!(slot.is_taken());
+    assert_eq!(slot.get().err(), Some(sealwire_result::HANDSHAKE_COMPLETE));
+}
+
+/// Drive an NN handshake and transport through the C functions: length queries change
+/// nothing, the handshake handle is emptied (not freed) by into_transport.
+#[test]
+fn noise_round_trip_through_the_c_functions() {
+    // SAFETY (whole test): every pointer passed points at a live local of the right size.
+    unsafe {
+        let mut b: *mut sealwire_noise_builder = ptr::null_mut();
+        let name = c"Noise_NN_25519_ChaChaPoly_SHA256";
+        assert_eq!(sealwire_noise_builder_new(name.as_ptr(), &mut b), sealwire_result::OK);
+        let (mut i, mut r) = (ptr::null_mut(), ptr::null_mut());
+        assert_eq!(sealwire_noise_builder_build(b, SEALWIRE_NOISE_INITIATOR, &mut i), sealwire_result::OK);
+        assert_eq!(sealwire_noise_builder_build(b, SEALWIRE_NOISE_RESPONDER, &mut r), sealwire_result::OK);
+        let mut bogus = ptr::null_mut();
+        assert_eq!(sealwire_noise_builder_build(b, 2, &mut bogus), sealwire_result::INVALID_PARAMETER);
+        assert!(bogus.is_null());
+        sealwire_noise_builder_free(b);
+
+        let mut need = 0usize;
+        assert_eq!(
+            sealwire_noise_handshake_write_message(i, b"hi".as_ptr(), 2, ptr::null_mut(), 0, &mut need),
+            sealwire_result::BUFFER_TOO_SMALL
+        );
+        assert_eq!(need, 32 + 2);
+        assert!(sealwire_noise_handshake_is_my_turn(i));
+        let mut m1 = vec![0u8; need];
+        let mut n = 0usize;
+        assert_eq!(
+            sealwire_noise_handshake_write_message(i, b"hi".as_ptr(), 2, m1.as_mut_ptr(), m1.len(), &mut n),
+            sealwire_result::OK
+        );
+        assert_eq!(n, need);
+        assert!(!sealwire_noise_handshake_is_my_turn(i));
+        let mut p = [0u8; 8];
+        assert_eq!(
+            sealwire_noise_handshake_read_message(r, m1.as_ptr(), m1.len(), ptr::null_mut(), 0, &mut n),
+            sealwire_result::BUFFER_TOO_SMALL
+        );
+        assert_eq!(n, 2);
+        assert_eq!(
+            sealwire_noise_handshake_read_message(r, m1.as_ptr(), m1.len(), p.as_mut_ptr(), p.len(), &mut n),
+            sealwire_result::OK
+        );
+        assert_eq!(&p[..n], b"hi");
+        let mut m2 = [0u8; 64];
+        assert_eq!(
+            sealwire_noise_handshake_write_message(r, ptr::null(), 0, m2.as_mut_ptr(), m2.len(), &mut n),
+            sealwire_result::OK
+        );
+        assert_eq!(n, 48);
+        let mut empty = [0u8; 1];
+        // Empty payload: NULL out is still a query; a non-NULL pointer with length 0 reads it.
+        assert_eq!(
+            sealwire_noise_handshake_read_message(i, m2.as_ptr(), 48, ptr::null_mut(), 0, &mut n),
+            sealwire_result::BUFFER_TOO_SMALL
+        );
+        assert_eq!(n, 0);
+        assert_eq!(
+            sealwire_noise_handshake_read_message(i, m2.as_ptr(), 48, empty.as_mut_ptr(), 0, &mut n),
+            sealwire_result::OK
+        );
+        assert!(sealwire_noise_handshake_is_finished(i) && sealwire_noise_handshake_is_finished(r));
+
+        let (mut ti, mut tr) = (ptr::null_mut(), ptr::null_mut());
+        assert_eq!(sealwire_noise_handshake_into_transport(i, &mut ti), sealwire_result::OK);
+        assert_eq!(sealwire_noise_handshake_into_transport(r, &mut tr), sealwire_result::OK);
+        // The emptied handshakes are still valid handles.
+        assert!(sealwire_noise_handshake_is_finished(i));
+        assert!(!sealwire_noise_handshake_is_my_turn(i));
+        let mut again = ptr::null_mut();
+        assert_eq!(sealwire_noise_handshake_into_transport(i, &mut again), sealwire_result::HANDSHAKE_COMPLETE);
+        let mut h = [0u8; SEALWIRE_NOISE_MAX_HASH_LEN];
+        assert_eq!(sealwire_noise_handshake_hash(i, h.as_mut_ptr(), h.len(), &mut n), sealwire_result::HANDSHAKE_COMPLETE);
+        sealwire_noise_handshake_free(i);
+        sealwire_noise_handshake_free(r);
+
+        let mut c = [0u8; 32];
+        assert_eq!(
+            sealwire_noise_transport_encrypt(ti, b"abc".as_ptr(), 3, ptr::null_mut(), 0, &mut n),
+            sealwire_result::BUFFER_TOO_SMALL
+        );
+        assert_eq!(n, 3 + SEALWIRE_NOISE_TAG_LEN);
+        assert_eq!(sealwire_noise_transport_encrypt(ti, b"abc".as_ptr(), 3, c.as_mut_ptr(), c.len(), &mut n), sealwire_result::OK);
+        let mut out = [0u8; 3];
+        assert_eq!(sealwire_noise_transport_decrypt(tr, c.as_ptr(), n, out.as_mut_ptr(), 3, &mut n), sealwire_result::OK);
+        assert_eq!(&out, b"abc");
+        sealwire_noise_transport_free(ti);
+        sealwire_noise_transport_free(tr);
+        sealwire_noise_transport_free(ptr::null_mut());
+        sealwire_noise_unordered_transport_free(ptr::null_mut());
+        sealwire_noise_handshake_free(ptr::null_mut());
+        sealwire_noise_builder_free(ptr::null_mut());
     }
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # C ABI tests: builds sealwire-ffi, checks the committed header (cargo test: header drift +
-# Rust tests of the FFI layer), then runs the C11 test program linked four ways
-# (shared library, static library, static library under ASan+UBSan) and the C++17 test.
+# Rust tests of the FFI layer), then runs the two C11 test programs (test_sealwire.c:
+# identities; test_noise.c: Noise handshakes, transports and vectors), each linked three ways
+# (shared library, static library, static library under ASan+UBSan with leak detection), and
+# the C++17 test.
 #
 # Usage (from anywhere): bash tests/c/run.sh
 # Exits non-zero on any failure. Last line: "c-api: N passed, 0 failed".
@@ -14,6 +16,7 @@ export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-x86_64-unknown-linux-gnu}"
 LIBDIR="$ROOT/target/$CARGO_BUILD_TARGET/release"
 OUT="$ROOT/target/c-tests"
 VECTORS="$ROOT/tests/vectors/identity.json"
+NOISE_VECTORS=("$ROOT/tests/vectors/noise-hfs.json" "$ROOT/tests/vectors/cacophony.json")
 CC="${CC:-gcc}"
 CXX="${CXX:-g++}"
 CFLAGS=(-std=c11 -Wall -Wextra -Werror -pedantic -O1 -g -I"$ROOT/include")
@@ -80,6 +83,23 @@ echo "== compile: C11 test, static library, -fsanitize=address,undefined"
     "$LIBDIR/libsealwire.a" -lcjson "${STATIC_LIBS[@]}"
 run_suite c-asan env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$OUT/test_asan" "$VECTORS"
+
+echo "== compile: C11 Noise test, shared library (rpath)"
+"$CC" "${CFLAGS[@]}" tests/c/test_noise.c -o "$OUT/test_noise_shared" \
+    -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lsealwire -lcjson
+run_suite noise-shared "$OUT/test_noise_shared" "${NOISE_VECTORS[@]}"
+
+echo "== compile: C11 Noise test, static library"
+"$CC" "${CFLAGS[@]}" tests/c/test_noise.c -o "$OUT/test_noise_static" \
+    "$LIBDIR/libsealwire.a" -lcjson "${STATIC_LIBS[@]}"
+run_suite noise-static "$OUT/test_noise_static" "${NOISE_VECTORS[@]}"
+
+echo "== compile: C11 Noise test, static library, -fsanitize=address,undefined"
+"$CC" "${CFLAGS[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+    tests/c/test_noise.c -o "$OUT/test_noise_asan" \
+    "$LIBDIR/libsealwire.a" -lcjson "${STATIC_LIBS[@]}"
+run_suite noise-asan env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$OUT/test_noise_asan" "${NOISE_VECTORS[@]}"
 
 echo "== compile: C++17 test"
 "$CXX" "${CXXFLAGS[@]}" tests/c/test_cpp.cpp -o "$OUT/test_cpp" \

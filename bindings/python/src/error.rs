@@ -15,6 +15,9 @@ use sealwire::ErrorKind;
 pub(crate) enum Error {
     Core(sealwire::Error),
     Python(PyErr),
+    /// A failure detected by the binding itself, classified (and coded) as a core kind but
+    /// with its own message, e.g. a `NoiseHandshake` used after `into_transport()`.
+    Binding(ErrorKind, &'static str),
 }
 
 pub(crate) type Result<T, E = Error> = core::result::Result<T, E>;
@@ -40,18 +43,22 @@ static SIGNATURE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static DECRYPTION_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static PARAMETER_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static RANDOMNESS_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static PROTOCOL_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static REMOTE_KEY_MISMATCH_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static REPLAY_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 impl From<Error> for PyErr {
-    /// Map a core error to `sealwire.exceptions.<Class>(message, code)`.
+    /// Map an error to `sealwire.exceptions.<Class>(message, code)`.
     ///
-    /// The message is the core's `Display`, which never contains secrets or identities;
-    /// `code` is the stable `ErrorKind::code()` string shared with the other bindings.
+    /// The message is the core's `Display` (or the binding's own static text), which never
+    /// contains secrets or identities; `code` is the stable `ErrorKind::code()` string shared
+    /// with the other bindings.
     fn from(err: Error) -> PyErr {
-        let err = match err {
-            Error::Core(e) => e,
+        let (kind, message) = match err {
+            Error::Core(e) => (e.kind(), e.to_string()),
+            Error::Binding(kind, message) => (kind, message.to_owned()),
             Error::Python(e) => return e,
         };
-        let kind = err.kind();
         let (cell, name) = match kind {
             ErrorKind::Truncated
             | ErrorKind::TrailingBytes
@@ -66,8 +73,16 @@ impl From<Error> for PyErr {
             }
             ErrorKind::BadSignature => (&SIGNATURE_ERROR, "SignatureError"),
             ErrorKind::DecryptionFailed => (&DECRYPTION_ERROR, "DecryptionError"),
-            ErrorKind::InvalidParameter => (&PARAMETER_ERROR, "ParameterError"),
+            ErrorKind::Replay => (&REPLAY_ERROR, "ReplayError"),
+            ErrorKind::InvalidParameter | ErrorKind::MessageTooLarge => {
+                (&PARAMETER_ERROR, "ParameterError")
+            }
             ErrorKind::Randomness => (&RANDOMNESS_ERROR, "RandomnessError"),
+            ErrorKind::OutOfTurn
+            | ErrorKind::HandshakeComplete
+            | ErrorKind::HandshakeIncomplete
+            | ErrorKind::NonceExhausted => (&PROTOCOL_ERROR, "ProtocolError"),
+            ErrorKind::RemoteKeyMismatch => (&REMOTE_KEY_MISMATCH_ERROR, "RemoteKeyMismatchError"),
             // `ErrorKind` is non-exhaustive: a kind added to core later still surfaces as
             // the base class, with its own code.
             _ => (&SEALWIRE_ERROR, "SealwireError"),
@@ -75,7 +90,7 @@ impl From<Error> for PyErr {
         Python::attach(|py| {
             let instance = cell
                 .import(py, EXCEPTIONS_MODULE, name)
-                .and_then(|cls| cls.call1((err.to_string(), kind.code())));
+                .and_then(|cls| cls.call1((message, kind.code())));
             match instance {
                 Ok(exc) => PyErr::from_value(exc),
                 Err(e) => e,

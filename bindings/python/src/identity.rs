@@ -17,7 +17,7 @@ const SECRET_LEN: usize = 32;
 /// The secrets never leave this object except encrypted, through `export`.
 #[pyclass(name = "Identity", module = "sealwire._native", frozen)]
 pub(crate) struct PyIdentity {
-    inner: sealwire::Identity,
+    pub(crate) inner: sealwire::Identity,
 }
 
 #[pymethods]
@@ -135,7 +135,7 @@ fn kdf_param(
 /// binding them. Always verified: `from_bytes` checks the binding signature.
 #[pyclass(name = "PublicIdentity", module = "sealwire._native", frozen)]
 pub(crate) struct PyPublicIdentity {
-    inner: sealwire::PublicIdentity,
+    pub(crate) inner: sealwire::PublicIdentity,
 }
 
 #[pymethods]

@@ -79,7 +79,7 @@ fn not_bytes_like(obj: &Borrowed<'_, '_, PyAny>) -> PyErr {
     ))
 }
 
-fn type_name(obj: &Borrowed<'_, '_, PyAny>) -> String {
+pub(crate) fn type_name(obj: &Borrowed<'_, '_, PyAny>) -> String {
     obj.get_type()
         .name()
         .map_or_else(|_| "object".to_owned(), |n| n.to_string())

@@ -7,16 +7,18 @@
 //!   Rust-owned or immutable data while released;
 //! * core errors become the Python exceptions of `sealwire/exceptions.py` in one place
 //!   ([`error`]);
-//! * secrets stay inside `Identity`; nothing returns private key bytes.
+//! * secrets stay inside `Identity` and the Noise objects; nothing returns private key bytes.
 
 use pyo3::prelude::*;
 
 mod error;
 mod identity;
 mod input;
+mod noise;
 
 /// Run `f` with the GIL released (polars' `enter_polars` pattern): the one way this module
-/// lets other Python threads run during Argon2, key generation, signing and verification.
+/// lets other Python threads run during Argon2, key generation, signing and verification,
+/// Noise handshake messages and Noise transport encryption.
 ///
 /// `f` must not touch Python objects; its captures are `Send` (byte arguments are borrowed
 /// from immutable `bytes` or copied into Rust memory beforehand, see [`input`]).
@@ -34,5 +36,9 @@ fn sealwire_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<identity::PyIdentity>()?;
     m.add_class::<identity::PyPublicIdentity>()?;
+    m.add_class::<noise::PyNoiseHandshake>()?;
+    m.add_class::<noise::PyNoiseTransport>()?;
+    m.add_class::<noise::PyNoiseUnorderedTransport>()?;
+    m.add_function(wrap_pyfunction!(noise::noise_identity_payload, m)?)?;
     Ok(())
 }

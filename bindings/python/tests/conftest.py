@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 # bindings/python/tests/conftest.py -> repository root -> tests/vectors/identity.json
-VECTORS_PATH = Path(__file__).resolve().parents[3] / "tests" / "vectors" / "identity.json"
+VECTORS_DIR = Path(__file__).resolve().parents[3] / "tests" / "vectors"
+VECTORS_PATH = VECTORS_DIR / "identity.json"
 
 # The cheapest Argon2id parameters core accepts (19 MiB, 2 passes, 1 lane): keeps tests fast.
 FAST_KDF = {"memory_kib": 19 * 1024, "iterations": 2, "lanes": 1}
@@ -20,6 +21,13 @@ def load_vectors() -> dict[str, Any]:
 
 
 VECTORS = load_vectors()
+
+
+def load_noise_vectors(file_name: str) -> list[dict[str, Any]]:
+    """The ``vectors`` of a cacophony-format file in tests/vectors (see its README.md)."""
+    with (VECTORS_DIR / file_name).open(encoding="utf-8") as f:
+        vectors: list[dict[str, Any]] = json.load(f)["vectors"]
+    return vectors
 
 
 @pytest.fixture(scope="session")

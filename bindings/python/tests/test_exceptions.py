@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from typing import Callable
 
 import pytest
 
@@ -17,6 +18,9 @@ SUBCLASSES = [
     sealwire.DecryptionError,
     sealwire.ParameterError,
     sealwire.RandomnessError,
+    sealwire.ReplayError,
+    sealwire.RemoteKeyMismatchError,
+    sealwire.ProtocolError,
 ]
 
 
@@ -28,8 +32,18 @@ def test_hierarchy() -> None:
         assert getattr(sealwire, cls.__name__) is getattr(sealwire.exceptions, cls.__name__)
     for cls in (sealwire.DecodeError, sealwire.InvalidKeyError, sealwire.ParameterError):
         assert issubclass(cls, ValueError)
-    for cls in (sealwire.SignatureError, sealwire.DecryptionError, sealwire.RandomnessError):
+    for cls in (
+        sealwire.SignatureError,
+        sealwire.DecryptionError,
+        sealwire.RandomnessError,
+        sealwire.ReplayError,
+        sealwire.RemoteKeyMismatchError,
+        sealwire.ProtocolError,
+    ):
         assert not issubclass(cls, ValueError)
+    assert issubclass(sealwire.ReplayError, sealwire.DecryptionError)
+    for cls in (sealwire.RemoteKeyMismatchError, sealwire.ProtocolError):
+        assert cls.__bases__ == (sealwire.SealwireError,)
 
 
 def test_raised_errors_are_the_python_classes() -> None:
@@ -73,6 +87,54 @@ def test_public_names() -> None:
         "DecryptionError",
         "ParameterError",
         "RandomnessError",
+        "ReplayError",
+        "RemoteKeyMismatchError",
+        "ProtocolError",
+        "NoiseHandshake",
+        "NoiseTransport",
+        "NoiseUnorderedTransport",
+        "noise_identity_payload",
     }
     for name in sealwire.__all__:
         assert hasattr(sealwire, name)
+
+
+def test_noise_codes_map_to_documented_classes() -> None:
+    """Every Noise error kind, provoked for real, surfaces as the class exceptions.py lists."""
+    init = sealwire.NoiseHandshake("Noise_NN_25519_ChaChaPoly_SHA256", initiator=True)
+    resp = sealwire.NoiseHandshake("Noise_NN_25519_ChaChaPoly_SHA256", initiator=False)
+    seen: dict[str, type[BaseException]] = {}
+
+    def record(call: Callable[[], object]) -> None:
+        with pytest.raises(sealwire.SealwireError) as info:
+            call()
+        seen[info.value.code] = type(info.value)
+
+    record(resp.write_message)  # out of turn
+    record(init.into_transport)  # incomplete
+    record(lambda: init.write_message(bytes(65536)))  # too large
+    resp.read_message(init.write_message())
+    init.read_message(resp.write_message())
+    record(init.write_message)  # complete
+    a, b = init.into_unordered_transport(), resp.into_unordered_transport()
+    record(init.write_message)  # turned into a transport
+    record(lambda: b.decrypt(b"\xff" * 8 + bytes(16)))  # nonce 2**64 - 1
+    m = a.encrypt(b"x")
+    b.decrypt(m)
+    record(lambda: b.decrypt(m))  # replay
+    x = sealwire.Identity.generate()
+    y = sealwire.Identity.generate()
+    i2 = sealwire.NoiseHandshake("Noise_XX_25519_ChaChaPoly_SHA256", initiator=True, identity=x)
+    r2 = sealwire.NoiseHandshake("Noise_XX_25519_ChaChaPoly_SHA256", initiator=False, identity=y)
+    r2.read_message(i2.write_message())
+    i2.read_message(r2.write_message())
+    record(lambda: i2.expect_remote_identity(x.public))  # mismatch
+    assert seen == {
+        "ERR_SEALWIRE_OUT_OF_TURN": sealwire.ProtocolError,
+        "ERR_SEALWIRE_HANDSHAKE_INCOMPLETE": sealwire.ProtocolError,
+        "ERR_SEALWIRE_HANDSHAKE_COMPLETE": sealwire.ProtocolError,
+        "ERR_SEALWIRE_NONCE_EXHAUSTED": sealwire.ProtocolError,
+        "ERR_SEALWIRE_MESSAGE_TOO_LARGE": sealwire.ParameterError,
+        "ERR_SEALWIRE_REPLAY": sealwire.ReplayError,
+        "ERR_SEALWIRE_REMOTE_KEY_MISMATCH": sealwire.RemoteKeyMismatchError,
+    }

@@ -30,6 +30,13 @@ CLASS_FOR_CODE: dict[str, type[sealwire.SealwireError]] = {
     "ERR_SEALWIRE_DECRYPTION_FAILED": sealwire.DecryptionError,
     "ERR_SEALWIRE_INVALID_PARAMETER": sealwire.ParameterError,
     "ERR_SEALWIRE_RANDOMNESS": sealwire.RandomnessError,
+    "ERR_SEALWIRE_MESSAGE_TOO_LARGE": sealwire.ParameterError,
+    "ERR_SEALWIRE_OUT_OF_TURN": sealwire.ProtocolError,
+    "ERR_SEALWIRE_REMOTE_KEY_MISMATCH": sealwire.RemoteKeyMismatchError,
+    "ERR_SEALWIRE_HANDSHAKE_COMPLETE": sealwire.ProtocolError,
+    "ERR_SEALWIRE_HANDSHAKE_INCOMPLETE": sealwire.ProtocolError,
+    "ERR_SEALWIRE_NONCE_EXHAUSTED": sealwire.ProtocolError,
+    "ERR_SEALWIRE_REPLAY": sealwire.ReplayError,
 }
 
 

@@ -22,6 +22,8 @@ pub const MAX_FRAME_CHUNK: usize = MAX_PLAINTEXT_LEN - 1;
 const FLAG_MORE: u8 = 0x00;
 const FLAG_FINAL: u8 = 0x01;
 const WHAT: &str = "Noise framed payload";
+/// Bytes each frame adds to its chunk: length prefix (2), flag (1), tag (16).
+const FRAME_OVERHEAD: usize = 2 + 1 + TAG_LEN;
 
 impl Transport {
     /// Encrypt a payload of any size as a sequence of length-prefixed Noise messages (one
@@ -48,6 +50,39 @@ impl Transport {
         }
         zeroize::Zeroize::zeroize(&mut plain);
         Ok(out)
+    }
+
+    /// Length of the output of [`encrypt_framed`](Self::encrypt_framed) for a payload of
+    /// `payload_len` bytes, without using a nonce: the payload plus 19 bytes (length prefix,
+    /// flag, tag) per frame, one frame per started [`MAX_FRAME_CHUNK`] bytes and at least one.
+    /// [`Error::OutOfTurn`] on the receive-only side of a one-way pattern;
+    /// [`Error::MessageTooLarge`] if the length does not fit in a `usize`.
+    pub fn encrypted_framed_len(&self, payload_len: usize) -> Result<usize> {
+        self.encrypted_len(0)?; // the direction check `encrypt` makes
+        let frames = payload_len.div_ceil(MAX_FRAME_CHUNK).max(1);
+        frames
+            .checked_mul(FRAME_OVERHEAD)
+            .and_then(|overhead| overhead.checked_add(payload_len))
+            .ok_or(Error::MessageTooLarge { actual: payload_len, limit: usize::MAX })
+    }
+
+    /// Length of the payload [`decrypt_framed`](Self::decrypt_framed) returns for `framed`,
+    /// read from the frame headers without decrypting or changing any state: the sum over
+    /// frames of (frame length − 17). Exact for a well-formed input, and never more than
+    /// `framed.len()`; malformed input gives some value no larger than that (the decryption
+    /// itself reports what is wrong). [`Error::OutOfTurn`] on the send-only side.
+    pub fn decrypted_framed_len(&self, framed: &[u8]) -> Result<usize> {
+        self.decrypted_len(TAG_LEN)?; // the direction check `decrypt` makes
+        let mut r = Reader::new(framed, WHAT);
+        let mut len = 0usize;
+        while let Ok(frame_len) = r.u16() {
+            let frame_len = usize::from(frame_len).min(r.remaining());
+            if r.take(frame_len).is_err() {
+                break;
+            }
+            len += frame_len.saturating_sub(TAG_LEN + 1);
+        }
+        Ok(len)
     }
 
     /// Decrypt the output of [`encrypt_framed`](Self::encrypt_framed): strict about

@@ -179,6 +179,61 @@ impl Handshake {
         }
     }
 
+    /// Exact length of the message [`write_message`](Self::write_message) would produce now
+    /// for a payload of `payload_len` bytes, without changing any state (no randomness is
+    /// drawn, no ephemeral key is generated). Fails exactly as `write_message` would before
+    /// doing any cryptography: [`Error::HandshakeComplete`], [`Error::OutOfTurn`],
+    /// [`Error::MessageTooLarge`]. Message lengths depend only on the pattern, the position in
+    /// it and the payload length, so the value is exact.
+    pub fn next_message_len(&self, payload_len: usize) -> Result<usize> {
+        let tokens = self.check_turn(true)?;
+        let len = self.overhead(tokens).saturating_add(payload_len);
+        if len > MAX_MESSAGE_LEN {
+            return Err(Error::MessageTooLarge { actual: len, limit: MAX_MESSAGE_LEN });
+        }
+        Ok(len)
+    }
+
+    /// Exact length of the payload [`read_message`](Self::read_message) returns for a
+    /// `message_len`-byte message (if it authenticates), without changing any state: the
+    /// message length minus the fixed overhead of this position in the pattern (keys, KEM
+    /// fields, tags). Fails as `read_message` would on the length alone:
+    /// [`Error::HandshakeComplete`], [`Error::OutOfTurn`], [`Error::MessageTooLarge`],
+    /// [`Error::Truncated`] (shorter than the overhead). The result is at most `message_len`.
+    pub fn next_payload_len(&self, message_len: usize) -> Result<usize> {
+        let tokens = self.check_turn(false)?;
+        if message_len > MAX_MESSAGE_LEN {
+            return Err(Error::MessageTooLarge { actual: message_len, limit: MAX_MESSAGE_LEN });
+        }
+        message_len.checked_sub(self.overhead(tokens)).ok_or(Error::Truncated(WHAT))
+    }
+
+    /// Bytes a message with these tokens adds to its payload: the token fields, each
+    /// encrypted field's tag and the payload's tag (16 bytes once a key is set). Mirrors
+    /// `write_token`: `e` (with psk), DH tokens, `psk` and `ekem1` set a key.
+    fn overhead(&self, tokens: &[Token]) -> usize {
+        let psk = self.protocol.pattern.has_psk();
+        let mut keyed = self.state.sym.has_key();
+        let tag = |keyed: bool| if keyed { TAG_LEN } else { 0 };
+        let mut len = 0;
+        for token in tokens {
+            match token {
+                Token::E => {
+                    len += X25519_LEN;
+                    keyed |= psk;
+                }
+                Token::S => len += X25519_LEN + tag(keyed),
+                Token::E1 => len += kem::PUBLIC_LEN + tag(keyed),
+                Token::Ekem1 => {
+                    len += kem::CIPHERTEXT_LEN + tag(keyed);
+                    keyed = true;
+                }
+                Token::Psk(_) | Token::Ee | Token::Es | Token::Se | Token::Ss => keyed = true,
+            }
+        }
+        len + tag(keyed)
+    }
+
     /// WriteMessage(payload): the next handshake message, carrying `payload` (encrypted once
     /// the pattern has produced a key). The whole message may be at most 65535 bytes.
     pub fn write_message(&mut self, payload: &[u8]) -> Result<Vec<u8>> {

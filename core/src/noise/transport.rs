@@ -123,6 +123,30 @@ impl Transport {
         }
     }
 
+    /// Length of the message [`encrypt`](Self::encrypt) produces for `plaintext_len` bytes
+    /// (plaintext + 16-byte tag), without using a nonce. Fails as `encrypt` would on the
+    /// length alone: [`Error::MessageTooLarge`], [`Error::OutOfTurn`] (receive-only side).
+    pub fn encrypted_len(&self, plaintext_len: usize) -> Result<usize> {
+        sender(&self.send)?;
+        if plaintext_len > MAX_PLAINTEXT_LEN {
+            return Err(Error::MessageTooLarge { actual: plaintext_len.saturating_add(TAG_LEN), limit: MAX_MESSAGE_LEN });
+        }
+        Ok(plaintext_len + TAG_LEN)
+    }
+
+    /// Length of the plaintext [`decrypt`](Self::decrypt) returns for a `message_len`-byte
+    /// message (if it authenticates): `message_len − 16`, without using a nonce. Fails as
+    /// `decrypt` would on the length alone: [`Error::MessageTooLarge`], [`Error::Truncated`],
+    /// [`Error::OutOfTurn`] (send-only side).
+    pub fn decrypted_len(&self, message_len: usize) -> Result<usize> {
+        if message_len > MAX_MESSAGE_LEN {
+            return Err(Error::MessageTooLarge { actual: message_len, limit: MAX_MESSAGE_LEN });
+        }
+        let len = message_len.checked_sub(TAG_LEN).ok_or(Error::Truncated(WHAT))?;
+        receiver(&self.recv)?;
+        Ok(len)
+    }
+
     /// Encrypt one message (at most [`MAX_PLAINTEXT_LEN`] bytes of plaintext).
     pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<Vec<u8>> {
         if plaintext.len() > MAX_PLAINTEXT_LEN {
@@ -345,6 +369,35 @@ impl UnorderedTransport {
         }
         self.rekey_interval = messages;
         Ok(())
+    }
+
+    /// Length of the message [`encrypt`](Self::encrypt) produces for `plaintext_len` bytes
+    /// (8-byte nonce + plaintext + 16-byte tag), without using a nonce. Fails as `encrypt`
+    /// would on the length alone: [`Error::MessageTooLarge`], [`Error::OutOfTurn`].
+    pub fn encrypted_len(&self, plaintext_len: usize) -> Result<usize> {
+        sender(&self.send)?;
+        if plaintext_len > MAX_UNORDERED_PLAINTEXT_LEN {
+            return Err(Error::MessageTooLarge {
+                actual: plaintext_len.saturating_add(EXPLICIT_NONCE_LEN + TAG_LEN),
+                limit: MAX_MESSAGE_LEN,
+            });
+        }
+        Ok(plaintext_len + EXPLICIT_NONCE_LEN + TAG_LEN)
+    }
+
+    /// Length of the plaintext [`decrypt`](Self::decrypt) returns for a `message_len`-byte
+    /// message (if it is accepted): `message_len − 24`, without changing any state. Fails as
+    /// `decrypt` would on the length alone: [`Error::MessageTooLarge`], [`Error::Truncated`],
+    /// [`Error::OutOfTurn`].
+    pub fn decrypted_len(&self, message_len: usize) -> Result<usize> {
+        if message_len > MAX_MESSAGE_LEN {
+            return Err(Error::MessageTooLarge { actual: message_len, limit: MAX_MESSAGE_LEN });
+        }
+        let len = message_len.checked_sub(EXPLICIT_NONCE_LEN + TAG_LEN).ok_or(Error::Truncated(WHAT))?;
+        if self.recv.is_none() {
+            return Err(Error::OutOfTurn("one-way pattern: this side only sends"));
+        }
+        Ok(len)
     }
 
     /// Encrypt one message (at most [`MAX_UNORDERED_PLAINTEXT_LEN`] bytes of plaintext) under

@@ -13,6 +13,21 @@ Identities::
     blob = me.export("passphrase")           # Argon2id + XChaCha20-Poly1305
     again = sealwire.Identity.from_encrypted(blob, "passphrase")
 
+Noise (XX on first contact: each side presents its identity and verifies the other's)::
+
+    name = "Noise_XX_25519_ChaChaPoly_BLAKE2s"    # or Noise_XXhfs_25519+MLKEM768_...
+    alice = sealwire.NoiseHandshake(name, initiator=True, identity=alice_identity)
+    bob = sealwire.NoiseHandshake(name, initiator=False, identity=bob_identity)
+
+    bob.read_message(alice.write_message())
+    m2 = bob.write_message(sealwire.noise_identity_payload(bob_identity))
+    bob_public = alice.verify_identity_payload(alice.read_message(m2))
+    m3 = alice.write_message(sealwire.noise_identity_payload(alice_identity))
+    alice_public = bob.verify_identity_payload(bob.read_message(m3))
+
+    a, b = alice.into_transport(), bob.into_transport()
+    assert b.decrypt(a.encrypt(b"hello")) == b"hello"
+
 Every error is a :class:`sealwire.SealwireError` with a stable ``code``.
 """
 
@@ -21,16 +36,31 @@ from sealwire.exceptions import (
     DecryptionError,
     InvalidKeyError,
     ParameterError,
+    ProtocolError,
     RandomnessError,
+    RemoteKeyMismatchError,
+    ReplayError,
     SealwireError,
     SignatureError,
 )
-from sealwire._native import Identity, PublicIdentity, __version__
+from sealwire._native import (
+    Identity,
+    NoiseHandshake,
+    NoiseTransport,
+    NoiseUnorderedTransport,
+    PublicIdentity,
+    __version__,
+    noise_identity_payload,
+)
 
 __all__ = [
     "__version__",
     "Identity",
     "PublicIdentity",
+    "NoiseHandshake",
+    "NoiseTransport",
+    "NoiseUnorderedTransport",
+    "noise_identity_payload",
     "SealwireError",
     "DecodeError",
     "InvalidKeyError",
@@ -38,4 +68,7 @@ __all__ = [
     "DecryptionError",
     "ParameterError",
     "RandomnessError",
+    "ReplayError",
+    "RemoteKeyMismatchError",
+    "ProtocolError",
 ]
