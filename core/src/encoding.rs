@@ -44,6 +44,10 @@ impl<'a> Reader<'a> {
         Ok(u32::from_be_bytes(self.array()?))
     }
 
+    pub(crate) fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_be_bytes(self.array()?))
+    }
+
     /// Bytes not yet consumed.
     pub(crate) fn remaining(&self) -> usize {
         self.buf.len()

@@ -92,6 +92,68 @@ pub enum Error {
     /// An explicit-nonce message was already received, or is older than the replay window.
     #[error("replayed message: {0}")]
     Replay(&'static str),
+
+    // ---- envelope layer (branch `envelope`): appended, never reordered ----
+    /// Reading or writing a stream or file failed (the I/O error's kind is kept).
+    #[error("I/O error: {0:?}")]
+    Io(std::io::ErrorKind),
+    /// The envelope's key commitment does not match the unwrapped data key: the data key
+    /// belongs to another object, or the header's fixed fields were changed. Checked before
+    /// any plaintext is released.
+    #[error("envelope key commitment mismatch: the data key does not belong to this header")]
+    CommitmentMismatch,
+    /// The envelope header failed authentication: modified header, a wrapped data key moved
+    /// from another object, or a wrapped key that does not open under the key it names.
+    #[error("envelope header failed authentication (modified header or wrapped key from another object)")]
+    HeaderAuthFailed,
+    /// The encryption context stored in the envelope differs from the one the caller expects.
+    #[error("the envelope's encryption context does not match the expected context")]
+    ContextMismatch,
+    /// None of the envelope's wrapped data keys is addressed to a key the caller supplied.
+    #[error("no wrapped data key in the envelope can be opened with the supplied keys")]
+    NoMatchingKey,
+    /// The key version is retired and past its decryption cutoff date.
+    #[error("key version retired: its decryption cutoff date has passed")]
+    KeyRetired,
+    /// A key id or key version is not in the keyring.
+    #[error("key not found: {0}")]
+    KeyNotFound(&'static str),
+    /// A key provider (keyring, remote KMS, binding callback) failed for a reason of its own.
+    #[error("key provider failed: {0}")]
+    ProviderFailed(&'static str),
+
+    // ---- ratchet layer (X3DH / PQXDH / Double Ratchet), branch `ratchet` ----
+    /// An initial message names a prekey this store does not hold (never issued, or a
+    /// signed prekey past its grace period).
+    #[error("unknown or expired prekey: {0}")]
+    UnknownPrekey(&'static str),
+    /// An initial message names a one-time prekey that was already consumed.
+    #[error("one-time prekey already used")]
+    PrekeyAlreadyUsed,
+    /// Decrypting the message would skip more message keys than allowed.
+    #[error("too many skipped messages: {skipped} requested, the limit is {limit}")]
+    TooManySkippedMessages {
+        /// Number of message keys the message would make us skip.
+        skipped: u64,
+        /// The per-chain limit.
+        limit: u64,
+    },
+    /// A sealed state is older than the generation the caller last committed: an old
+    /// snapshot was restored over a newer one.
+    #[error("stale state: generation {found} is older than the expected {expected}")]
+    StaleState {
+        /// Generation found in the sealed state.
+        found: u64,
+        /// Lowest generation the caller accepts.
+        expected: u64,
+    },
+    /// A key or bundle belongs to another identity than the one given.
+    #[error("identity mismatch: {0}")]
+    IdentityMismatch(&'static str),
+    /// An initial message belongs to another session than the one asked to decrypt it.
+    #[error("the initial message belongs to another session")]
+    SessionMismatch,
+    // ---- end ratchet layer ----
 }
 
 /// A stable, coarse classification of [`Error`], shared by every binding.
@@ -143,11 +205,43 @@ pub enum ErrorKind {
     NonceExhausted,
     /// See [`Error::Replay`].
     Replay,
+
+    // ---- envelope layer (branch `envelope`) ----
+    /// See [`Error::Io`].
+    Io,
+    /// See [`Error::CommitmentMismatch`].
+    CommitmentMismatch,
+    /// See [`Error::HeaderAuthFailed`].
+    HeaderAuthFailed,
+    /// See [`Error::ContextMismatch`].
+    ContextMismatch,
+    /// See [`Error::NoMatchingKey`].
+    NoMatchingKey,
+    /// See [`Error::KeyRetired`].
+    KeyRetired,
+    /// See [`Error::KeyNotFound`].
+    KeyNotFound,
+    /// See [`Error::ProviderFailed`].
+    ProviderFailed,
+    // ---- ratchet layer ----
+    /// See [`Error::UnknownPrekey`].
+    UnknownPrekey,
+    /// See [`Error::PrekeyAlreadyUsed`].
+    PrekeyAlreadyUsed,
+    /// See [`Error::TooManySkippedMessages`].
+    TooManySkippedMessages,
+    /// See [`Error::StaleState`].
+    StaleState,
+    /// See [`Error::IdentityMismatch`].
+    IdentityMismatch,
+    /// See [`Error::SessionMismatch`].
+    SessionMismatch,
+    // ---- end ratchet layer ----
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order (used by bindings to build their tables).
-    pub const ALL: [ErrorKind; 21] = [
+    pub const ALL: [ErrorKind; 35] = [
         ErrorKind::Truncated,
         ErrorKind::TrailingBytes,
         ErrorKind::InvalidLength,
@@ -169,6 +263,23 @@ impl ErrorKind {
         ErrorKind::HandshakeIncomplete,
         ErrorKind::NonceExhausted,
         ErrorKind::Replay,
+        // ---- envelope layer (branch `envelope`) ----
+        ErrorKind::Io,
+        ErrorKind::CommitmentMismatch,
+        ErrorKind::HeaderAuthFailed,
+        ErrorKind::ContextMismatch,
+        ErrorKind::NoMatchingKey,
+        ErrorKind::KeyRetired,
+        ErrorKind::KeyNotFound,
+        ErrorKind::ProviderFailed,
+        // ---- ratchet layer ----
+        ErrorKind::UnknownPrekey,
+        ErrorKind::PrekeyAlreadyUsed,
+        ErrorKind::TooManySkippedMessages,
+        ErrorKind::StaleState,
+        ErrorKind::IdentityMismatch,
+        ErrorKind::SessionMismatch,
+        // ---- end ratchet layer ----
     ];
 
     /// The stable code string, e.g. `"ERR_SEALWIRE_TRUNCATED"` (Node's `error.code`,
@@ -196,6 +307,23 @@ impl ErrorKind {
             ErrorKind::HandshakeIncomplete => "ERR_SEALWIRE_HANDSHAKE_INCOMPLETE",
             ErrorKind::NonceExhausted => "ERR_SEALWIRE_NONCE_EXHAUSTED",
             ErrorKind::Replay => "ERR_SEALWIRE_REPLAY",
+            // ---- envelope layer (branch `envelope`) ----
+            ErrorKind::Io => "ERR_SEALWIRE_IO",
+            ErrorKind::CommitmentMismatch => "ERR_SEALWIRE_COMMITMENT_MISMATCH",
+            ErrorKind::HeaderAuthFailed => "ERR_SEALWIRE_HEADER_AUTH_FAILED",
+            ErrorKind::ContextMismatch => "ERR_SEALWIRE_CONTEXT_MISMATCH",
+            ErrorKind::NoMatchingKey => "ERR_SEALWIRE_NO_MATCHING_KEY",
+            ErrorKind::KeyRetired => "ERR_SEALWIRE_KEY_RETIRED",
+            ErrorKind::KeyNotFound => "ERR_SEALWIRE_KEY_NOT_FOUND",
+            ErrorKind::ProviderFailed => "ERR_SEALWIRE_PROVIDER_FAILED",
+            // ---- ratchet layer ----
+            ErrorKind::UnknownPrekey => "ERR_SEALWIRE_UNKNOWN_PREKEY",
+            ErrorKind::PrekeyAlreadyUsed => "ERR_SEALWIRE_PREKEY_ALREADY_USED",
+            ErrorKind::TooManySkippedMessages => "ERR_SEALWIRE_TOO_MANY_SKIPPED_MESSAGES",
+            ErrorKind::StaleState => "ERR_SEALWIRE_STALE_STATE",
+            ErrorKind::IdentityMismatch => "ERR_SEALWIRE_IDENTITY_MISMATCH",
+            ErrorKind::SessionMismatch => "ERR_SEALWIRE_SESSION_MISMATCH",
+            // ---- end ratchet layer ----
         }
     }
 
@@ -240,6 +368,47 @@ impl Error {
             Error::HandshakeIncomplete(_) => ErrorKind::HandshakeIncomplete,
             Error::NonceExhausted => ErrorKind::NonceExhausted,
             Error::Replay(_) => ErrorKind::Replay,
+            // ---- envelope layer (branch `envelope`) ----
+            Error::Io(_) => ErrorKind::Io,
+            Error::CommitmentMismatch => ErrorKind::CommitmentMismatch,
+            Error::HeaderAuthFailed => ErrorKind::HeaderAuthFailed,
+            Error::ContextMismatch => ErrorKind::ContextMismatch,
+            Error::NoMatchingKey => ErrorKind::NoMatchingKey,
+            Error::KeyRetired => ErrorKind::KeyRetired,
+            Error::KeyNotFound(_) => ErrorKind::KeyNotFound,
+            Error::ProviderFailed(_) => ErrorKind::ProviderFailed,
+            // ---- ratchet layer ----
+            Error::UnknownPrekey(_) => ErrorKind::UnknownPrekey,
+            Error::PrekeyAlreadyUsed => ErrorKind::PrekeyAlreadyUsed,
+            Error::TooManySkippedMessages { .. } => ErrorKind::TooManySkippedMessages,
+            Error::StaleState { .. } => ErrorKind::StaleState,
+            Error::IdentityMismatch(_) => ErrorKind::IdentityMismatch,
+            Error::SessionMismatch => ErrorKind::SessionMismatch,
+            // ---- end ratchet layer ----
         }
+    }
+}
+
+// ---- envelope layer (branch `envelope`) ----
+impl From<std::io::Error> for Error {
+    /// Keeps only the error's kind. If the I/O error wraps a sealwire [`Error`] (as the
+    /// envelope reader's `io::Read` impl does), that error is returned unchanged.
+    fn from(e: std::io::Error) -> Self {
+        match e.get_ref().and_then(|inner| inner.downcast_ref::<Error>()) {
+            Some(inner) => inner.clone(),
+            None => Error::Io(e.kind()),
+        }
+    }
+}
+
+impl From<Error> for std::io::Error {
+    /// Wraps the sealwire error so that `Error::from(io_error)` recovers it.
+    fn from(e: Error) -> Self {
+        let kind = match &e {
+            Error::Io(kind) => *kind,
+            Error::Truncated(_) => std::io::ErrorKind::UnexpectedEof,
+            _ => std::io::ErrorKind::InvalidData,
+        };
+        std::io::Error::new(kind, e)
     }
 }

@@ -7,6 +7,11 @@
 //!   [`PublicIdentity`], `did:key`, fingerprints and passphrase-encrypted export.
 //! * [`noise`] — Noise Protocol Framework handshakes (IK, XX, NK, KK, ..., psk, and the
 //!   hybrid `hfs` with ML-KEM-768) and the transport that follows.
+//! * [`envelope`] — envelope encryption for data at rest: per-object data keys, framed
+//!   STREAM segments with key commitment, wrapped by keyring KEKs or recipients' public keys
+//!   (HPKE with X25519 or X-Wing), rewrap without touching the payload.
+//! * [`ratchet`] — asynchronous sessions: X3DH / PQXDH from published prekey bundles, then
+//!   the Double Ratchet with header encryption, persisted as sealed, generation-counted state.
 //!
 //! Every decoder is strict: malformed input yields a typed [`Error`], never a panic and never a
 //! silently defaulted value. Secret material lives in types that zeroize on drop and never
@@ -16,10 +21,19 @@
 
 pub mod dh;
 mod encoding;
+pub mod envelope;
 mod error;
 pub mod identity;
 pub mod noise;
 mod random;
+pub mod ratchet;
+
+/// Deterministic randomness for generating and replaying known-answer vectors. Not part of
+/// the stable API; never use it outside tests.
+#[doc(hidden)]
+pub mod deterministic {
+    pub use crate::random::{ByteTape, OsRandom, RandomSource};
+}
 
 pub use error::{Error, ErrorKind, Result};
 pub use identity::{Identity, KdfParams, PublicIdentity, SIGNATURE_LEN};

@@ -70,7 +70,7 @@ impl KdfParams {
         self.lanes
     }
 
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         if !(1..=16).contains(&self.lanes) {
             return Err(Error::InvalidParameter("Argon2id lanes must be 1..=16"));
         }
@@ -86,7 +86,7 @@ impl KdfParams {
         Ok(())
     }
 
-    fn derive(&self, passphrase: &[u8], salt: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
+    pub(crate) fn derive(&self, passphrase: &[u8], salt: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
         let params = Params::new(self.memory_kib, self.iterations, self.lanes, Some(32))
             .map_err(|_| Error::InvalidParameter("Argon2id parameters"))?;
         let mut key = Zeroizing::new([0u8; 32]);

@@ -1,0 +1,257 @@
+//! Envelope encryption for data at rest: one fresh data key (DEK) per object, the payload
+//! sealed locally in framed segments, the DEK wrapped by one or more key-encryption keys
+//! (the local [`Keyring`], later Vault/AWS KMS) and/or recipients' public keys (HPKE with
+//! DHKEM(X25519) or X-Wing), and the wrapped DEKs stored in the header beside the payload.
+//!
+//! * One-shot: [`seal`] / [`seal_with`] / [`open`] for payloads that fit in memory (one
+//!   allocation each way).
+//! * Streaming: [`EnvelopeWriter`] / [`EnvelopeReader`] seal and open any size in memory
+//!   bounded by one segment; the reader releases only verified segments.
+//! * Rewrap: [`Rewrap`] adds, removes or re-wraps wrapped-DEK entries (new KEK version, new
+//!   recipient) without touching the payload bytes.
+//! * Inspection: [`EnvelopeHeader::parse`] shows suite, context and wrapped-key entries
+//!   (which KEK versions an object uses) without any key.
+//!
+//! Binding, in short (all of it in `docs/ENVELOPE_FORMATS.md`): the header's immutable
+//! fields (suite, segment size, message id, context) are hashed into `D`; the payload key,
+//! nonce prefix, key commitment and header-MAC key are HKDF-SHA256 outputs of
+//! (DEK, message id, D); each wrapped DEK is bound to `D` as associated data; the header tag
+//! (HMAC-SHA256) covers the whole header including the mutable list of wrapped keys, so a
+//! rewrap only recomputes the header. Opening checks, in order: context, unwrap, key
+//! commitment, header tag — all before the first segment is decrypted.
+
+mod aead;
+mod commit;
+mod context;
+mod format;
+mod keyring;
+mod provider;
+mod recipient;
+mod rewrap;
+mod rng;
+mod stream;
+
+#[cfg(test)]
+mod tests;
+
+pub use aead::Suite;
+#[doc(hidden)]
+pub use commit::{key_schedule_for_vectors, KeyScheduleForVectors};
+pub use commit::{DataKey, COMMITMENT_LEN, DATA_KEY_LEN, HEADER_TAG_LEN, MESSAGE_ID_LEN, NONCE_PREFIX_LEN};
+pub use context::{EncryptionContext, MAX_CONTEXT_ENCODED_LEN, MAX_CONTEXT_ENTRIES, MAX_CONTEXT_FIELD_LEN};
+pub use format::{
+    header_len, EnvelopeHeader, WrappedKey, DEFAULT_SEGMENT_SIZE, HEADER_PREFIX_LEN, MAGIC, MAX_HEADER_LEN,
+    MAX_SEGMENT_SIZE, MAX_WRAPPED_KEYS, MIN_SEGMENT_SIZE, VERSION,
+};
+pub use keyring::{
+    KeyVersionInfo, Keyring, KeyringKey, RootKey, KEYRING_MAGIC, KEYRING_PROVIDER, KEYRING_VERSION, ROOT_KEY_ENV,
+};
+pub use provider::{KeyProvider, WrapContext};
+pub use recipient::{
+    recipient_key_id, XWingKeyPair, XWingPublicKey, HPKE_INFO, HPKE_X25519_PROVIDER, HPKE_XWING_PROVIDER,
+    XWING_PUBLIC_KEY_LEN, XWING_SEED_LEN,
+};
+#[doc(hidden)]
+pub use recipient::wrap_x25519_deterministic_for_vectors;
+pub use rewrap::Rewrap;
+pub use stream::{EnvelopeReader, EnvelopeWriter};
+
+use zeroize::Zeroizing;
+
+use aead::TAG_LEN;
+use commit::{wrap_aad, MessageKeys};
+use crate::error::{Error, Result};
+use crate::random;
+
+/// Parameters of a new envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealOptions {
+    suite: Suite,
+    segment_size: u32,
+}
+
+impl Default for SealOptions {
+    /// ChaCha20-Poly1305, 64 KiB segments.
+    fn default() -> Self {
+        Self { suite: Suite::ChaCha20Poly1305, segment_size: DEFAULT_SEGMENT_SIZE }
+    }
+}
+
+impl SealOptions {
+    /// Validated constructor: `segment_size` in 64 B ..= 16 MiB.
+    pub fn new(suite: Suite, segment_size: u32) -> Result<Self> {
+        if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&segment_size) {
+            return Err(Error::InvalidParameter("segment size must be 64 B ..= 16 MiB"));
+        }
+        Ok(Self { suite, segment_size })
+    }
+    /// The payload suite.
+    pub fn suite(&self) -> Suite {
+        self.suite
+    }
+    /// The plaintext segment size.
+    pub fn segment_size(&self) -> u32 {
+        self.segment_size
+    }
+}
+
+/// Sealed payload length for a plaintext of `len` bytes: every segment but the last holds
+/// exactly `segment_size` bytes, the last holds `len mod segment_size` (possibly 0), and each
+/// adds a 16-byte tag. `InvalidParameter` past 2^32 segments.
+pub fn sealed_payload_len(len: u64, segment_size: u32) -> Result<u64> {
+    if segment_size == 0 {
+        return Err(Error::InvalidParameter("segment size"));
+    }
+    let full = len / u64::from(segment_size);
+    if full > u64::from(u32::MAX) {
+        return Err(Error::InvalidParameter("payload exceeds 2^32 segments"));
+    }
+    Ok(len + (full + 1) * TAG_LEN as u64)
+}
+
+/// Seal `plaintext` with the default options (ChaCha20-Poly1305, 64 KiB segments), wrapping
+/// the fresh data key for every provider in `providers` (at least one).
+pub fn seal(plaintext: &[u8], context: &EncryptionContext, providers: &[&dyn KeyProvider]) -> Result<Vec<u8>> {
+    seal_with(plaintext, context, providers, &SealOptions::default())
+}
+
+/// [`seal`] with explicit options.
+pub fn seal_with(
+    plaintext: &[u8],
+    context: &EncryptionContext,
+    providers: &[&dyn KeyProvider],
+    options: &SealOptions,
+) -> Result<Vec<u8>> {
+    if providers.is_empty() {
+        return Err(Error::InvalidParameter("at least one key provider is needed"));
+    }
+    let dek = DataKey::generate()?;
+    let mut message_id = [0u8; MESSAGE_ID_LEN];
+    random::fill(&mut message_id)?;
+    seal_parts(plaintext, context, options, &dek, message_id, &|w| {
+        providers.iter().map(|p| p.wrap(&dek, w)).collect()
+    })
+}
+
+/// Seal with a caller-fixed data key and message id and caller-made wrapped keys: only for
+/// generating test vectors. Never use a fixed DEK or message id otherwise.
+#[doc(hidden)]
+pub fn seal_deterministic_for_vectors(
+    plaintext: &[u8],
+    context: &EncryptionContext,
+    options: &SealOptions,
+    dek: &DataKey,
+    message_id: [u8; MESSAGE_ID_LEN],
+    wrap: &dyn Fn(&WrapContext<'_>) -> Result<Vec<WrappedKey>>,
+) -> Result<Vec<u8>> {
+    seal_parts(plaintext, context, options, dek, message_id, wrap)
+}
+
+/// Build and authenticate a header for (dek, message id), with the entries `wrap` makes.
+/// Returns the header bytes (with `extra` spare capacity) and the message keys.
+pub(crate) fn build_header(
+    context: &EncryptionContext,
+    options: &SealOptions,
+    dek: &DataKey,
+    message_id: [u8; MESSAGE_ID_LEN],
+    wrap: &dyn Fn(&WrapContext<'_>) -> Result<Vec<WrappedKey>>,
+    extra: usize,
+) -> Result<(Vec<u8>, MessageKeys)> {
+    let mut header = EnvelopeHeader::new(options.suite, options.segment_size, message_id, context)?;
+    let digest = header.digest();
+    let keys = MessageKeys::derive(dek, &message_id, options.suite, digest)?;
+    header.commitment = keys.commitment;
+    let aad = wrap_aad(&digest);
+    let wctx = WrapContext { message_id: &message_id, context, suite: options.suite, aad: &aad };
+    header.wrapped = wrap(&wctx)?;
+    let mut out = Vec::with_capacity(header.encoded_len().saturating_add(extra));
+    header.encode_without_tag(&mut out)?;
+    let tag = keys.header_tag(&out)?;
+    out.extend_from_slice(&tag);
+    Ok((out, keys))
+}
+
+fn seal_parts(
+    plaintext: &[u8],
+    context: &EncryptionContext,
+    options: &SealOptions,
+    dek: &DataKey,
+    message_id: [u8; MESSAGE_ID_LEN],
+    wrap: &dyn Fn(&WrapContext<'_>) -> Result<Vec<WrappedKey>>,
+) -> Result<Vec<u8>> {
+    let payload_len = sealed_payload_len(plaintext.len() as u64, options.segment_size)?;
+    let payload_len = usize::try_from(payload_len).map_err(|_| Error::InvalidParameter("payload too large"))?;
+    let (mut out, keys) = build_header(context, options, dek, message_id, wrap, payload_len)?;
+    let seg = options.segment_size as usize;
+    let too_many = || Error::InvalidParameter("payload exceeds 2^32 segments");
+    for (i, chunk) in plaintext.chunks(seg).enumerate() {
+        // Every chunk but the last is full; only a short chunk is sealed as the final one.
+        let last = chunk.len() < seg;
+        let index = u32::try_from(i).map_err(|_| too_many())?;
+        let start = out.len();
+        out.extend_from_slice(chunk);
+        let tag = keys.aead.seal_in_place(&keys.nonce(index, last), &keys.digest, &mut out[start..])?;
+        out.extend_from_slice(&tag);
+    }
+    if plaintext.len().is_multiple_of(seg) {
+        // The final segment is always short: here it is empty.
+        let index = u32::try_from(plaintext.len() / seg).map_err(|_| too_many())?;
+        let tag = keys.aead.seal_in_place(&keys.nonce(index, true), &keys.digest, &mut [])?;
+        out.extend_from_slice(&tag);
+    }
+    Ok(out)
+}
+
+/// Check context, unwrap a data key, check the key commitment and the header tag. Nothing
+/// is decrypted before all four pass.
+pub(crate) fn authenticate(
+    header: &EnvelopeHeader,
+    header_bytes: &[u8],
+    expected: &EncryptionContext,
+    providers: &[&dyn KeyProvider],
+) -> Result<(MessageKeys, DataKey)> {
+    if header.context() != expected {
+        return Err(Error::ContextMismatch);
+    }
+    let digest = header.digest();
+    let aad = wrap_aad(&digest);
+    let wctx = WrapContext { message_id: &header.message_id, context: &header.context, suite: header.suite, aad: &aad };
+    let (dek, _) = provider::unwrap_any(&header.wrapped, providers, &wctx)?;
+    let keys = MessageKeys::derive(&dek, &header.message_id, header.suite, digest)?;
+    keys.check_commitment(&header.commitment)?;
+    let body_len = header.len - HEADER_TAG_LEN;
+    keys.verify_header_tag(&header_bytes[..body_len], &header.tag)?;
+    Ok((keys, dek))
+}
+
+/// Open an envelope sealed by [`seal`] or [`EnvelopeWriter`]. `expected` must equal the
+/// stored context exactly (`ContextMismatch` otherwise); `providers` are tried against the
+/// wrapped keys they own.
+///
+/// Errors: decode errors for a malformed header; `NoMatchingKey`, `HeaderAuthFailed`,
+/// `CommitmentMismatch` before any decryption; then `Truncated` (payload ends before its
+/// final segment), `DecryptionFailed` (a segment was modified, reordered, duplicated, or data
+/// was appended). No plaintext is returned unless every segment verified.
+pub fn open(sealed: &[u8], expected: &EncryptionContext, providers: &[&dyn KeyProvider]) -> Result<Vec<u8>> {
+    let header = EnvelopeHeader::parse(sealed)?;
+    let (keys, _dek) = authenticate(&header, sealed, expected, providers)?;
+    let payload = &sealed[header.len..];
+    let seg = header.segment_size as usize;
+    let full = seg + TAG_LEN;
+    let n_full = payload.len() / full;
+    let rem = payload.len() % full;
+    if rem < TAG_LEN {
+        return Err(Error::Truncated("envelope payload (ends before its final segment)"));
+    }
+    let final_index = u32::try_from(n_full).map_err(|_| Error::Malformed("envelope payload exceeds 2^32 segments"))?;
+    let mut out = Zeroizing::new(Vec::with_capacity(payload.len() - (n_full + 1) * TAG_LEN));
+    for (i, chunk) in payload.chunks(full).enumerate() {
+        let last = i == n_full;
+        let index = if last { final_index } else { i as u32 };
+        let (ct, tag) = chunk.split_at(chunk.len() - TAG_LEN);
+        let start = out.len();
+        out.extend_from_slice(ct);
+        keys.aead.open_in_place(&keys.nonce(index, last), &keys.digest, &mut out[start..], tag)?;
+    }
+    Ok(core::mem::take(&mut *out))
+}

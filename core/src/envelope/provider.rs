@@ -1,0 +1,125 @@
+//! The key-provider abstraction: anything that can wrap a data key under a key-encryption key
+//! (KEK) or a recipient's public key, and unwrap it again.
+//!
+//! Implemented in core by the local [`super::Keyring`] (and its per-key handle
+//! [`super::KeyringKey`]), by public-key recipients ([`crate::PublicIdentity`],
+//! [`super::XWingPublicKey`]) and by their private halves ([`crate::Identity`],
+//! [`super::XWingKeyPair`]). Bindings implement it over Python/Node callbacks; remote KMS
+//! providers (Vault Transit, AWS KMS) implement it over HTTP.
+
+use super::aead::Suite;
+use super::commit::{DataKey, MESSAGE_ID_LEN};
+use super::context::EncryptionContext;
+use super::format::WrappedKey;
+use crate::error::{Error, Result};
+
+/// What a wrapped data key is bound to. Every provider must bind [`WrapContext::aad`] to the
+/// wrapped key (as AEAD associated data, or — for services that only take a string map,
+/// like AWS KMS — as an extra encryption-context entry, e.g. `"sealwire:aad"` = hex of it),
+/// so that a wrapped key copied into another envelope no longer unwraps.
+#[derive(Debug, Clone, Copy)]
+pub struct WrapContext<'a> {
+    pub(crate) message_id: &'a [u8; MESSAGE_ID_LEN],
+    pub(crate) context: &'a EncryptionContext,
+    pub(crate) suite: Suite,
+    pub(crate) aad: &'a [u8],
+}
+
+impl<'a> WrapContext<'a> {
+    /// The envelope's message id.
+    pub fn message_id(&self) -> &'a [u8; MESSAGE_ID_LEN] {
+        self.message_id
+    }
+    /// The envelope's encryption context (AWS KMS providers pass it as `EncryptionContext`).
+    pub fn encryption_context(&self) -> &'a EncryptionContext {
+        self.context
+    }
+    /// The envelope's payload suite.
+    pub fn suite(&self) -> Suite {
+        self.suite
+    }
+    /// The bytes the wrapped key must be bound to:
+    /// `"SEALWIRE\0envelope-v1\0wrap\0" ‖ D` (D = digest of suite, segment size, message id
+    /// and context; see `docs/ENVELOPE_FORMATS.md`).
+    pub fn aad(&self) -> &'a [u8] {
+        self.aad
+    }
+}
+
+/// A key-encryption key or recipient that wraps and unwraps data keys. Object-safe: envelopes
+/// take `&[&dyn KeyProvider]`.
+///
+/// Error conventions for implementors: an entry that is addressed to this provider but fails
+/// to authenticate → [`Error::HeaderAuthFailed`]; unknown key id or version →
+/// [`Error::KeyNotFound`]; a retired version past its cutoff → [`Error::KeyRetired`]; a
+/// failure of the provider itself (network, callback) → [`Error::ProviderFailed`] or
+/// [`Error::Io`].
+pub trait KeyProvider {
+    /// The provider name written into the entries it creates (`"keyring"`, `"hpke-x25519"`,
+    /// `"hpke-xwing"`; later `"vault-transit"`, `"aws-kms"`, …). 1–64 printable ASCII bytes.
+    fn provider_id(&self) -> &str;
+
+    /// The id of the key this provider wraps under (a keyring key id, a KMS key ARN, a
+    /// recipient's key fingerprint).
+    fn key_id(&self) -> String;
+
+    /// The version of that key new wraps use (the keyring's primary version; 0 where the
+    /// provider has no versions, as for public-key recipients).
+    fn key_version(&self) -> u32 {
+        0
+    }
+
+    /// Whether this provider should try to unwrap `entry`. The default: same provider name
+    /// and same key id.
+    fn owns(&self, entry: &WrappedKey) -> bool {
+        entry.provider() == self.provider_id() && entry.key_id() == self.key_id().as_str()
+    }
+
+    /// Wrap `dek`, binding it to `ctx.aad()`. The returned entry names this provider, the
+    /// key id and the key version used.
+    fn wrap(&self, dek: &DataKey, ctx: &WrapContext<'_>) -> Result<WrappedKey>;
+
+    /// Unwrap an entry this provider [`owns`](KeyProvider::owns).
+    fn unwrap(&self, entry: &WrappedKey, ctx: &WrapContext<'_>) -> Result<DataKey>;
+
+    /// Re-wrap an entry under this provider's current key version (for rotation). The
+    /// default unwraps and wraps again; a KMS can do it server-side (AWS `ReEncrypt`,
+    /// Vault `rewrap`) without the data key leaving the service.
+    fn rewrap(&self, entry: &WrappedKey, ctx: &WrapContext<'_>) -> Result<WrappedKey> {
+        let dek = self.unwrap(entry, ctx)?;
+        self.wrap(&dek, ctx)
+    }
+}
+
+/// Try every entry against every provider that owns it; the first success wins. If no entry
+/// is owned by any provider → `NoMatchingKey`; if owned entries all failed, the first
+/// failure that is not a plain authentication failure is reported (a retired key, a
+/// provider outage), else `HeaderAuthFailed`.
+pub(crate) fn unwrap_any(
+    entries: &[WrappedKey],
+    providers: &[&dyn KeyProvider],
+    ctx: &WrapContext<'_>,
+) -> Result<(DataKey, usize)> {
+    let mut first_err: Option<Error> = None;
+    for (i, entry) in entries.iter().enumerate() {
+        for p in providers {
+            if !p.owns(entry) {
+                continue;
+            }
+            match p.unwrap(entry, ctx) {
+                Ok(dek) => return Ok((dek, i)),
+                Err(e) => {
+                    let better = match &first_err {
+                        None => true,
+                        Some(Error::HeaderAuthFailed) => !matches!(e, Error::HeaderAuthFailed),
+                        Some(_) => false,
+                    };
+                    if better {
+                        first_err = Some(e);
+                    }
+                }
+            }
+        }
+    }
+    Err(first_err.unwrap_or(Error::NoMatchingKey))
+}
