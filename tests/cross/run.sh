@@ -18,4 +18,10 @@ cc -std=c11 -Wall -Wextra -Werror -pedantic -I"$root/include" "$root/tests/cross
 node "$root/tests/cross/step_node.mjs" "$work"
 "$work/step_c" "$work"
 "$venv/bin/python" "$root/tests/cross/step_python.py" last "$work"
-echo "cross-language: 1 passed, 0 failed"
+echo "  ok  identity round trip Python -> Node -> C -> Python"
+
+# Noise: a Python initiator against a Node responder and a C responder over pipes.
+cc -std=c11 -Wall -Wextra -Werror -pedantic -I"$root/include" "$root/tests/cross/noise_responder.c" \
+   -L"$lib" -Wl,-rpath,"$lib" -lsealwire -o "$work/noise_responder"
+"$venv/bin/python" "$root/tests/cross/noise_driver.py" "$root/tests/cross/noise_responder.mjs" "$work/noise_responder"
+echo "cross-language: 2 passed, 0 failed"
