@@ -1,5 +1,5 @@
 //! The envelope header (`SWEV` v1): encoding and strict decoding. Layout in
-//! `docs/ENVELOPE_FORMATS.md`.
+//! `docs/FORMATS.md ("Envelope encryption")`.
 
 use super::aead::Suite;
 use super::commit::{header_digest, COMMITMENT_LEN, HEADER_TAG_LEN, MESSAGE_ID_LEN};

@@ -8,7 +8,7 @@
 //! On disk (`SWKR` v1) the whole keyring is one AEAD-sealed body under a key derived from a
 //! passphrase (Argon2id, parameters as for identity export) or from a 32-byte root key (for
 //! example from the `SEALWIRE_KEYRING_ROOT_KEY` environment variable). Writes are atomic:
-//! temp file, fsync, rename, fsync of the directory. Layout in `docs/ENVELOPE_FORMATS.md`.
+//! temp file, fsync, rename, fsync of the directory. Layout in `docs/FORMATS.md ("Envelope encryption")`.
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -12,7 +12,7 @@
 //! * Inspection: [`EnvelopeHeader::parse`] shows suite, context and wrapped-key entries
 //!   (which KEK versions an object uses) without any key.
 //!
-//! Binding, in short (all of it in `docs/ENVELOPE_FORMATS.md`): the header's immutable
+//! Binding, in short (all of it in `docs/FORMATS.md ("Envelope encryption")`): the header's immutable
 //! fields (suite, segment size, message id, context) are hashed into `D`; the payload key,
 //! nonce prefix, key commitment and header-MAC key are HKDF-SHA256 outputs of
 //! (DEK, message id, D); each wrapped DEK is bound to `D` as associated data; the header tag

@@ -40,7 +40,7 @@ impl<'a> WrapContext<'a> {
     }
     /// The bytes the wrapped key must be bound to:
     /// `"SEALWIRE\0envelope-v1\0wrap\0" ‖ D` (D = digest of suite, segment size, message id
-    /// and context; see `docs/ENVELOPE_FORMATS.md`).
+    /// and context; see `docs/FORMATS.md ("Envelope encryption")`).
     pub fn aad(&self) -> &'a [u8] {
         self.aad
     }

@@ -11,7 +11,7 @@
 //!
 //! Flow: [`NoiseBuilder`] → [`Handshake`] (write/read messages) → [`Transport`] (ordered) or
 //! [`UnorderedTransport`] (explicit nonces, replay window). Formats and token processing are
-//! documented in `docs/NOISE_FORMATS.md`.
+//! documented in `docs/FORMATS.md ("Noise")`.
 //!
 //! The local static key normally comes from an [`Identity`]; the peer is
 //! named by its [`PublicIdentity`](crate::PublicIdentity). In `XX`, each side can send

@@ -6,7 +6,7 @@
 //! * [`UnorderedTransport`] — datagrams that may be lost, duplicated or reordered: each
 //!   message carries its 8-byte nonce, and a sliding window of [`REPLAY_WINDOW`] nonces
 //!   rejects duplicates and messages that are too old (§11.4 "out-of-order transport
-//!   messages"); optional rekeying by nonce epochs. Layout in `docs/NOISE_FORMATS.md`.
+//!   messages"); optional rekeying by nonce epochs. Layout in `docs/FORMATS.md ("Noise")`.
 //!
 //! In both, a failed decryption changes no state at all.
 
