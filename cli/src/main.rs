@@ -4,15 +4,25 @@
 //! success, 1 on a sealwire error (message on stderr, never containing key material), 2 on
 //! usage errors (clap's convention).
 
+mod dates;
 mod demo;
+mod envelope;
+mod errors;
 mod files;
+mod keyring;
+mod output;
 mod passphrase;
+mod rewrap;
+mod secrets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sealwire::{Identity, KdfParams, PublicIdentity};
+use sealwire::envelope::{KeyProvider, XWingKeyPair, XWingPublicKey};
+use sealwire::{Identity, PublicIdentity};
+
+use secrets::{KdfArgs, Protection, SecretArgs};
 
 #[derive(Parser)]
 #[command(name = "sealwire", version, about = "Encrypted agent-to-agent communication")]
@@ -37,28 +47,53 @@ enum Command {
         /// Overwrite an existing file.
         #[arg(long)]
         force: bool,
-        /// Argon2id memory cost in KiB (default 65536 = 64 MiB).
+        #[command(flatten)]
+        kdf: KdfArgs,
+    },
+    /// Generate an X-Wing (ML-KEM-768 + X25519) key pair for post-quantum envelope recipients.
+    ///
+    /// The private key is written encrypted (passphrase or root key), the public key in clear.
+    XwingKeygen {
+        /// Where to write the encrypted private key.
+        #[arg(short, long, default_value = "xwing.swcx")]
+        out: PathBuf,
+        /// Also write the public key (`SWXP`) to this file, for `seal --to-xwing`.
         #[arg(long)]
-        kdf_memory_kib: Option<u32>,
-        /// Argon2id passes (default 3).
+        public_out: Option<PathBuf>,
+        #[command(flatten)]
+        secret: SecretArgs,
+        #[command(flatten)]
+        kdf: KdfArgs,
+        /// Overwrite existing files.
         #[arg(long)]
-        kdf_iterations: Option<u32>,
-        /// Argon2id lanes (default 4).
-        #[arg(long)]
-        kdf_lanes: Option<u32>,
+        force: bool,
     },
     /// Inspect identities.
     Identity {
         #[command(subcommand)]
         command: IdentityCommand,
     },
+    /// Manage a local keyring of key-encryption keys.
+    Keyring {
+        #[command(subcommand)]
+        command: keyring::KeyringCommand,
+    },
+    /// Seal a file or stream into an envelope (streaming, constant memory).
+    Seal(envelope::SealArgs),
+    /// Open an envelope (streaming; an output file appears only once everything verified).
+    Open(envelope::OpenArgs),
+    /// Show an envelope's header (suite, context, wrapped keys, sizes) without any key.
+    Inspect(envelope::InspectArgs),
+    /// Change the wrapped keys of envelopes in place (payload untouched).
+    Rewrap(rewrap::RewrapArgs),
     /// Run the end-to-end demonstration on embedded defaults (no files, no network).
     Demo,
 }
 
 #[derive(Subcommand)]
 enum IdentityCommand {
-    /// Show the did:key and fingerprint of an encrypted identity or a public identity file.
+    /// Show the did:key and fingerprint of an encrypted identity or a public identity file
+    /// (or the key id of an X-Wing public key file).
     Show {
         /// An encrypted identity (from `keygen`) or a public identity file.
         #[arg(default_value = "identity.swk")]
@@ -88,20 +123,12 @@ type CliResult<T = ()> = Result<T, String>;
 
 fn run(cli: Cli) -> CliResult {
     match cli.command {
-        Command::Keygen { out, public_out, passphrase_env, force, kdf_memory_kib, kdf_iterations, kdf_lanes } => {
-            let defaults = KdfParams::default();
-            let params = KdfParams::new(
-                kdf_memory_kib.unwrap_or(defaults.memory_kib()),
-                kdf_iterations.unwrap_or(defaults.iterations()),
-                kdf_lanes.unwrap_or(defaults.lanes()),
-            )
-            .map_err(|e| e.to_string())?;
-            if out.exists() && !force {
-                return Err(format!("{} exists; pass --force to overwrite", out.display()));
-            }
+        Command::Keygen { out, public_out, passphrase_env, force, kdf } => {
+            let params = kdf.params()?;
+            files::check_new(&out, force)?;
             let pass = passphrase::obtain(&passphrase_env, true)?;
-            let identity = Identity::generate().map_err(|e| e.to_string())?;
-            let blob = identity.export_with_params(pass.as_bytes(), params).map_err(|e| e.to_string())?;
+            let identity = Identity::generate().map_err(errors::core)?;
+            let blob = identity.export_with_params(pass.as_bytes(), params).map_err(errors::core)?;
             files::write_atomic(&out, &blob, true)?;
             if let Some(p) = public_out {
                 files::write_atomic(&p, &identity.public().to_bytes(), false)?;
@@ -110,18 +137,46 @@ fn run(cli: Cli) -> CliResult {
             print_public(identity.public(), false);
             Ok(())
         }
+        Command::XwingKeygen { out, public_out, secret, kdf, force } => {
+            files::check_new(&out, force)?;
+            if let Some(p) = &public_out {
+                files::check_new(p, force)?;
+            }
+            let protection = Protection::for_new_file(&secret, &kdf, &out)?;
+            let pair = XWingKeyPair::generate().map_err(errors::core)?;
+            let blob = secrets::seal_xwing(&pair, &protection)?;
+            files::write_atomic(&out, &blob, true)?;
+            if let Some(p) = &public_out {
+                files::write_atomic(p, &pair.public_key().to_bytes(), false)?;
+            }
+            println!("wrote encrypted X-Wing private key to {} ({})", out.display(), protection.name());
+            if let Some(p) = &public_out {
+                println!("wrote X-Wing public key to {}", p.display());
+            }
+            println!("x-wing key id: {}", pair.public_key().key_id());
+            Ok(())
+        }
         Command::Identity { command: IdentityCommand::Show { file, passphrase_env, public_hex } } => {
-            let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let bytes = files::read(&file)?;
             let public = if bytes.starts_with(b"SWPI") {
-                PublicIdentity::from_bytes(&bytes).map_err(|e| e.to_string())?
+                PublicIdentity::from_bytes(&bytes).map_err(errors::core)?
+            } else if bytes.starts_with(b"SWXP") {
+                let pk = XWingPublicKey::from_bytes(&bytes).map_err(errors::core)?;
+                println!("x-wing key id: {}", pk.key_id());
+                return Ok(());
             } else {
                 let pass = passphrase::obtain(&passphrase_env, false)?;
-                let id = Identity::import(&bytes, pass.as_bytes()).map_err(|e| e.to_string())?;
+                let id = Identity::import(&bytes, pass.as_bytes()).map_err(errors::core)?;
                 id.public().clone()
             };
             print_public(&public, public_hex);
             Ok(())
         }
+        Command::Keyring { command } => keyring::run(command),
+        Command::Seal(a) => envelope::seal(a),
+        Command::Open(a) => envelope::open(a),
+        Command::Inspect(a) => envelope::inspect(a),
+        Command::Rewrap(a) => rewrap::run(a),
         Command::Demo => demo::run(),
     }
 }
@@ -132,4 +187,5 @@ fn print_public(p: &PublicIdentity, with_hex: bool) {
     if with_hex {
         println!("public:      {}", hex::encode(p.to_bytes()));
     }
+    println!("recipient key id: {}", p.key_id());
 }
