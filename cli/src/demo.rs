@@ -2,6 +2,7 @@
 //! Each capability extends it; today it covers identities and envelope encryption.
 
 use sealwire::envelope::{self, EncryptionContext, EnvelopeHeader, KeyProvider, Keyring, Rewrap};
+use sealwire::noise::{self as noise, Handshake, NoiseBuilder, Transport};
 use sealwire::{ErrorKind, Identity, KdfParams, PublicIdentity};
 
 use crate::CliResult;
@@ -80,7 +81,9 @@ pub fn run() -> CliResult {
     let wrong = Identity::import(&blob, b"not the passphrase");
     check(&format!("wrong passphrase refused ({})", wrong.as_ref().err().map(|x| x.kind().code()).unwrap_or("accepted!")), wrong.is_err())?;
 
-    step(7, "Alice's agent seals a memory object to her local keyring and to Bob's public identity (multi-wrap)");
+    noise_steps(&alice, &bob, &mallory)?;
+
+    step(10, "Alice's agent seals a memory object to her local keyring and to Bob's public identity (multi-wrap)");
     let mut keyring = Keyring::new();
     keyring.create_key("agent-memory").map_err(e)?;
     let ctx = EncryptionContext::from_pairs([("agent", "alice"), ("kind", "memory"), ("object", "notes/7")]).map_err(e)?;
@@ -100,12 +103,12 @@ pub fn run() -> CliResult {
     let res = envelope::open(&sealed, &other_ctx, &[&keyring]);
     check(&format!("opening under another context is refused ({})", code(&res)), kind(&res) == Some(ErrorKind::ContextMismatch))?;
 
-    step(8, "Alice rotates her keyring: version 2 becomes primary, version 1 is retired");
+    step(11, "Alice rotates her keyring: version 2 becomes primary, version 1 is retired");
     let v2 = keyring.rotate("agent-memory", None).map_err(e)?;
     check("version 2 is the primary version", v2 == 2 && keyring.primary_version("agent-memory").map_err(e)? == 2)?;
     check("the object still opens under retired version 1", envelope::open(&sealed, &ctx, &[&keyring]).map_err(e)? == memory)?;
 
-    step(9, "She rewraps the object to version 2: only the header changes, the payload bytes stay as they are");
+    step(12, "She rewraps the object to version 2: only the header changes, the payload bytes stay as they are");
     let mut rw = Rewrap::open(&sealed, &ctx, &[&keyring]).map_err(e)?;
     let n = rw.rewrap_with(&keyring).map_err(e)?;
     let rewrapped = rw.apply(&sealed).map_err(e)?;
@@ -117,7 +120,7 @@ pub fn run() -> CliResult {
         n == 1 && w.len() == 2 && w[0].key_version() == 2 && w[1] == entries[1],
     )?;
 
-    step(10, "Alice's agent (keyring) and Bob (his identity) both open the rewrapped object");
+    step(13, "Alice's agent (keyring) and Bob (his identity) both open the rewrapped object");
     check("Alice's agent reads the memory object", envelope::open(&rewrapped, &ctx, &[&keyring]).map_err(e)? == memory)?;
     check("Bob reads the same bytes with his identity key", envelope::open(&rewrapped, &ctx, &[&bob]).map_err(e)? == memory)?;
     let res = envelope::open(&rewrapped, &ctx, &[&mallory]);
@@ -129,6 +132,98 @@ pub fn run() -> CliResult {
         kind(&old) == Some(ErrorKind::KeyNotFound) && envelope::open(&rewrapped, &ctx, &[&keyring]).is_ok(),
     )?;
 
-    println!("\ndemo complete: identities exchanged and verified, signed message checked, memory object sealed, rotated, rewrapped and opened by both agents");
+    println!("\ndemo complete: identities exchanged and verified, signed message checked, Noise XX / IK / hybrid XXhfs sessions run, memory object sealed, rotated, rewrapped and opened by both agents");
     Ok(())
+}
+
+/// Run a handshake to the end, passing messages directly; `payloads` gives, per message index,
+/// what its writer sends (identity payloads go only where the message is encrypted).
+/// Returns the transports, the payloads each side received, and the message sizes.
+fn run_handshake(
+    mut i: Handshake,
+    mut r: Handshake,
+    payloads: &[&[u8]],
+) -> Result<(Transport, Transport, Vec<Vec<u8>>, Vec<usize>), String> {
+    let (mut received, mut sizes) = (Vec::new(), Vec::new());
+    for (n, payload) in payloads.iter().enumerate() {
+        let (w, rd) = if n % 2 == 0 { (&mut i, &mut r) } else { (&mut r, &mut i) };
+        let msg = w.write_message(payload).map_err(e)?;
+        sizes.push(msg.len());
+        received.push(rd.read_message(&msg).map_err(e)?);
+    }
+    let hashes_match = i.handshake_hash() == r.handshake_hash();
+    if !(i.is_finished() && r.is_finished() && hashes_match) {
+        return Err("demo: handshake did not finish with equal handshake hashes".into());
+    }
+    Ok((i.into_transport().map_err(e)?, r.into_transport().map_err(e)?, received, sizes))
+}
+
+fn noise_steps(alice: &Identity, bob: &Identity, mallory: &Identity) -> CliResult {
+    let alice_payload = noise::identity_payload(alice);
+    let bob_payload = noise::identity_payload(bob);
+
+    step(7, "Both online, first contact: Noise XX; each presents its identity inside the encrypted handshake");
+    let xx = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
+    let i = NoiseBuilder::new(xx).map_err(e)?.local_identity(alice).build_initiator().map_err(e)?;
+    let r = NoiseBuilder::new(xx).map_err(e)?.local_identity(bob).build_responder().map_err(e)?;
+    // Message 1 travels in clear, so it carries no identity; 2 and 3 are encrypted.
+    let (mut ta, mut tb, got, sizes) = run_handshake(i, r, &[b"", &bob_payload, &alice_payload])?;
+    println!("    {xx}: messages of {} bytes", join(&sizes));
+    let bob_verified = PublicIdentity::from_bytes(&got[1]).map_err(e)?;
+    let alice_verified = PublicIdentity::from_bytes(&got[2]).map_err(e)?;
+    check(
+        "each side verified the other's identity against the static key proven in the handshake",
+        &bob_verified == bob.public()
+            && &alice_verified == alice.public()
+            && ta.remote_static() == Some(*bob_verified.x25519_bytes())
+            && tb.remote_static() == Some(*alice_verified.x25519_bytes()),
+    )?;
+    let ct = ta.encrypt(b"hello Bob, shall we split the report?").map_err(e)?;
+    let back = tb.encrypt(b"yes: you take the text, I take the charts").map_err(e)?;
+    check(
+        "transport messages decrypt both ways",
+        tb.decrypt(&ct).map_err(e)? == b"hello Bob, shall we split the report?" && ta.decrypt(&back).map_err(e)?.starts_with(b"yes"),
+    )?;
+    let mut tampered = ta.encrypt(b"pay 100").map_err(e)?;
+    tampered[0] ^= 1;
+    let res = tb.decrypt(&tampered);
+    check(&format!("a tampered transport message is refused ({})", code(&res)), res.is_err())?;
+
+    step(8, "Reconnect with IK: Alice already knows Bob's key, so one round trip authenticates both");
+    let ik = "Noise_IK_25519_ChaChaPoly_BLAKE2s";
+    let to_bob = NoiseBuilder::new(ik).map_err(e)?.local_identity(alice).remote_identity(bob.public());
+    let i = to_bob.build_initiator().map_err(e)?;
+    let r = NoiseBuilder::new(ik).map_err(e)?.local_identity(bob).build_responder().map_err(e)?;
+    let (mut ta, mut tb, _, sizes) = run_handshake(i, r, &[b"", b""])?;
+    println!("    {ik}: messages of {} bytes", join(&sizes));
+    check("Bob sees Alice's static key", tb.remote_static() == Some(*alice.public().x25519_bytes()))?;
+    let ct = ta.encrypt(b"resuming task #42").map_err(e)?;
+    check("transport works", tb.decrypt(&ct).map_err(e)? == b"resuming task #42")?;
+    let mut i = to_bob.build_initiator().map_err(e)?;
+    let mut impostor = NoiseBuilder::new(ik).map_err(e)?.local_identity(mallory).build_responder().map_err(e)?;
+    let first = i.write_message(b"").map_err(e)?;
+    let res = impostor.read_message(&first);
+    check(&format!("Mallory cannot answer a handshake meant for Bob ({})", code(&res)), res.is_err())?;
+
+    step(9, "Post-quantum: hybrid XXhfs, X25519 + ML-KEM-768 (harvest-now-decrypt-later resistant)");
+    let hfs = "Noise_XXhfs_25519+MLKEM768_ChaChaPoly_BLAKE2s";
+    let i = NoiseBuilder::new(hfs).map_err(e)?.local_identity(alice).build_initiator().map_err(e)?;
+    let r = NoiseBuilder::new(hfs).map_err(e)?.local_identity(bob).build_responder().map_err(e)?;
+    let (mut ta, mut tb, got, sizes) = run_handshake(i, r, &[b"", &bob_payload, &alice_payload])?;
+    println!("    {hfs}: messages of {} bytes", join(&sizes));
+    check(
+        "identities verified, ML-KEM-768 key and ciphertext carried in the handshake",
+        PublicIdentity::from_bytes(&got[1]).map_err(e)? == *bob.public()
+            && PublicIdentity::from_bytes(&got[2]).map_err(e)? == *alice.public()
+            && sizes[0] > noise::MLKEM768_PUBLIC_LEN
+            && sizes[1] > noise::MLKEM768_CIPHERTEXT_LEN,
+    )?;
+    let big = vec![0x42u8; 200_000];
+    let framed = ta.encrypt_framed(&big).map_err(e)?;
+    check("a 200 kB payload crosses as framed Noise messages", tb.decrypt_framed(&framed).map_err(e)? == big)?;
+    Ok(())
+}
+
+fn join(sizes: &[usize]) -> String {
+    sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" / ")
 }
