@@ -10,6 +10,111 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * A decoded envelope header (structure only: nothing is authenticated without a key). Shows
+ * which keys and key versions an object is wrapped for, e.g. to find objects to rewrap
+ * after a rotation.
+ */
+export declare class EnvelopeHeader {
+  /**
+   * Decode the header at the start of `bytes` (payload bytes may follow).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_TRUNCATED`, `ERR_SEALWIRE_BAD_MAGIC`,
+   * `ERR_SEALWIRE_UNSUPPORTED_VERSION`, `ERR_SEALWIRE_UNSUPPORTED_ALGORITHM`,
+   * `ERR_SEALWIRE_MALFORMED`, `ERR_SEALWIRE_TRAILING_BYTES`.
+   */
+  static parse(bytes: Uint8Array): EnvelopeHeader
+  /**
+   * The header length announced by the first 9 bytes of an envelope (after checking the
+   * magic, version and bounds): how many bytes to collect before the header is complete.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_TRUNCATED` (fewer than 9 bytes),
+   * `ERR_SEALWIRE_BAD_MAGIC`, `ERR_SEALWIRE_UNSUPPORTED_VERSION`, `ERR_SEALWIRE_MALFORMED`.
+   */
+  static headerLength(prefix: Uint8Array): number
+  /** The payload suite: `'chacha20-poly1305'` or `'aes-256-gcm'` (the core's stable names). */
+  get suite(): 'chacha20-poly1305' | 'aes-256-gcm'
+  /** Plaintext bytes per segment. */
+  get segmentSize(): number
+  /** The encryption context (stored in clear). */
+  get context(): Record<string, string>
+  /** The 32-byte random message id. */
+  get messageId(): Buffer
+  /** The wrapped-key entries, in header order. */
+  get wrappedKeys(): Array<WrappedKeyInfo>
+  /** Header length in bytes: the payload starts at this offset. */
+  get headerLen(): number
+}
+
+/**
+ * Incremental opening (constant memory: one segment): created from the complete header,
+ * which is authenticated at once (context, unwrap, key commitment, header tag); then
+ * `update(sealed)` returns the plaintext of every segment that verified so far and `final()`
+ * verifies the final segment. Only verified plaintext is ever returned; a stream that ends
+ * early fails in `final()` with `ERR_SEALWIRE_TRUNCATED`; errors are final.
+ * `createOpenStream` wraps this in a `stream.Transform`.
+ */
+export declare class EnvelopeOpener {
+  /**
+   * Authenticate the header at the start of `initial` (its length is given by
+   * `EnvelopeHeader.headerLength`). Bytes after the header are the start of the payload:
+   * they are buffered, and their plaintext comes out of the next `update` or `final`.
+   *
+   * @throws {Error} as `openSealed` for the header (`ERR_SEALWIRE_TRUNCATED` if `initial`
+   * does not hold the whole header).
+   */
+  static create(initial: Uint8Array, options: OpenOptions): EnvelopeOpener
+  /** The authenticated header. */
+  get header(): EnvelopeHeader
+  /**
+   * Feed sealed bytes; returns the plaintext of the segments that completed and verified
+   * (possibly empty).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_DECRYPTION_FAILED` for a modified, reordered or
+   * duplicated segment.
+   */
+  update(sealed: Uint8Array): Buffer
+  /** Like `update`, on the libuv thread pool (`sealed` is copied). Calls must not overlap. */
+  updateAsync(sealed: Uint8Array): Promise<Buffer>
+  /**
+   * Verify the final segment at the end of the input; returns its plaintext.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_TRUNCATED` if the input ended before the final
+   * segment, `ERR_SEALWIRE_DECRYPTION_FAILED` if it was modified or data was appended.
+   */
+  final(): Buffer
+  /** Like `final`, on the libuv thread pool. */
+  finalAsync(): Promise<Buffer>
+}
+
+/**
+ * Incremental sealing (constant memory: one segment): `update(plaintext)` returns the sealed
+ * bytes ready so far (the header first), `final()` the last segment. The concatenation of
+ * every output is one envelope, byte-compatible with `seal`. Without `final()` the output is
+ * refused by every opener as truncated. `createSealStream` wraps this in a
+ * `stream.Transform`.
+ */
+export declare class EnvelopeSealer {
+  /**
+   * Start an envelope: a fresh data key is wrapped for every provider now (JavaScript
+   * providers are called before this returns).
+   *
+   * @throws {Error} as `seal`.
+   */
+  static create(options: SealOptions): EnvelopeSealer
+  /** Seal more plaintext; returns the sealed bytes completed so far (possibly empty). */
+  update(plaintext: Uint8Array): Buffer
+  /**
+   * Like `update`, on the libuv thread pool (`plaintext` is copied). Calls must not
+   * overlap: await each before the next (`ERR_SEALWIRE_INVALID_PARAMETER` otherwise).
+   */
+  updateAsync(plaintext: Uint8Array): Promise<Buffer>
+  /** Seal the final segment; returns the remaining sealed bytes. The sealer is then spent. */
+  final(): Buffer
+  /** Like `final`, on the libuv thread pool. */
+  finalAsync(): Promise<Buffer>
+}
+
+/**
  * An agent's private identity: an Ed25519 signing key and an X25519 exchange key.
  *
  * The secrets stay inside the native object (zeroized when it is garbage-collected); there is
@@ -68,6 +173,126 @@ export declare class Identity {
    * the same `code` as the synchronous errors.
    */
   static importAsync(blob: Uint8Array, passphrase: string | Uint8Array): Promise<Identity>
+}
+
+/**
+ * A local keyring: named, versioned key-encryption keys (KEKs) that wrap envelope data keys.
+ * As a key provider it wraps under its default key (the first key created, or
+ * `setDefaultKey`) and unwraps entries of any of its keys; `keyring.key(id)` is a provider
+ * for one key. Rotation adds a version and retires the previous one (optionally with a
+ * decryption cutoff); `rewrap` with `rewrapWith: [keyring]` moves objects to the primary
+ * version. Saved to a file sealed under a passphrase (Argon2id) or a 32-byte root key, with
+ * atomic writes (mode 0600).
+ *
+ * Key material never leaves the native object. The keyring is shared with its `KeyringKey`s
+ * and with in-flight async work: a change (rotate, …) waits for the operations in progress
+ * that use it, and every use waits while a `save` / `saveAsync` seals it (Argon2id with a
+ * passphrase: tens to hundreds of milliseconds).
+ */
+export declare class Keyring {
+  /** An empty keyring (same as `Keyring.create()`). */
+  constructor()
+  /** An empty keyring. */
+  static create(): Keyring
+  /**
+   * Create key `id` with a random version 1 as primary; returns 1. The first key created
+   * becomes the default key. Ids: 1–255 bytes of `A-Z a-z 0-9 . _ - : /`.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` for a bad or existing id.
+   */
+  createKey(id: string): number
+  /**
+   * Rotate key `id`: add a random new version (highest + 1) as primary and retire the
+   * previous primary, which keeps unwrapping until `oldDecryptUntil` (Unix seconds; default
+   * no cutoff). Returns the new version.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_KEY_NOT_FOUND` for an unknown id.
+   */
+  rotate(id: string, options?: RotateOptions | undefined | null): number
+  /**
+   * Set (Unix seconds) or clear (`null`) the cutoff after which a retired version refuses
+   * to unwrap. The primary version cannot have one.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_KEY_NOT_FOUND`, `ERR_SEALWIRE_INVALID_PARAMETER`.
+   */
+  setDecryptUntil(id: string, version: number, until: number | null): void
+  /**
+   * Delete a retired version for good (crypto-shredding the objects only it wrapped).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_KEY_NOT_FOUND`, `ERR_SEALWIRE_INVALID_PARAMETER`
+   * (the primary version).
+   */
+  removeVersion(id: string, version: number): void
+  /**
+   * The versions of key `id`, ascending.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_KEY_NOT_FOUND`.
+   */
+  versions(id: string): Array<KeyVersionInfo>
+  /** The key ids, sorted. */
+  get keyIds(): Array<string>
+  /**
+   * The primary version of key `id`.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_KEY_NOT_FOUND`.
+   */
+  primaryVersion(id: string): number
+  /** The key the keyring wraps under when used as a provider itself (`null` when empty). */
+  get defaultKey(): string | null
+  /**
+   * Choose the default key.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_KEY_NOT_FOUND`.
+   */
+  setDefaultKey(id: string): void
+  /**
+   * How many times the keyring was saved (stored in the file and authenticated: remember
+   * it to detect a rolled-back file).
+   */
+  get generation(): number
+  /**
+   * A key provider for key `id` only: wraps under its primary version, unwraps its
+   * entries (any version still allowed).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_KEY_NOT_FOUND`.
+   */
+  key(id: string): KeyringKey
+  /**
+   * Seal the keyring under a passphrase or root key and write it atomically to `path`
+   * (mode 0600); bumps `generation`. With a passphrase, Argon2id makes this slow by design:
+   * prefer `saveAsync`.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_IO`, `ERR_SEALWIRE_INVALID_PARAMETER`.
+   */
+  save(path: string, protection: KeyringProtection): void
+  /** Like `save`, on the libuv thread pool. */
+  saveAsync(path: string, protection: KeyringProtection): Promise<void>
+  /**
+   * Read and open a keyring file written by `save` (by any sealwire binding or the CLI).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_IO` (cannot read), `ERR_SEALWIRE_DECRYPTION_FAILED`
+   * (wrong passphrase or root key, or a modified file), `ERR_SEALWIRE_INVALID_PARAMETER`
+   * (passphrase given for a root-key file or the reverse), decode codes for a malformed file.
+   */
+  static load(path: string, protection: KeyringProtection): Keyring
+  /** Like `load`, on the libuv thread pool. */
+  static loadAsync(path: string, protection: KeyringProtection): Promise<Keyring>
+  /**
+   * FOR TESTS: use a fixed clock (Unix seconds) for creation and retirement times and for
+   * cutoff checks; `null` returns to the system clock.
+   */
+  _setTime(now: number | null): void
+}
+
+/**
+ * One key of a `Keyring` as a key provider (from `keyring.key(id)`): wraps under the key's
+ * current primary version (rotation is seen at once), unwraps that key's entries.
+ */
+export declare class KeyringKey {
+  /** The key id. */
+  get keyId(): string
+  /** The primary version (the one new wraps use). */
+  get keyVersion(): number
 }
 
 /**
@@ -342,6 +567,118 @@ export declare class PublicIdentity {
 }
 
 /**
+ * A 32-byte key that protects a keyring file instead of a passphrase (for servers: keep it
+ * in a secret store and pass it through `SEALWIRE_KEYRING_ROOT_KEY`). Zeroized when
+ * garbage-collected.
+ */
+export declare class RootKey {
+  /** A fresh random root key. */
+  static generate(): RootKey
+  /**
+   * From an environment variable holding 64 hex digits (default
+   * `SEALWIRE_KEYRING_ROOT_KEY`).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_KEY_NOT_FOUND` (unset),
+   * `ERR_SEALWIRE_INVALID_ENCODING`.
+   */
+  static fromEnv(name?: string | undefined | null): RootKey
+  /**
+   * From 64 hex digits.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_ENCODING`.
+   */
+  static fromHex(hex: string): RootKey
+  /**
+   * From 32 raw bytes.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_LENGTH`.
+   */
+  static fromBytes(bytes: Uint8Array): RootKey
+  /**
+   * The key as 64 lowercase hex digits: an explicit export of the secret (JS strings
+   * cannot be wiped).
+   */
+  toHex(): string
+}
+
+/**
+ * An agent's X-Wing key pair: opens envelopes wrapped to its `publicKey`. The private key is
+ * a 32-byte seed kept inside the native object (zeroized when garbage-collected).
+ */
+export declare class XWingKeyPair {
+  /** A new key pair from the OS CSPRNG. */
+  static generate(): XWingKeyPair
+  /**
+   * The key pair of a 32-byte X-Wing seed (the X-Wing private key format).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_LENGTH`.
+   */
+  static fromSeed(seed: Uint8Array): XWingKeyPair
+  /** The 32-byte private seed: an explicit export of the secret key. Keep it encrypted. */
+  exportSeed(): Buffer
+  /** The public key to hand to senders. */
+  get publicKey(): XWingPublicKey
+  /** The recipient key id of the public key (32 lowercase hex digits). */
+  get keyId(): string
+}
+
+/**
+ * An X-Wing (ML-KEM-768 + X25519) public key: a post-quantum hybrid envelope recipient
+ * (HPKE KEM 0x647A). Encoded form: `"SWXP" ‖ 0x01 ‖ 1216-byte raw key`.
+ */
+export declare class XWingPublicKey {
+  /**
+   * Decode the `SWXP` encoding (strict; the ML-KEM key is checked as FIPS 203 requires).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_BAD_MAGIC`, `ERR_SEALWIRE_UNSUPPORTED_VERSION`,
+   * `ERR_SEALWIRE_TRUNCATED`, `ERR_SEALWIRE_TRAILING_BYTES`, `ERR_SEALWIRE_INVALID_PUBLIC_KEY`.
+   */
+  static fromBytes(bytes: Uint8Array): XWingPublicKey
+  /**
+   * From the raw 1216-byte key (ML-KEM-768 encapsulation key ‖ X25519 key).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_LENGTH`, `ERR_SEALWIRE_INVALID_PUBLIC_KEY`.
+   */
+  static fromRawBytes(raw: Uint8Array): XWingPublicKey
+  /** The `SWXP` encoding. */
+  toBytes(): Buffer
+  /** The raw 1216-byte key. */
+  rawBytes(): Buffer
+  /** The recipient key id naming this key in envelope entries (32 lowercase hex digits). */
+  get keyId(): string
+  /** Whether `other` is the same key. */
+  equals(other: XWingPublicKey): boolean
+}
+
+/**
+ * A key provider written in JavaScript (documentation type: pass such an object in `to` /
+ * `keys`). `wrap` receives the PLAINTEXT 32-byte data key, which decrypts the object: a
+ * provider can read everything it wraps, so only use code you trust with the data (the
+ * buffer is zero-filled when `wrap` returns: copy it if you must keep it, which you should
+ * not); `unwrap` must return it. Both are called synchronously on the JavaScript thread with `this` = the provider
+ * object and must return a `Buffer`/`Uint8Array` (not a Promise). They must bind the wrapped
+ * key to `context.aad`. To report a specific failure, throw an error whose `code` is
+ * `ERR_SEALWIRE_HEADER_AUTH_FAILED`, `ERR_SEALWIRE_KEY_NOT_FOUND`,
+ * `ERR_SEALWIRE_KEY_RETIRED` or `ERR_SEALWIRE_NO_MATCHING_KEY`; anything else thrown becomes
+ * `ERR_SEALWIRE_PROVIDER_FAILED`. The thrown value is the `cause` of the resulting error.
+ */
+export interface CustomKeyProvider {
+  /** Provider name written in the entries (1–64 printable ASCII bytes), e.g. `'aws-kms'`. */
+  providerId: string
+  /** Key id written in the entries (1–2048 bytes, no control characters). */
+  keyId: string
+  /** Key version written by `wrap` (default 0). */
+  keyVersion?: number
+  /** Wrap the data key; returns the wrapped bytes (1–65535 bytes). */
+  wrap?: (dataKey: Buffer, context: KeyProviderContext) => Uint8Array
+  /**
+   * Unwrap an entry whose `providerId` and `keyId` match this provider; returns the
+   * 32-byte data key.
+   */
+  unwrap?: (wrapped: Buffer, context: KeyProviderContext) => Uint8Array
+}
+
+/**
  * Argon2id cost parameters for `Identity.export` / `Identity.exportAsync`.
  *
  * Every field is optional; a missing field takes its default (RFC 9106 second recommended
@@ -356,6 +693,79 @@ export interface KdfOptions {
   iterations?: number
   /** Degree of parallelism (default 4). */
   lanes?: number
+}
+
+/** Anything `seal` / `openSealed` / `rewrap` accept as a key provider. */
+export type KeyProvider = Keyring | KeyringKey | PublicIdentity | Identity | XWingPublicKey | XWingKeyPair | CustomKeyProvider
+
+/** What a JavaScript key provider's `wrap` / `unwrap` receives as its second argument. */
+export interface KeyProviderContext {
+  /** The provider name (`providerId`) of the entry. */
+  providerId: string
+  /** For `wrap`: the provider's `keyId`; for `unwrap`: the entry's key id. */
+  keyId: string
+  /** For `wrap`: the provider's `keyVersion`; for `unwrap`: the entry's key version. */
+  keyVersion: number
+  /** The envelope's 32-byte message id. */
+  messageId: Buffer
+  /** The envelope's encryption context (authenticated, stored in clear). */
+  context: Record<string, string>
+  /** The payload suite (`'chacha20-poly1305'` or `'aes-256-gcm'`). */
+  suite: string
+  /**
+   * The bytes the wrapped key MUST be bound to (AEAD associated data, or e.g. an AWS KMS
+   * encryption-context entry): `"SEALWIRE\0envelope-v1\0wrap\0" ‖ D`.
+   */
+  aad: Buffer
+}
+
+/**
+ * The provider name, key id and key version `provider` writes into envelope entries (e.g.
+ * to name an entry in `rewrap`'s `remove`, or to find it in `EnvelopeHeader.wrappedKeys`).
+ */
+export declare function keyProviderInfo(provider: KeyProvider): KeyProviderInfo
+
+/** What a key provider writes into the entries it creates. */
+export interface KeyProviderInfo {
+  /** Provider name (`'keyring'`, `'hpke-x25519'`, `'hpke-xwing'`, or a custom one). */
+  providerId: string
+  /**
+   * Key id: the keyring key id (a `Keyring`'s default key), the recipient key id (lowercase
+   * hex, 32 digits) of a public key, or a custom provider's `keyId`.
+   */
+  keyId: string
+  /** The key version new wraps use (0 for recipients). */
+  keyVersion: number
+}
+
+/**
+ * How a keyring file is protected: exactly one of `passphrase` (Argon2id, cost `kdf`) or
+ * `rootKey`.
+ */
+export interface KeyringProtection {
+  /** A passphrase (a string is encoded as UTF-8). */
+  passphrase?: string | Uint8Array
+  /** A 32-byte root key (e.g. `RootKey.fromEnv()`). */
+  rootKey?: RootKey
+  /**
+   * Argon2id cost for `save` with a passphrase (default 64 MiB, 3 passes, 4 lanes). Ignored
+   * when loading (the file names its parameters).
+   */
+  kdf?: KdfOptions
+}
+
+/** One version of a keyring key (never the key material). */
+export interface KeyVersionInfo {
+  /** Version number (≥ 1). */
+  version: number
+  /** Whether this version wraps new data keys. */
+  primary: boolean
+  /** Creation time, Unix seconds. */
+  createdAt: number
+  /** When it stopped being primary, Unix seconds (absent while primary). */
+  retiredAt?: number
+  /** Unix time after which it refuses to unwrap (absent: no cutoff). */
+  decryptUntil?: number
 }
 
 /**
@@ -428,5 +838,148 @@ export interface NoiseVectorInputs {
   kemEncapsM?: Uint8Array
 }
 
+/**
+ * Options of `openSealed`, `openSealedAsync`, `EnvelopeOpener.create`, `createOpenStream`
+ * and `openFile`.
+ */
+export interface OpenOptions {
+  /**
+   * The expected encryption context; must equal the stored one exactly
+   * (`ERR_SEALWIRE_CONTEXT_MISMATCH` otherwise). Default: empty.
+   */
+  context?: Record<string, string>
+  /**
+   * The key providers to try against the envelope's wrapped keys: `Keyring`,
+   * `KeyringKey`, `Identity`, `XWingKeyPair`, or JavaScript providers with `unwrap`.
+   */
+  keys: Array<KeyProvider>
+}
+
+/**
+ * Open an envelope made by `seal` (or any sealwire binding, streams included). Nothing is
+ * returned unless the context, the key commitment, the header tag and every segment verify.
+ *
+ * @throws {Error} `code` decode codes for a malformed header (`ERR_SEALWIRE_TRUNCATED`,
+ * `ERR_SEALWIRE_BAD_MAGIC`, `ERR_SEALWIRE_UNSUPPORTED_VERSION`,
+ * `ERR_SEALWIRE_UNSUPPORTED_ALGORITHM`, `ERR_SEALWIRE_MALFORMED`, …);
+ * `ERR_SEALWIRE_CONTEXT_MISMATCH`; `ERR_SEALWIRE_NO_MATCHING_KEY` (no entry for `keys`);
+ * `ERR_SEALWIRE_HEADER_AUTH_FAILED`; `ERR_SEALWIRE_KEY_RETIRED`; `ERR_SEALWIRE_KEY_NOT_FOUND`;
+ * `ERR_SEALWIRE_COMMITMENT_MISMATCH`; `ERR_SEALWIRE_TRUNCATED` (payload ends before its final
+ * segment); `ERR_SEALWIRE_DECRYPTION_FAILED` (payload modified, reordered or extended);
+ * `ERR_SEALWIRE_PROVIDER_FAILED`.
+ */
+export declare function openSealed(sealed: Uint8Array, options: OpenOptions): Buffer
+
+/**
+ * Like `openSealed`, as a Promise: the payload is verified and decrypted on the libuv thread
+ * pool (with JavaScript providers, their `unwrap` runs on this thread before the call
+ * returns). `sealed` is copied. Rejections carry the same `code`s as `openSealed`.
+ */
+export declare function openSealedAsync(sealed: Uint8Array, options: OpenOptions): Promise<Buffer>
+
+/**
+ * Change an envelope's wrapped-key entries without touching its payload: authenticate it
+ * like `openSealed` (with `keys`), then re-wrap the entries `rewrapWith` providers own under
+ * their current key version, remove the `remove` entries, add entries for `add`, and return
+ * the new header followed by the unchanged payload bytes. The payload is not decrypted (a
+ * damaged payload is copied as it is).
+ *
+ * @throws {Error} as `openSealed` for the header, plus `ERR_SEALWIRE_INVALID_PARAMETER` if
+ * no entry would remain.
+ */
+export declare function rewrap(sealed: Uint8Array, options: RewrapOptions): Buffer
+
+/** Options of `rewrap`. */
+export interface RewrapOptions {
+  /** The expected encryption context (as for `openSealed`). */
+  context?: Record<string, string>
+  /** Providers that can unwrap the data key (as for `openSealed`). */
+  keys: Array<KeyProvider>
+  /**
+   * First step: re-wrap every entry one of these providers owns under its current key
+   * version (e.g. a `Keyring` after `rotate`).
+   */
+  rewrapWith?: Array<KeyProvider>
+  /** Second step: remove every entry of these (provider, key id) pairs, all versions. */
+  remove?: Array<WrappedKeySelector>
+  /**
+   * Last step: add an entry for each of these providers (an existing entry of the same
+   * provider, key id and version is replaced).
+   */
+  add?: Array<KeyProvider>
+}
+
+/** Options of `Keyring.rotate`. */
+export interface RotateOptions {
+  /**
+   * Unix time (seconds) after which the retired version refuses to unwrap
+   * (`ERR_SEALWIRE_KEY_RETIRED`). Default: no cutoff.
+   */
+  oldDecryptUntil?: number
+}
+
+/**
+ * Seal `plaintext` into a new envelope (`docs/ENVELOPE_FORMATS.md`): a fresh data key, the
+ * payload in authenticated segments, the data key wrapped for every provider in `to`.
+ *
+ * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` (no provider, bad segment size or
+ * context), `ERR_SEALWIRE_UNSUPPORTED_ALGORITHM` (unknown suite), `ERR_SEALWIRE_KEY_NOT_FOUND`
+ * (a keyring without a default key), `ERR_SEALWIRE_PROVIDER_FAILED` (a JavaScript provider
+ * threw; its exception is the `cause`).
+ */
+export declare function seal(plaintext: Uint8Array, options: SealOptions): Buffer
+
+/**
+ * Like `seal`, as a Promise: the payload is sealed on the libuv thread pool. With only
+ * built-in providers everything runs on the pool; JavaScript providers' `wrap` runs on this
+ * thread before the call returns. `plaintext` is copied, so it may be reused at once.
+ * Rejections carry the same `code`s as `seal`.
+ */
+export declare function sealAsync(plaintext: Uint8Array, options: SealOptions): Promise<Buffer>
+
+/**
+ * Options of `seal`, `sealAsync`, `EnvelopeSealer.create`, `createSealStream` and
+ * `sealFile`.
+ */
+export interface SealOptions {
+  /**
+   * The encryption context: a string → string map bound to the envelope (stored in clear,
+   * authenticated; never put secrets in it). Openers must pass exactly the same map.
+   * Default: empty.
+   */
+  context?: Record<string, string>
+  /**
+   * The key providers the fresh data key is wrapped for (at least one): keyring keys,
+   * recipients (`PublicIdentity` / `XWingPublicKey`, or their private halves), or
+   * JavaScript providers.
+   */
+  to: Array<KeyProvider>
+  /**
+   * The payload AEAD: `'chacha20poly1305'` (default) or `'aes256gcm'` (the core's names
+   * `'chacha20-poly1305'` / `'aes-256-gcm'` are accepted too).
+   */
+  suite?: 'chacha20poly1305' | 'aes256gcm' | 'chacha20-poly1305' | 'aes-256-gcm'
+  /** Plaintext bytes per segment, 64 ..= 16777216 (default 65536). */
+  segmentSize?: number
+}
+
 /** Version of the sealwire native binding (the same as the Rust core's version). */
 export declare const version: string
+
+/** One wrapped-data-key entry of an envelope header. */
+export interface WrappedKeyInfo {
+  /** Provider name (`'keyring'`, `'hpke-x25519'`, `'hpke-xwing'`, …). */
+  provider: string
+  /** Key id as the provider names it. */
+  keyId: string
+  /** Key version (0 where the provider has none). */
+  version: number
+}
+
+/** One wrapped-key entry to remove in `rewrap`. */
+export interface WrappedKeySelector {
+  /** Provider name (`'keyring'`, `'hpke-x25519'`, `'hpke-xwing'`, or a custom `providerId`). */
+  provider: string
+  /** Key id (every version of it is removed). */
+  keyId: string
+}

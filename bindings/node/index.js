@@ -835,10 +835,24 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.EnvelopeHeader = nativeBinding.EnvelopeHeader
+module.exports.EnvelopeOpener = nativeBinding.EnvelopeOpener
+module.exports.EnvelopeSealer = nativeBinding.EnvelopeSealer
 module.exports.Identity = nativeBinding.Identity
+module.exports.Keyring = nativeBinding.Keyring
+module.exports.KeyringKey = nativeBinding.KeyringKey
 module.exports.NoiseHandshake = nativeBinding.NoiseHandshake
 module.exports.NoiseTransport = nativeBinding.NoiseTransport
 module.exports.NoiseUnorderedTransport = nativeBinding.NoiseUnorderedTransport
 module.exports.PublicIdentity = nativeBinding.PublicIdentity
+module.exports.RootKey = nativeBinding.RootKey
+module.exports.XWingKeyPair = nativeBinding.XWingKeyPair
+module.exports.XWingPublicKey = nativeBinding.XWingPublicKey
+module.exports.keyProviderInfo = nativeBinding.keyProviderInfo
 module.exports.noiseIdentityPayload = nativeBinding.noiseIdentityPayload
+module.exports.openSealed = nativeBinding.openSealed
+module.exports.openSealedAsync = nativeBinding.openSealedAsync
+module.exports.rewrap = nativeBinding.rewrap
+module.exports.seal = nativeBinding.seal
+module.exports.sealAsync = nativeBinding.sealAsync
 module.exports.version = nativeBinding.version

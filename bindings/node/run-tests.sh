@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Node binding tests: install the pinned npm devDependencies, build the addon with the napi
 # CLI (release profile, shared workspace target dir), check that the committed generated
-# index.js / index.d.ts are current, then run node:test. Exits non-zero on any failure.
+# index.js / index.d.ts are current, type-check the declarations (the hand-written
+# sealwire.d.ts re-exports the generated index.d.ts), then run node:test. Exits non-zero on
+# any failure.
 # Called from anywhere (the top-level test script calls it from the repo root).
 set -euo pipefail
 
@@ -48,6 +50,9 @@ if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 else
   log "note: not a git checkout; drift check skipped"
 fi
+
+log "type-checking the declarations (sealwire.d.ts, index.d.ts) against typecheck/usage.ts"
+npx --no-install tsc -p typecheck
 
 log "running node:test"
 node --test test/

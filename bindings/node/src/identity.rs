@@ -34,7 +34,7 @@ fn secret32(
 
 /// A passphrase given as a string (encoded as UTF-8) or as raw bytes, copied into zeroizing
 /// storage (JS strings themselves cannot be wiped).
-fn passphrase_bytes(passphrase: Either<String, &[u8]>) -> Zeroizing<Vec<u8>> {
+pub(crate) fn passphrase_bytes(passphrase: Either<String, &[u8]>) -> Zeroizing<Vec<u8>> {
     match passphrase {
         Either::A(text) => Zeroizing::new(text.into_bytes()),
         Either::B(bytes) => Zeroizing::new(bytes.to_vec()),
@@ -71,7 +71,9 @@ fn cost(
     }
 }
 
-fn kdf_params(options: Option<KdfOptions>) -> std::result::Result<KdfParams, sealwire::Error> {
+pub(crate) fn kdf_params(
+    options: Option<KdfOptions>,
+) -> std::result::Result<KdfParams, sealwire::Error> {
     let default = KdfParams::default();
     let Some(o) = options else {
         return Ok(default);

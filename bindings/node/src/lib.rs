@@ -6,10 +6,15 @@
 //! private keys, and the handle classes carry no enumerable state.
 //!
 //! Modules: [`error`] (the error mapping), [`identity`] (`Identity`, `PublicIdentity`),
-//! [`noise`] (`NoiseHandshake`, `NoiseTransport`, `NoiseUnorderedTransport`).
+//! [`noise`] (`NoiseHandshake`, `NoiseTransport`, `NoiseUnorderedTransport`), [`envelope`]
+//! (`seal` / `openSealed`, `EnvelopeSealer` / `EnvelopeOpener`, `rewrap`, `EnvelopeHeader`,
+//! `Keyring`, `KeyringKey`, `RootKey`, `XWingPublicKey`, `XWingKeyPair`, JavaScript key
+//! providers). The stream and file helpers are plain JavaScript (`stream.js`), exported with
+//! everything here by the hand-written entry point `sealwire.js`.
 
 use napi_derive::napi;
 
+mod envelope;
 mod error;
 mod identity;
 mod noise;

@@ -1,0 +1,101 @@
+// Compile-only sample of the public API (never executed): checks that sealwire.d.ts and the
+// generated index.d.ts are consistent and usable from TypeScript under `strict`.
+import { Transform } from 'node:stream'
+import {
+  seal,
+  sealAsync,
+  openSealed,
+  openSealedAsync,
+  rewrap,
+  keyProviderInfo,
+  createSealStream,
+  createOpenStream,
+  sealFile,
+  openFile,
+  EnvelopeHeader,
+  EnvelopeSealer,
+  EnvelopeOpener,
+  Keyring,
+  KeyringKey,
+  RootKey,
+  XWingKeyPair,
+  XWingPublicKey,
+  Identity,
+  PublicIdentity,
+  NoiseHandshake,
+  version,
+  type CustomKeyProvider,
+  type KeyProvider,
+  type KeyProviderContext,
+  type SealOptions,
+  type OpenOptions,
+  type KeyVersionInfo,
+  type WrappedKeyInfo,
+} from '../sealwire.js'
+
+export async function sample(): Promise<void> {
+  const ring: Keyring = new Keyring()
+  const v1: number = ring.createKey('orders')
+  const v2: number = ring.rotate('orders', { oldDecryptUntil: 1_900_000_000 })
+  ring.setDecryptUntil('orders', v1, null)
+  const infos: KeyVersionInfo[] = ring.versions('orders')
+  const retired: number | undefined = infos[0].retiredAt
+  const ids: string[] = ring.keyIds
+  const def: string | null = ring.defaultKey
+  const key: KeyringKey = ring.key('orders')
+  const kv: number = key.keyVersion + v2 + ring.primaryVersion('orders') + ring.generation
+  ring._setTime(1_700_000_000)
+  ring._setTime(null)
+  await ring.saveAsync('/tmp/k', { passphrase: 'pw', kdf: { memoryKib: 19456, iterations: 2, lanes: 1 } })
+  ring.save('/tmp/k', { rootKey: RootKey.fromEnv() })
+  const loaded: Keyring = await Keyring.loadAsync('/tmp/k', { rootKey: RootKey.generate() })
+  const loaded2: Keyring = Keyring.load('/tmp/k', { passphrase: new Uint8Array(2) })
+
+  const bob: Identity = Identity.generate()
+  const bobPublic: PublicIdentity = bob.public
+  const carol: XWingKeyPair = XWingKeyPair.generate()
+  const carolPublic: XWingPublicKey = XWingPublicKey.fromBytes(carol.publicKey.toBytes())
+
+  const kms: CustomKeyProvider = {
+    providerId: 'aws-kms',
+    keyId: 'arn:aws:kms:eu-west-1:111122223333:key/x',
+    keyVersion: 1,
+    wrap: (dataKey: Buffer, ctx: KeyProviderContext): Uint8Array => Buffer.concat([ctx.aad, dataKey]),
+    unwrap: (wrapped: Buffer, ctx: KeyProviderContext): Uint8Array => wrapped.subarray(ctx.aad.length),
+  }
+  const to: KeyProvider[] = [ring, key, bobPublic, bob, carolPublic, carol, kms]
+  const options: SealOptions = { context: { tenant: 'acme' }, to, suite: 'aes256gcm', segmentSize: 1 << 16 }
+  const sealed: Buffer = seal(Buffer.from('x'), options)
+  const sealed2: Buffer = await sealAsync(new Uint8Array(3), { to: [ring], suite: 'chacha20-poly1305' })
+  const open: OpenOptions = { context: { tenant: 'acme' }, keys: [bob, carol, ring, kms] }
+  const pt: Buffer = openSealed(sealed, open)
+  const pt2: Buffer = await openSealedAsync(sealed2, { keys: [key] })
+  const moved: Buffer = rewrap(sealed, {
+    context: { tenant: 'acme' },
+    keys: [ring],
+    rewrapWith: [ring],
+    remove: [{ provider: 'hpke-x25519', keyId: keyProviderInfo(bobPublic).keyId }],
+    add: [carolPublic],
+  })
+
+  const h: EnvelopeHeader = EnvelopeHeader.parse(moved)
+  const suite: 'chacha20-poly1305' | 'aes-256-gcm' = h.suite
+  const entries: WrappedKeyInfo[] = h.wrappedKeys
+  const n: number = h.headerLen + h.segmentSize + EnvelopeHeader.headerLength(moved) + entries[0].version
+  const ctx: Record<string, string> = h.context
+
+  const sealer: EnvelopeSealer = EnvelopeSealer.create(options)
+  const out: Buffer[] = [sealer.update(pt), await sealer.updateAsync(pt2), sealer.final()]
+  const opener: EnvelopeOpener = EnvelopeOpener.create(Buffer.concat(out), open)
+  const last: Buffer = await opener.finalAsync()
+
+  const s: Transform = createSealStream(options)
+  const o: Transform = createOpenStream(open)
+  await sealFile('a', 'b', options)
+  await openFile('b', 'c', open)
+
+  const hs: NoiseHandshake = NoiseHandshake.initiator('Noise_NN_25519_ChaChaPoly_BLAKE2s')
+  const root: string = RootKey.generate().toHex()
+  const seed: Buffer = carol.exportSeed()
+  void [retired, ids, def, kv, loaded, loaded2, n, ctx, last, s, o, hs, root, seed, suite, version]
+}
