@@ -7,9 +7,10 @@
  *
  * Results. Every fallible function returns a sealwire_result: SEALWIRE_OK (0) or an error
  *   code from a fixed range (1xxx caller errors and panics, 2xxx malformed input, 3xxx failed
- *   cryptographic or security checks, 4xxx Noise protocol state and limits). Numbers are
- *   never reused. sealwire_result_code_string() gives the stable string shared with the
- *   other bindings ("ERR_SEALWIRE_TRUNCATED", ...).
+ *   cryptographic or security checks, 4xxx protocol state and limits (Noise, ratchet), 5xxx
+ *   keys and storage (no matching key, key not found or retired, key provider or I/O
+ *   failure)). Numbers are never reused. sealwire_result_code_string() gives the stable
+ *   string shared with the other bindings ("ERR_SEALWIRE_TRUNCATED", ...).
  *
  * Out-parameters are written only on success. The one exception is `*written` on
  *   SEALWIRE_BUFFER_TOO_SMALL (see below). On failure `*out` handles are left untouched.
@@ -24,9 +25,10 @@
  *   call writes nothing to `out`, sets `*written` to the required length and returns
  *   SEALWIRE_BUFFER_TOO_SMALL; so a call with out = NULL, out_len = 0 is a length query.
  *   On success `*written` is the number of bytes written. Strings are NUL-terminated and
- *   their lengths (required and written) count the NUL. Calls that advance a Noise state
- *   (handshake messages, encryption, decryption) check the buffer before changing anything:
- *   a length query never uses a nonce or a handshake step. Output must not overlap input.
+ *   their lengths (required and written) count the NUL. Calls that advance a state (Noise
+ *   messages, streaming envelope writers and readers) check the buffer before changing
+ *   anything: a length query never uses a nonce, a handshake step or input bytes. Output
+ *   must not overlap input.
  *
  * Handles. All handles are opaque. Every function that creates one (`**out`) passes
  *   ownership to the caller, who releases it exactly once with the matching _free();
@@ -38,10 +40,20 @@
  *   panicked is poisoned (every later call returns SEALWIRE_PANIC). Freeing a handle that
  *   holds secrets zeroizes them. sealwire_noise_handshake_into_transport() does not free the
  *   handshake: it empties it, and the caller still frees it.
+ *   Envelope handles: sealwire_context, sealwire_envelope_header, sealwire_xwing_keypair and
+ *   sealwire_xwing_public_key are immutable once built (sealwire_context_insert() aside) and
+ *   shareable; sealwire_keyring is internally locked (any thread, any call); a
+ *   sealwire_key_set is built by one thread, then shareable; streaming writers and readers
+ *   and rewrap handles change with use: one thread at a time. Key sets share (never copy)
+ *   the identities, key pairs and keyrings added to them; handles may be freed in any order.
  *
- * Library-allocated buffers. Only sealwire_identity_export*() allocate memory for the caller
- *   (`uint8_t **out_blob, size_t *out_blob_len`); release it with sealwire_bytes_free(),
- *   which zeroizes it first. Never free() it.
+ * Library-allocated buffers. Only randomized outputs are allocated by the library for the
+ *   caller (`uint8_t **out, size_t *out_len`): sealwire_identity_export*(),
+ *   sealwire_envelope_seal() and sealwire_keyring_seal_with_*(). Release them with
+ *   sealwire_bytes_free(), which zeroizes first. Never free() them.
+ *
+ * Callbacks (sealwire_kek_callbacks) must return normally (no C++ exception or longjmp
+ *   across the library) and may run on any thread that calls into the library.
  *
  * Panics. No Rust panic crosses this API: a bug caught at the boundary returns SEALWIRE_PANIC
  *   (functions without a result return their neutral value: false, or nothing).
@@ -115,6 +127,22 @@
 #define SEALWIRE_KDF_MIN_LANES 1
 
 /**
+ * Default Argon2id memory cost (64 MiB), in KiB: what `sealwire_identity_export()` uses and
+ * the recommended cost for keyring files.
+ */
+#define SEALWIRE_KDF_DEFAULT_MEMORY_KIB 65536
+
+/**
+ * Default Argon2id iterations.
+ */
+#define SEALWIRE_KDF_DEFAULT_ITERATIONS 3
+
+/**
+ * Default Argon2id lanes.
+ */
+#define SEALWIRE_KDF_DEFAULT_LANES 4
+
+/**
  * Length of a Noise pre-shared key, in bytes.
  */
 #define SEALWIRE_NOISE_PSK_LEN 32
@@ -161,6 +189,76 @@
 #define SEALWIRE_NOISE_MAX_HASH_LEN 64
 
 /**
+ * Default plaintext segment size (64 KiB).
+ */
+#define SEALWIRE_ENVELOPE_DEFAULT_SEGMENT_SIZE 65536
+
+/**
+ * Smallest allowed plaintext segment size, in bytes.
+ */
+#define SEALWIRE_ENVELOPE_MIN_SEGMENT_SIZE 64
+
+/**
+ * Largest allowed plaintext segment size (16 MiB).
+ */
+#define SEALWIRE_ENVELOPE_MAX_SEGMENT_SIZE 16777216
+
+/**
+ * Authentication tag added to every segment, in bytes.
+ */
+#define SEALWIRE_ENVELOPE_TAG_LEN 16
+
+/**
+ * Largest envelope header (1 MiB).
+ */
+#define SEALWIRE_ENVELOPE_MAX_HEADER_LEN 1048576
+
+/**
+ * Length of an envelope's message id, in bytes.
+ */
+#define SEALWIRE_ENVELOPE_MESSAGE_ID_LEN 32
+
+/**
+ * Length of a data key (what key-provider callbacks wrap and unwrap), in bytes.
+ */
+#define SEALWIRE_ENVELOPE_DATA_KEY_LEN 32
+
+/**
+ * Largest wrapped data key a header entry holds, in bytes.
+ */
+#define SEALWIRE_ENVELOPE_MAX_WRAPPED_KEY_LEN 65535
+
+/**
+ * A buffer of this many bytes always holds a provider id and its NUL.
+ */
+#define SEALWIRE_ENVELOPE_PROVIDER_BUFFER_LEN 65
+
+/**
+ * A buffer of this many bytes always holds a header entry's key id and its NUL.
+ */
+#define SEALWIRE_ENVELOPE_KEY_ID_BUFFER_LEN 2049
+
+/**
+ * Length of a keyring root key, in bytes.
+ */
+#define SEALWIRE_KEYRING_ROOT_KEY_LEN 32
+
+/**
+ * Length of an X-Wing private key (a seed), in bytes.
+ */
+#define SEALWIRE_XWING_SEED_LEN 32
+
+/**
+ * Length of a raw X-Wing public key (ML-KEM-768 key || X25519 key), in bytes.
+ */
+#define SEALWIRE_XWING_PUBLIC_KEY_LEN 1216
+
+/**
+ * Length of an encoded X-Wing public key ("SWXP" || 0x01 || raw key), in bytes.
+ */
+#define SEALWIRE_XWING_PUBLIC_KEY_ENCODED_LEN 1221
+
+/**
  * The result of every fallible sealwire call.
  *
  * Codes are grouped by range and a number is never reused for a different meaning:
@@ -172,9 +270,11 @@
  * * `3xxx` -- a cryptographic or security check failed (bad key, bad signature, wrong
  *   passphrase, unexpected peer key, replayed message): the input or the peer is not what it
  *   should be;
- * * `4xxx` -- protocol state and limits: the call is not allowed at this point of a Noise
- *   session (out of turn, handshake finished or not yet finished, nonces used up) or exceeds
- *   a Noise size limit;
+ * * `4xxx` -- protocol state and limits: the call is not allowed at this point of a Noise or
+ *   ratchet session (out of turn, handshake finished or not yet finished, nonces used up,
+ *   message for another session) or exceeds a size or skip limit;
+ * * `5xxx` -- keys and storage: no supplied key can open the object, a key id or version is
+ *   unknown or retired, a key provider (keyring, KMS, callback) or the file system failed;
  * * `9xxx` -- internal: an error this build of the C layer cannot classify (never expected).
  *
  * `sealwire_result_code_string()` gives each code's stable string (the same strings the Python
@@ -213,6 +313,12 @@ enum sealwire_result
      * A caller-supplied parameter is out of the allowed range (ERR_SEALWIRE_INVALID_PARAMETER).
      */
     SEALWIRE_INVALID_PARAMETER = 1004,
+    /**
+     * The call is not allowed in the handle's current state: a streaming envelope writer or
+     * reader that already finished, or a value that is not available yet (an envelope
+     * reader's header before it was read). C only (ERR_SEALWIRE_INVALID_STATE).
+     */
+    SEALWIRE_INVALID_STATE = 1005,
     /**
      * The input ended before the structure was complete (ERR_SEALWIRE_TRUNCATED).
      */
@@ -278,6 +384,37 @@ enum sealwire_result
      */
     SEALWIRE_REPLAY = 3006,
     /**
+     * An envelope's key commitment does not match the unwrapped data key: the key belongs to
+     * another object or the header was changed (ERR_SEALWIRE_COMMITMENT_MISMATCH).
+     */
+    SEALWIRE_COMMITMENT_MISMATCH = 3007,
+    /**
+     * An envelope header failed authentication: modified header, a wrapped key moved from
+     * another object, or a wrapped key that does not open under the key it names
+     * (ERR_SEALWIRE_HEADER_AUTH_FAILED).
+     */
+    SEALWIRE_HEADER_AUTH_FAILED = 3008,
+    /**
+     * The envelope's encryption context differs from the expected one
+     * (ERR_SEALWIRE_CONTEXT_MISMATCH).
+     */
+    SEALWIRE_CONTEXT_MISMATCH = 3009,
+    /**
+     * A key or prekey bundle belongs to another identity than the one given
+     * (ERR_SEALWIRE_IDENTITY_MISMATCH).
+     */
+    SEALWIRE_IDENTITY_MISMATCH = 3010,
+    /**
+     * A sealed state is older than the generation last committed: an old snapshot was
+     * restored over a newer one (ERR_SEALWIRE_STALE_STATE).
+     */
+    SEALWIRE_STALE_STATE = 3011,
+    /**
+     * An initial ratchet message names a one-time prekey that was already consumed
+     * (ERR_SEALWIRE_PREKEY_ALREADY_USED).
+     */
+    SEALWIRE_PREKEY_ALREADY_USED = 3012,
+    /**
      * A Noise message is, or would become, larger than 65535 bytes
      * (ERR_SEALWIRE_MESSAGE_TOO_LARGE).
      */
@@ -303,6 +440,44 @@ enum sealwire_result
      */
     SEALWIRE_NONCE_EXHAUSTED = 4004,
     /**
+     * Decrypting the ratchet message would skip more message keys than allowed
+     * (ERR_SEALWIRE_TOO_MANY_SKIPPED_MESSAGES).
+     */
+    SEALWIRE_TOO_MANY_SKIPPED_MESSAGES = 4005,
+    /**
+     * An initial ratchet message belongs to another session than the one asked to decrypt
+     * it (ERR_SEALWIRE_SESSION_MISMATCH).
+     */
+    SEALWIRE_SESSION_MISMATCH = 4006,
+    /**
+     * Reading or writing a file or stream failed (ERR_SEALWIRE_IO).
+     */
+    SEALWIRE_IO = 5000,
+    /**
+     * None of the envelope's wrapped data keys is addressed to a supplied key
+     * (ERR_SEALWIRE_NO_MATCHING_KEY).
+     */
+    SEALWIRE_NO_MATCHING_KEY = 5001,
+    /**
+     * A key id or key version is not in the keyring, or a requested entry does not exist
+     * (ERR_SEALWIRE_KEY_NOT_FOUND).
+     */
+    SEALWIRE_KEY_NOT_FOUND = 5002,
+    /**
+     * The key version is retired and past its decryption cutoff (ERR_SEALWIRE_KEY_RETIRED).
+     */
+    SEALWIRE_KEY_RETIRED = 5003,
+    /**
+     * A key provider (keyring, remote KMS, C callback) failed for a reason of its own
+     * (ERR_SEALWIRE_PROVIDER_FAILED).
+     */
+    SEALWIRE_PROVIDER_FAILED = 5004,
+    /**
+     * An initial ratchet message names a prekey this store does not hold (never issued, or
+     * expired) (ERR_SEALWIRE_UNKNOWN_PREKEY).
+     */
+    SEALWIRE_UNKNOWN_PREKEY = 5005,
+    /**
      * The core reported an error kind this build of the C layer does not know.
      */
     SEALWIRE_INTERNAL_ERROR = 9000,
@@ -316,6 +491,76 @@ typedef uint32_t sealwire_result;
 #endif // __cplusplus
 
 /**
+ * An encryption context: UTF-8 key → UTF-8 value pairs bound to an envelope as associated
+ * data (AWS KMS calls the same idea "encryption context"). Opening requires exactly the
+ * context the envelope was sealed with (SEALWIRE_CONTEXT_MISMATCH otherwise). It is stored in
+ * the clear in the envelope header: never put secrets in it.
+ *
+ * Opaque. Created by `sealwire_context_new()` (or taken from a header with
+ * `sealwire_envelope_header_context()`); owned by the caller, who releases it once with
+ * `sealwire_context_free()`. `sealwire_context_insert()` modifies it (one thread at a time);
+ * every other function takes it `const` and may share it between threads. Functions that
+ * take a context copy what they need: it may be freed right after the call.
+ */
+typedef struct sealwire_context sealwire_context;
+
+/**
+ * A decoded envelope header, for inspection without any key: suite, segment size, message
+ * id, context and the wrapped-key entries (provider, key id, key version), e.g. to find the
+ * objects that still use a retired key version. Nothing in it is authenticated until the
+ * envelope is opened.
+ *
+ * Opaque. Created by `sealwire_envelope_header_parse()`, `sealwire_envelope_reader_header()`
+ * or `sealwire_envelope_rewrap_header()`; owned by the caller, who releases it once with
+ * `sealwire_envelope_header_free()`. Never modified: may be used from several threads.
+ */
+typedef struct sealwire_envelope_header sealwire_envelope_header;
+
+/**
+ * A streaming envelope reader: sealed bytes go in by chunks of any size, and each call
+ * returns the plaintext of the segments that became complete and verified. The header is
+ * authenticated (context, unwrap, key commitment, header tag) as soon as it is complete,
+ * before any segment is decrypted; a segment's plaintext is released only after its tag
+ * verified; `sealwire_envelope_reader_finish()` verifies the final segment and reports a
+ * stream that ended early (SEALWIRE_TRUNCATED). Memory: one segment plus the chunk passed.
+ *
+ * Opaque. Created by `sealwire_envelope_reader_new()`; owned by the caller, who releases it
+ * once with `sealwire_envelope_reader_free()` (which zeroizes the keys and buffers). Not for
+ * concurrent use (it may move between threads). Errors from the checks and from decryption
+ * are sticky: every later call returns the same code. A length query or a malformed-header
+ * error changes nothing. A reader whose call panicked is poisoned (SEALWIRE_PANIC).
+ */
+typedef struct sealwire_envelope_reader sealwire_envelope_reader;
+
+/**
+ * An envelope header opened for editing its wrapped-key entries. Opening authenticates the
+ * envelope like `sealwire_envelope_open()` (context, unwrap, key commitment, header tag) and
+ * keeps the data key (zeroized on free); edits change only the entry list; the new header
+ * gets a fresh tag and the payload bytes are reused unchanged.
+ *
+ * Opaque. Created by `sealwire_envelope_rewrap_open()`; owned by the caller, who releases it
+ * once with `sealwire_envelope_rewrap_free()`. Not for concurrent use (it may move between
+ * threads). A failed call changes nothing; a rewrap whose call panicked is poisoned
+ * (SEALWIRE_PANIC).
+ */
+typedef struct sealwire_envelope_rewrap sealwire_envelope_rewrap;
+
+/**
+ * A streaming envelope writer: plaintext goes in by chunks of any size, sealed bytes (the
+ * header first, then each full segment) come out of the same calls, and
+ * `sealwire_envelope_writer_finish()` seals the final, short segment. Memory: one segment
+ * plus the chunk being written.
+ *
+ * Opaque. Created by `sealwire_envelope_writer_new()`; owned by the caller, who releases it
+ * once with `sealwire_envelope_writer_free()` (which zeroizes the keys and the buffered
+ * plaintext). A writer freed before `_finish` leaves a stream that every reader refuses as
+ * truncated. Not for concurrent use (it may move between threads). A failed call changes
+ * nothing, except that a failure inside the core writer is sticky (later calls return the
+ * same code); a writer whose call panicked is poisoned (SEALWIRE_PANIC).
+ */
+typedef struct sealwire_envelope_writer sealwire_envelope_writer;
+
+/**
  * An agent's private identity: an Ed25519 signing key and an X25519 exchange key.
  *
  * Opaque. Created by `sealwire_identity_generate()`, `sealwire_identity_from_secret_bytes()`
@@ -323,8 +568,49 @@ typedef uint32_t sealwire_result;
  * `sealwire_identity_free()`, which zeroizes the secrets. Never mutated after creation, so a
  * `const sealwire_identity *` may be used from several threads at once; it must not be freed
  * while another call is using it.
+ *
+ * A `sealwire_key_set` that an identity was added to shares its keys (they are not copied):
+ * the secrets are zeroized when the last of the handle and those key sets is freed.
  */
 typedef struct sealwire_identity sealwire_identity;
+
+/**
+ * A set of key providers: what an envelope is sealed to (every provider wraps the data key,
+ * one header entry each) or opened with (any provider that owns an entry may unwrap it).
+ *
+ * Opaque. Created by `sealwire_key_set_new()`, filled with the `sealwire_key_set_add_*()`
+ * functions; owned by the caller, who releases it once with `sealwire_key_set_free()`.
+ *
+ * A key set shares the keys added to it; it never copies secrets and never keeps a caller's
+ * pointer (except a callback provider's `user_data`). Identities and X-Wing key pairs are
+ * shared, read-only; keyrings are shared *live*: keys created or rotated in the keyring after
+ * it was added are used too. The added handles may be freed right after adding (the key set
+ * keeps its own references; the secrets are zeroized when the last reference goes).
+ *
+ * The `_add_*` functions change the set (one thread at a time); all other functions take it
+ * `const` and may use it from several threads at once (callback providers must then be
+ * thread-safe). Streaming readers keep their own references to the providers: a key set may
+ * be freed while readers made from it live.
+ */
+typedef struct sealwire_key_set sealwire_key_set;
+
+/**
+ * A local keyring: named key-encryption keys, each with versions; one version per key is
+ * primary and wraps new data keys. Rotation adds a version and retires the previous primary,
+ * which keeps unwrapping until its optional cutoff (SEALWIRE_KEY_RETIRED after it). Sealed
+ * to bytes or files under a passphrase (Argon2id) or a 32-byte root key.
+ *
+ * Opaque. Created by `sealwire_keyring_new()`, `_open_with_*()` or `_load_with_*()`; owned by
+ * the caller, who releases it once with `sealwire_keyring_free()`, which zeroizes the keys
+ * (unless a `sealwire_key_set` still shares them: then when the last one is freed).
+ *
+ * Internally locked: every function may be called from several threads at once, also the
+ * ones that change it (they take a `sealwire_keyring *`). A key set the keyring was added to
+ * refers to the same keyring, not a copy: keys created or rotated later are used by that key
+ * set too. A keyring whose change panicked (a bug) is poisoned: later calls return
+ * SEALWIRE_PANIC (and key sets using it SEALWIRE_PROVIDER_FAILED).
+ */
+typedef struct sealwire_keyring sealwire_keyring;
 
 /**
  * Configuration of one side of a Noise handshake: protocol name, local static key, the
@@ -398,11 +684,167 @@ typedef struct sealwire_noise_unordered_transport sealwire_noise_unordered_trans
 typedef struct sealwire_public_identity sealwire_public_identity;
 
 /**
+ * An X-Wing key pair: the private key is a 32-byte seed (SEALWIRE_XWING_SEED_LEN).
+ *
+ * Opaque. Created by `sealwire_xwing_keypair_generate()` or
+ * `sealwire_xwing_keypair_from_seed()`; owned by the caller, who releases it once with
+ * `sealwire_xwing_keypair_free()`, which zeroizes it (unless a `sealwire_key_set` still
+ * shares it: then when the last such key set is freed). Never modified after creation: may
+ * be used from several threads at once.
+ */
+typedef struct sealwire_xwing_keypair sealwire_xwing_keypair;
+
+/**
+ * An X-Wing public key (what senders need to seal to an X-Wing recipient).
+ *
+ * Opaque. Created by `sealwire_xwing_public_key_from_bytes()`, `_from_raw_bytes()` or
+ * `sealwire_xwing_keypair_public_key()`; owned by the caller, who releases it once with
+ * `sealwire_xwing_public_key_free()`. Never modified: may be used from several threads.
+ */
+typedef struct sealwire_xwing_public_key sealwire_xwing_public_key;
+
+/**
  * Which side of a Noise handshake a party plays: SEALWIRE_NOISE_INITIATOR (sends the first
  * message) or SEALWIRE_NOISE_RESPONDER. A plain integer type, so any value C passes is
  * defined behaviour: other values are refused with SEALWIRE_INVALID_PARAMETER.
  */
 typedef uint32_t sealwire_noise_role;
+
+/**
+ * The payload algorithm suite of an envelope: SEALWIRE_ENVELOPE_SUITE_CHACHA20_POLY1305 (the
+ * default) or SEALWIRE_ENVELOPE_SUITE_AES_256_GCM; the values are the suite byte stored in
+ * the header. A plain integer type: other values are refused with
+ * SEALWIRE_INVALID_PARAMETER.
+ */
+typedef uint32_t sealwire_envelope_suite;
+
+/**
+ * What a key-provider callback learns about the envelope a data key is (un)wrapped for.
+ * Every pointer is valid only during the callback.
+ */
+typedef struct sealwire_wrap_info {
+    /**
+     * The bytes the wrapped key must be bound to (as AEAD associated data, or as an extra
+     * KMS encryption-context entry), so that a wrapped key copied into another envelope no
+     * longer unwraps. Always non-NULL.
+     */
+    const uint8_t *aad;
+    /**
+     * Length of `aad`.
+     */
+    size_t aad_len;
+    /**
+     * The envelope's message id, SEALWIRE_ENVELOPE_MESSAGE_ID_LEN bytes.
+     */
+    const uint8_t *message_id;
+    /**
+     * The envelope's payload suite (SEALWIRE_ENVELOPE_SUITE_*).
+     */
+    sealwire_envelope_suite suite;
+    /**
+     * The envelope's encryption context (borrowed: read it with the `sealwire_context_*`
+     * getters, never free it or keep it).
+     */
+    const struct sealwire_context *context;
+} sealwire_wrap_info;
+
+/**
+ * Wrap callback: wrap the `dek_len`-byte data key `dek` (SEALWIRE_ENVELOPE_DATA_KEY_LEN)
+ * under the provider's key, binding it to `info->aad`; write the wrapped bytes (1 ..=
+ * `out_len` = SEALWIRE_ENVELOPE_MAX_WRAPPED_KEY_LEN) to `out` and their number to
+ * `*written`. Return SEALWIRE_OK, or an error code (see `sealwire_kek_callbacks`).
+ */
+typedef uint32_t (*sealwire_kek_wrap_fn)(void *user_data,
+                                         const struct sealwire_wrap_info *info,
+                                         const uint8_t *dek,
+                                         size_t dek_len,
+                                         uint8_t *out,
+                                         size_t out_len,
+                                         size_t *written);
+
+/**
+ * Unwrap callback: unwrap the `wrapped_len` bytes `wrapped` (made by the wrap callback under
+ * key version `key_version`) checking `info->aad`, and write the data key to `dek_out`
+ * (exactly `dek_len` = SEALWIRE_ENVELOPE_DATA_KEY_LEN bytes). Return SEALWIRE_OK, or an error
+ * code (see `sealwire_kek_callbacks`).
+ */
+typedef uint32_t (*sealwire_kek_unwrap_fn)(void *user_data,
+                                           const struct sealwire_wrap_info *info,
+                                           uint32_t key_version,
+                                           const uint8_t *wrapped,
+                                           size_t wrapped_len,
+                                           uint8_t *dek_out,
+                                           size_t dek_len);
+
+/**
+ * Release callback: called once with `user_data` when the provider is no longer referenced
+ * (the key set and every reader made from it are freed).
+ */
+typedef void (*sealwire_kek_release_fn)(void *user_data);
+
+/**
+ * A key-encryption key implemented in C (an HSM, a KMS client, a test double), added to a
+ * key set with `sealwire_key_set_add_callbacks()`.
+ *
+ * `wrap` and `unwrap` are required; `release` and `user_data` may be NULL. The callbacks
+ * return SEALWIRE_OK (0) or one of: SEALWIRE_HEADER_AUTH_FAILED (the wrapped key does not
+ * authenticate: modified, or bound to another envelope; SEALWIRE_DECRYPTION_FAILED means the
+ * same), SEALWIRE_KEY_NOT_FOUND, SEALWIRE_KEY_RETIRED, SEALWIRE_NO_MATCHING_KEY, SEALWIRE_IO,
+ * SEALWIRE_RANDOMNESS, SEALWIRE_PROVIDER_FAILED; any other value is reported as
+ * SEALWIRE_PROVIDER_FAILED. Outputs are read only after SEALWIRE_OK.
+ *
+ * Rules: callbacks must return normally (no C++ exception, no longjmp out of them); they
+ * must not free or modify the key set, reader or rewrap they are called from; they run on
+ * the thread that made the sealwire call, and if a key set (or readers made from it) is used
+ * from several threads at once they may run concurrently, so `user_data` must then be
+ * thread-safe. `user_data` is kept (the one caller pointer this library keeps) until
+ * `release` is called.
+ */
+typedef struct sealwire_kek_callbacks {
+    /**
+     * Passed unchanged to every callback.
+     */
+    void *user_data;
+    /**
+     * Wraps a data key (required).
+     */
+    sealwire_kek_wrap_fn wrap;
+    /**
+     * Unwraps a data key (required).
+     */
+    sealwire_kek_unwrap_fn unwrap;
+    /**
+     * Releases `user_data` (optional, may be NULL).
+     */
+    sealwire_kek_release_fn release;
+} sealwire_kek_callbacks;
+
+/**
+ * What a keyring tells about one key version (never the key material).
+ */
+typedef struct sealwire_key_version_info {
+    /**
+     * Version number (1 or more).
+     */
+    uint32_t version;
+    /**
+     * Whether this version wraps new data keys.
+     */
+    bool primary;
+    /**
+     * Creation time, Unix seconds.
+     */
+    uint64_t created_at;
+    /**
+     * When it stopped being primary, Unix seconds; 0 = still primary.
+     */
+    uint64_t retired_at;
+    /**
+     * After this Unix time the version refuses to unwrap (SEALWIRE_KEY_RETIRED); 0 = no
+     * cutoff.
+     */
+    uint64_t decrypt_until;
+} sealwire_key_version_info;
 
 /**
  * The party that sends the first handshake message.
@@ -414,6 +856,16 @@ typedef uint32_t sealwire_noise_role;
  */
 #define SEALWIRE_NOISE_RESPONDER 1
 
+/**
+ * ChaCha20-Poly1305 segments (the default).
+ */
+#define SEALWIRE_ENVELOPE_SUITE_CHACHA20_POLY1305 1
+
+/**
+ * AES-256-GCM segments.
+ */
+#define SEALWIRE_ENVELOPE_SUITE_AES_256_GCM 2
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -424,8 +876,8 @@ extern "C" {
 const char *sealwire_version(void);
 
 /**
- * Zeroize and free a buffer allocated by this library (the blob of
- * `sealwire_identity_export()`). `data` may be NULL (no-op).
+ * Zeroize and free a buffer allocated by this library (`sealwire_identity_export*()`,
+ * `sealwire_envelope_seal()`, `sealwire_keyring_seal_with_*()`). `data` may be NULL (no-op).
  *
  * # Safety
  * `data` is NULL, or a pointer returned by this library together with `len`, exactly as
@@ -468,7 +920,8 @@ sealwire_result sealwire_identity_from_secret_bytes(const uint8_t *ed25519_seed,
                                                     struct sealwire_identity **out);
 
 /**
- * Free an identity handle and zeroize its secrets. `identity` may be NULL (no-op).
+ * Free an identity handle and zeroize its secrets (unless a `sealwire_key_set` still shares
+ * them: then when the last such key set is freed). `identity` may be NULL (no-op).
  *
  * # Safety
  * `identity` is NULL or a handle from this library that has not been freed yet and is not in
@@ -1314,6 +1767,1298 @@ const char *sealwire_result_code_string(uint32_t result);
  * versions; compare codes, or the strings of `sealwire_result_code_string()`, not messages.
  */
 const char *sealwire_result_message(uint32_t result);
+
+/**
+ * Seal `plaintext` into a new envelope: a fresh data key, the payload in segments of
+ * `segment_size` bytes (SEALWIRE_ENVELOPE_MIN_SEGMENT_SIZE ..=
+ * SEALWIRE_ENVELOPE_MAX_SEGMENT_SIZE; SEALWIRE_ENVELOPE_DEFAULT_SEGMENT_SIZE is the usual
+ * choice) under `suite`, the data key wrapped by every provider of `key_set` (at least one;
+ * one header entry each), `context` bound to it.
+ *
+ * The output is randomized, so it cannot be length-queried by a second call: on success
+ * `*out_sealed` / `*out_sealed_len` receive a buffer allocated by this library, owned by the
+ * caller, released with `sealwire_bytes_free(*out_sealed, *out_sealed_len)`. Its length is
+ * the header length plus `sealwire_envelope_sealed_payload_len()`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (unknown suite, segment size out
+ * of range, empty key set, more than 1024 providers, header over 1 MiB),
+ * SEALWIRE_RANDOMNESS; from providers: SEALWIRE_KEY_NOT_FOUND (keyring without the key),
+ * SEALWIRE_PROVIDER_FAILED / SEALWIRE_IO (callbacks), SEALWIRE_INVALID_PUBLIC_KEY.
+ *
+ * # Safety
+ * `plaintext` is NULL (only with length 0) or readable for `plaintext_len` bytes; `context`
+ * and `key_set` are NULL or live handles; `out_sealed` and `out_sealed_len` are NULL or
+ * writable.
+ */
+sealwire_result sealwire_envelope_seal(const uint8_t *plaintext,
+                                       size_t plaintext_len,
+                                       const struct sealwire_context *context,
+                                       const struct sealwire_key_set *key_set,
+                                       sealwire_envelope_suite suite,
+                                       uint32_t segment_size,
+                                       uint8_t **out_sealed,
+                                       size_t *out_sealed_len);
+
+/**
+ * Open an envelope made by `sealwire_envelope_seal()`, a streaming writer or any sealwire
+ * binding. `context` must equal the stored context exactly; the providers of `key_set` are
+ * tried against the header entries they own. Nothing is decrypted before the context, the
+ * unwrap, the key commitment and the header tag all check out, and no plaintext is written
+ * unless every segment verified.
+ *
+ * The plaintext goes to `out` by the output-buffer convention. Its exact length follows from
+ * the header and `sealed_len`, so a length query (out = NULL) decrypts nothing, and a buffer
+ * of `sealed_len` bytes always suffices. (A query on a structurally incomplete envelope runs
+ * the checks and reports their error, as the real call would.)
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL; header decoding
+ * (SEALWIRE_TRUNCATED, SEALWIRE_BAD_MAGIC, SEALWIRE_UNSUPPORTED_VERSION,
+ * SEALWIRE_UNSUPPORTED_ALGORITHM, SEALWIRE_MALFORMED); SEALWIRE_CONTEXT_MISMATCH;
+ * SEALWIRE_NO_MATCHING_KEY (no entry for these keys), SEALWIRE_KEY_RETIRED,
+ * SEALWIRE_HEADER_AUTH_FAILED, SEALWIRE_COMMITMENT_MISMATCH; then SEALWIRE_TRUNCATED (the
+ * payload ends before its final segment) or SEALWIRE_DECRYPTION_FAILED (modified, reordered,
+ * duplicated or appended data); provider failures (SEALWIRE_PROVIDER_FAILED, SEALWIRE_IO).
+ *
+ * # Safety
+ * `sealed` is NULL (only with length 0) or readable for `sealed_len` bytes; `context` and
+ * `key_set` are NULL or live handles; `out` is NULL or writable for `out_len` bytes and does
+ * not overlap `sealed`; `written` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_open(const uint8_t *sealed,
+                                       size_t sealed_len,
+                                       const struct sealwire_context *context,
+                                       const struct sealwire_key_set *key_set,
+                                       uint8_t *out,
+                                       size_t out_len,
+                                       size_t *written);
+
+/**
+ * The sealed payload length (everything after the header) for `plaintext_len` bytes in
+ * segments of `segment_size`: every segment adds SEALWIRE_ENVELOPE_TAG_LEN bytes and the
+ * final segment is always short (possibly empty), so there are
+ * `plaintext_len / segment_size + 1` segments. In `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (segment size out of range, or
+ * more than 2^32 segments).
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_sealed_payload_len(uint64_t plaintext_len,
+                                                     uint32_t segment_size,
+                                                     uint64_t *out);
+
+/**
+ * Decode the header at the start of `bytes` (the payload may follow, or not). Structural
+ * checks only; nothing is authenticated.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_TRUNCATED, SEALWIRE_TRAILING_BYTES,
+ * SEALWIRE_BAD_MAGIC, SEALWIRE_UNSUPPORTED_VERSION, SEALWIRE_UNSUPPORTED_ALGORITHM,
+ * SEALWIRE_MALFORMED.
+ *
+ * # Safety
+ * `bytes` is NULL (only with length 0) or readable for `len` bytes; `out` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_header_parse(const uint8_t *bytes,
+                                               size_t len,
+                                               struct sealwire_envelope_header **out);
+
+/**
+ * The payload suite (SEALWIRE_ENVELOPE_SUITE_*), in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `header` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_header_suite(const struct sealwire_envelope_header *header,
+                                               sealwire_envelope_suite *out);
+
+/**
+ * The plaintext segment size, in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `header` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_header_segment_size(const struct sealwire_envelope_header *header,
+                                                      uint32_t *out);
+
+/**
+ * The encoded header length (the payload starts at this offset), in `*out`. For a header
+ * from `sealwire_envelope_rewrap_header()` this is the length as last encoded (the original
+ * length until `sealwire_envelope_rewrap_header_bytes()` or `_apply()` ran).
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `header` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_header_len(const struct sealwire_envelope_header *header,
+                                             size_t *out);
+
+/**
+ * The 32-byte message id (output-buffer convention).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * `header` is NULL or a live handle; `out` is NULL or writable for `out_len` bytes;
+ * `written` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_header_message_id(const struct sealwire_envelope_header *header,
+                                                    uint8_t *out,
+                                                    size_t out_len,
+                                                    size_t *written);
+
+/**
+ * The stored encryption context, as a NEW `sealwire_context` handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `header` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_header_context(const struct sealwire_envelope_header *header,
+                                                 struct sealwire_context **out);
+
+/**
+ * The number of wrapped-key entries (1 ..= 1024 in a parsed header), in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `header` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_header_wrapped_key_count(const struct sealwire_envelope_header *header,
+                                                           size_t *out);
+
+/**
+ * The provider of entry `index` ("keyring", "hpke-x25519", "hpke-xwing", or another
+ * provider's name) as a NUL-terminated string (output-buffer convention;
+ * SEALWIRE_ENVELOPE_PROVIDER_BUFFER_LEN bytes always suffice).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_INVALID_PARAMETER
+ * (`index` out of range).
+ *
+ * # Safety
+ * `header` is NULL or a live handle; `out` is NULL or writable for `out_len` bytes;
+ * `written` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_header_wrapped_key_provider(const struct sealwire_envelope_header *header,
+                                                              size_t index,
+                                                              char *out,
+                                                              size_t out_len,
+                                                              size_t *written);
+
+/**
+ * The key id of entry `index` (a keyring key id, a recipient key id, a KMS key name) as a
+ * NUL-terminated string (output-buffer convention; SEALWIRE_ENVELOPE_KEY_ID_BUFFER_LEN bytes
+ * always suffice).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_INVALID_PARAMETER
+ * (`index` out of range).
+ *
+ * # Safety
+ * As `sealwire_envelope_header_wrapped_key_provider()`.
+ */
+sealwire_result sealwire_envelope_header_wrapped_key_id(const struct sealwire_envelope_header *header,
+                                                        size_t index,
+                                                        char *out,
+                                                        size_t out_len,
+                                                        size_t *written);
+
+/**
+ * The key version of entry `index` (0 for providers without versions, such as recipients),
+ * in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (`index` out of range).
+ *
+ * # Safety
+ * `header` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_header_wrapped_key_version(const struct sealwire_envelope_header *header,
+                                                             size_t index,
+                                                             uint32_t *out);
+
+/**
+ * Free a header handle. `header` may be NULL (no-op).
+ *
+ * # Safety
+ * `header` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another call; it must not be used afterwards.
+ */
+void sealwire_envelope_header_free(struct sealwire_envelope_header *header);
+
+/**
+ * Create an empty encryption context.
+ *
+ * On success `*out` receives a new handle owned by the caller (free it with
+ * `sealwire_context_free()`).
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+sealwire_result sealwire_context_new(struct sealwire_context **out);
+
+/**
+ * Insert an entry, or replace the value of an existing key. Key and value are UTF-8 byte
+ * buffers (not NUL-terminated; `value` may be empty, then it may be NULL). Keys must be
+ * non-empty; keys and values at most 65535 bytes; a context holds at most 1024 entries and
+ * 64 KiB encoded. A failed insert leaves the context unchanged.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_UTF8, SEALWIRE_INVALID_PARAMETER (empty
+ * key, or a limit above).
+ *
+ * # Safety
+ * `context` is NULL or a live handle not used concurrently; `key` and `value` are NULL (only
+ * with length 0) or readable for their lengths.
+ */
+sealwire_result sealwire_context_insert(struct sealwire_context *context,
+                                        const uint8_t *key,
+                                        size_t key_len,
+                                        const uint8_t *value,
+                                        size_t value_len);
+
+/**
+ * The number of entries, in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `context` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_context_count(const struct sealwire_context *context, size_t *out);
+
+/**
+ * The key of entry `index` (0 ..= count - 1, in canonical order: sorted by the keys' bytes),
+ * as UTF-8 bytes without a NUL, following the output-buffer convention.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_INVALID_PARAMETER
+ * (`index` out of range).
+ *
+ * # Safety
+ * `context` is NULL or a live handle; `out` is NULL or writable for `out_len` bytes;
+ * `written` is NULL or writable.
+ */
+sealwire_result sealwire_context_key_at(const struct sealwire_context *context,
+                                        size_t index,
+                                        uint8_t *out,
+                                        size_t out_len,
+                                        size_t *written);
+
+/**
+ * The value of entry `index` (same order as `sealwire_context_key_at()`), as UTF-8 bytes
+ * without a NUL, following the output-buffer convention.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_INVALID_PARAMETER
+ * (`index` out of range).
+ *
+ * # Safety
+ * As `sealwire_context_key_at()`.
+ */
+sealwire_result sealwire_context_value_at(const struct sealwire_context *context,
+                                          size_t index,
+                                          uint8_t *out,
+                                          size_t out_len,
+                                          size_t *written);
+
+/**
+ * The value stored under `key` (UTF-8 bytes), as UTF-8 bytes without a NUL, following the
+ * output-buffer convention.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_UTF8, SEALWIRE_BUFFER_TOO_SMALL,
+ * SEALWIRE_KEY_NOT_FOUND (no such key).
+ *
+ * # Safety
+ * `context` is NULL or a live handle; `key` is NULL (only with length 0) or readable for
+ * `key_len` bytes; `out` is NULL or writable for `out_len` bytes; `written` is NULL or
+ * writable.
+ */
+sealwire_result sealwire_context_get(const struct sealwire_context *context,
+                                     const uint8_t *key,
+                                     size_t key_len,
+                                     uint8_t *out,
+                                     size_t out_len,
+                                     size_t *written);
+
+/**
+ * Whether two contexts hold exactly the same entries (what opening an envelope compares).
+ * Returns false if either pointer is NULL.
+ *
+ * # Safety
+ * `a` and `b` are NULL or live handles.
+ */
+bool sealwire_context_equal(const struct sealwire_context *a, const struct sealwire_context *b);
+
+/**
+ * Free a context. `context` may be NULL (no-op).
+ *
+ * # Safety
+ * `context` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another thread; it must not be used afterwards.
+ */
+void sealwire_context_free(struct sealwire_context *context);
+
+/**
+ * Authenticate the header at the start of `sealed` (the payload may follow, or not: only the
+ * header is read) with `context` and the providers of `key_set`, and open it for editing.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: as `sealwire_envelope_open()` up to and including the header checks
+ * (no payload errors).
+ *
+ * # Safety
+ * `sealed` is NULL (only with length 0) or readable for `sealed_len` bytes; `context` and
+ * `key_set` are NULL or live handles; `out` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_rewrap_open(const uint8_t *sealed,
+                                              size_t sealed_len,
+                                              const struct sealwire_context *context,
+                                              const struct sealwire_key_set *key_set,
+                                              struct sealwire_envelope_rewrap **out);
+
+/**
+ * Add an entry wrapping the data key for every provider of `key_set` (new recipients or
+ * KEKs; an existing entry with the same provider, key id and version is replaced). All or
+ * nothing: if one provider fails, the entries are left as they were.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (empty key set), provider errors
+ * (SEALWIRE_KEY_NOT_FOUND, SEALWIRE_PROVIDER_FAILED, SEALWIRE_IO, SEALWIRE_RANDOMNESS).
+ *
+ * # Safety
+ * `rewrap` is NULL or a live handle not used concurrently; `key_set` is NULL or a live
+ * handle.
+ */
+sealwire_result sealwire_envelope_rewrap_add(struct sealwire_envelope_rewrap *rewrap,
+                                             const struct sealwire_key_set *key_set);
+
+/**
+ * Remove every entry of provider `provider_id` with key id `key_id` (all versions; both
+ * NUL-terminated); `*out_removed` receives how many (0 is not an error). Removing the last
+ * entry is allowed here, but `_header_bytes()` / `_apply()` then refuse
+ * (SEALWIRE_INVALID_PARAMETER): an envelope keeps at least one entry.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_UTF8.
+ *
+ * # Safety
+ * `rewrap` is NULL or a live handle not used concurrently; `provider_id` and `key_id` are
+ * NULL or NUL-terminated; `out_removed` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_rewrap_remove(struct sealwire_envelope_rewrap *rewrap,
+                                                const char *provider_id,
+                                                const char *key_id,
+                                                size_t *out_removed);
+
+/**
+ * Re-wrap every entry that a provider of `key_set` owns under that provider's current key
+ * version (after a keyring rotation: the entries of the rotated key move to its new primary
+ * version); `*out_replaced` receives how many entries were replaced. All or nothing.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_KEY_RETIRED, SEALWIRE_HEADER_AUTH_FAILED, provider
+ * errors.
+ *
+ * # Safety
+ * `rewrap` is NULL or a live handle not used concurrently; `key_set` is NULL or a live
+ * handle; `out_replaced` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_rewrap_rotate(struct sealwire_envelope_rewrap *rewrap,
+                                                const struct sealwire_key_set *key_set,
+                                                size_t *out_replaced);
+
+/**
+ * The header as edited so far, as a NEW handle owned by the caller (entries reflect the
+ * edits; free it with `sealwire_envelope_header_free()`).
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `rewrap` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_rewrap_header(const struct sealwire_envelope_rewrap *rewrap,
+                                                struct sealwire_envelope_header **out);
+
+/**
+ * The length of the header as it was read: the payload starts at this offset in the
+ * original envelope. In `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `rewrap` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_rewrap_original_header_len(const struct sealwire_envelope_rewrap *rewrap,
+                                                             size_t *out);
+
+/**
+ * The new header alone (fresh header tag), by the output-buffer convention: for envelopes
+ * kept in files, write it followed by the original bytes from offset
+ * `sealwire_envelope_rewrap_original_header_len()` on. Deterministic for the current
+ * entries, so a length query followed by the real call gives the same bytes.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_INVALID_PARAMETER (no
+ * entry left, or the header would exceed 1 MiB).
+ *
+ * # Safety
+ * `rewrap` is NULL or a live handle not used concurrently; `out` is NULL or writable for
+ * `out_len` bytes; `written` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_rewrap_header_bytes(struct sealwire_envelope_rewrap *rewrap,
+                                                      uint8_t *out,
+                                                      size_t out_len,
+                                                      size_t *written);
+
+/**
+ * The whole rewrapped envelope: the new header followed by the unchanged payload of
+ * `sealed` (the same envelope given to `sealwire_envelope_rewrap_open()`, with its payload),
+ * by the output-buffer convention. Deterministic: a length query gives the exact length.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, header decoding errors,
+ * SEALWIRE_INVALID_PARAMETER (not the envelope this rewrap was opened on, or no entry left).
+ *
+ * # Safety
+ * `rewrap` is NULL or a live handle not used concurrently; `sealed` is NULL (only with
+ * length 0) or readable for `sealed_len` bytes; `out` is NULL or writable for `out_len`
+ * bytes and does not overlap `sealed`; `written` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_rewrap_apply(struct sealwire_envelope_rewrap *rewrap,
+                                               const uint8_t *sealed,
+                                               size_t sealed_len,
+                                               uint8_t *out,
+                                               size_t out_len,
+                                               size_t *written);
+
+/**
+ * Free a rewrap handle (zeroizing the data key). `rewrap` may be NULL (no-op).
+ *
+ * # Safety
+ * `rewrap` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another call; it must not be used afterwards.
+ */
+void sealwire_envelope_rewrap_free(struct sealwire_envelope_rewrap *rewrap);
+
+/**
+ * Start a streaming envelope: a fresh data key wrapped by every provider of `key_set`,
+ * `context` bound, `suite` and `segment_size` as for `sealwire_envelope_seal()`. The header
+ * is produced now (the providers are called now; the writer keeps no reference to the key
+ * set or the context) and handed out by the first `_write` or `_finish` call.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: as `sealwire_envelope_seal()`.
+ *
+ * # Safety
+ * `context` and `key_set` are NULL or live handles; `out` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_writer_new(const struct sealwire_context *context,
+                                             const struct sealwire_key_set *key_set,
+                                             sealwire_envelope_suite suite,
+                                             uint32_t segment_size,
+                                             struct sealwire_envelope_writer **out);
+
+/**
+ * Write `plaintext_len` bytes of plaintext. The sealed bytes that became ready (the header on
+ * the first call, then every segment that filled up) go to `out` by the output-buffer
+ * convention. The exact length is known before anything changes: header (first call) +
+ * (number of segments completed) x (segment size + 16); a call with `out` NULL or too small
+ * is a length query that consumes no plaintext. The output is never longer than the header
+ * (first call only) plus `plaintext_len` plus one segment size plus 16 bytes for each of the
+ * (`plaintext_len` / segment size) + 1 segments it can complete; writing chunks of exactly
+ * the segment size gives one segment (segment size + 16 bytes) per call. `out = NULL` is always a query: when no output is expected (a partial
+ * segment) pass any non-NULL `out`, `out_len` may be 0.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_INVALID_STATE (already
+ * finished), SEALWIRE_INVALID_PARAMETER (more than 2^32 segments).
+ *
+ * # Safety
+ * `writer` is NULL or a live handle not used concurrently; `plaintext` is NULL (only with
+ * length 0) or readable for `plaintext_len` bytes; `out` is NULL or writable for `out_len`
+ * bytes and does not overlap `plaintext`; `written` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_writer_write(struct sealwire_envelope_writer *writer,
+                                               const uint8_t *plaintext,
+                                               size_t plaintext_len,
+                                               uint8_t *out,
+                                               size_t out_len,
+                                               size_t *written);
+
+/**
+ * Seal the final segment (the buffered plaintext, possibly empty) and write the remaining
+ * sealed bytes (header if not handed out yet + buffered plaintext + 16) to `out` by the
+ * output-buffer convention; a query changes nothing. After success the writer is finished:
+ * further `_write` / `_finish` calls return SEALWIRE_INVALID_STATE; free it as usual.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_INVALID_STATE.
+ *
+ * # Safety
+ * `writer` is NULL or a live handle not used concurrently; `out` is NULL or writable for
+ * `out_len` bytes; `written` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_writer_finish(struct sealwire_envelope_writer *writer,
+                                                uint8_t *out,
+                                                size_t out_len,
+                                                size_t *written);
+
+/**
+ * Free a writer (zeroizing its keys and buffered plaintext). `writer` may be NULL (no-op).
+ *
+ * # Safety
+ * `writer` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another call; it must not be used afterwards.
+ */
+void sealwire_envelope_writer_free(struct sealwire_envelope_writer *writer);
+
+/**
+ * Start reading an envelope that must carry exactly `context` and be opened by the providers
+ * of `key_set`. The reader keeps its own copy of the context and references to the
+ * providers (released once the header is authenticated): both handles may be freed after
+ * this call.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `context` and `key_set` are NULL or live handles; `out` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_reader_new(const struct sealwire_context *context,
+                                             const struct sealwire_key_set *key_set,
+                                             struct sealwire_envelope_reader **out);
+
+/**
+ * Pass the next `sealed_len` bytes of the envelope. The plaintext of every segment that this
+ * chunk completes (all verified) goes to `out` by the output-buffer convention. The exact
+ * length is known before anything changes (from the header and the byte counts: complete
+ * segments x segment size), so a call with `out` NULL or too small is a length query that
+ * consumes nothing; a buffer of `sealed_len` + segment size always suffices. `out = NULL` is
+ * always a query: when no output is expected (header bytes, a partial segment) pass any
+ * non-NULL `out`, `out_len` may be 0. The final segment is held back until `_finish`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_INVALID_STATE (already
+ * finished); header decoding errors (not sticky); once the header is complete, the checks of
+ * `sealwire_envelope_open()` (SEALWIRE_CONTEXT_MISMATCH, SEALWIRE_NO_MATCHING_KEY,
+ * SEALWIRE_KEY_RETIRED, SEALWIRE_HEADER_AUTH_FAILED, SEALWIRE_COMMITMENT_MISMATCH, provider
+ * failures) and SEALWIRE_DECRYPTION_FAILED for a bad segment (all sticky).
+ *
+ * # Safety
+ * `reader` is NULL or a live handle not used concurrently; `sealed` is NULL (only with
+ * length 0) or readable for `sealed_len` bytes; `out` is NULL or writable for `out_len`
+ * bytes and does not overlap `sealed`; `written` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_reader_read(struct sealwire_envelope_reader *reader,
+                                              const uint8_t *sealed,
+                                              size_t sealed_len,
+                                              uint8_t *out,
+                                              size_t out_len,
+                                              size_t *written);
+
+/**
+ * Signal the end of the sealed input: verify the final segment and write its plaintext
+ * (the bytes still queued - 16) to `out` by the output-buffer convention (a query changes
+ * nothing; `out = NULL` is always a query, so for an empty final segment pass any non-NULL
+ * `out`). On success the whole envelope verified and the reader is finished: further
+ * `_read` / `_finish` calls return SEALWIRE_INVALID_STATE.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_INVALID_STATE;
+ * SEALWIRE_TRUNCATED (the input ended inside the header or before the final segment: cut at
+ * a segment boundary, or a final segment under 16 bytes); SEALWIRE_DECRYPTION_FAILED (the
+ * final segment is modified, or data was appended or duplicated); or the sticky error of an
+ * earlier call.
+ *
+ * # Safety
+ * `reader` is NULL or a live handle not used concurrently; `out` is NULL or writable for
+ * `out_len` bytes; `written` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_reader_finish(struct sealwire_envelope_reader *reader,
+                                                uint8_t *out,
+                                                size_t out_len,
+                                                size_t *written);
+
+/**
+ * The authenticated header, as a NEW handle owned by the caller (free it with
+ * `sealwire_envelope_header_free()`). Available once a `_read` call completed the header.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_STATE (the header has not been read and
+ * authenticated yet).
+ *
+ * # Safety
+ * `reader` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_reader_header(const struct sealwire_envelope_reader *reader,
+                                                struct sealwire_envelope_header **out);
+
+/**
+ * Whether `sealwire_envelope_reader_finish()` succeeded: the whole envelope verified and all
+ * plaintext was handed out. False for NULL.
+ *
+ * # Safety
+ * `reader` is NULL or a live handle.
+ */
+bool sealwire_envelope_reader_is_finished(const struct sealwire_envelope_reader *reader);
+
+/**
+ * Free a reader (zeroizing its keys and buffers). `reader` may be NULL (no-op).
+ *
+ * # Safety
+ * `reader` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another call; it must not be used afterwards.
+ */
+void sealwire_envelope_reader_free(struct sealwire_envelope_reader *reader);
+
+/**
+ * Create an empty key set.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+sealwire_result sealwire_key_set_new(struct sealwire_key_set **out);
+
+/**
+ * Add a whole keyring (shared, live). Sealing wraps under the keyring's default key at its
+ * primary version at that time (SEALWIRE_KEY_NOT_FOUND if the keyring has no key); opening
+ * unwraps entries of any key of the keyring (retired versions until their cutoff).
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `key_set` is NULL or a live handle not used concurrently; `keyring` is NULL or a live
+ * handle.
+ */
+sealwire_result sealwire_key_set_add_keyring(struct sealwire_key_set *key_set,
+                                             const struct sealwire_keyring *keyring);
+
+/**
+ * Add one key of a keyring (shared, live): sealing wraps under the primary version of
+ * `key_id` (NUL-terminated), opening unwraps only that key's entries.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_UTF8, SEALWIRE_KEY_NOT_FOUND (no such key
+ * in the keyring now).
+ *
+ * # Safety
+ * `key_set` is NULL or a live handle not used concurrently; `keyring` is NULL or a live
+ * handle; `key_id` is NULL or NUL-terminated.
+ */
+sealwire_result sealwire_key_set_add_keyring_key(struct sealwire_key_set *key_set,
+                                                 const struct sealwire_keyring *keyring,
+                                                 const char *key_id);
+
+/**
+ * Add an agent as a recipient: the data key is wrapped to its X25519 key with HPKE
+ * (provider "hpke-x25519"). A public identity only wraps; to open, add the private
+ * `sealwire_identity` with `sealwire_key_set_add_identity()`. The key set keeps a copy.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `key_set` is NULL or a live handle not used concurrently; `public_identity` is NULL or a
+ * live handle.
+ */
+sealwire_result sealwire_key_set_add_public_identity(struct sealwire_key_set *key_set,
+                                                     const struct sealwire_public_identity *public_identity);
+
+/**
+ * Add a private identity: it opens entries wrapped to its X25519 key (and, when sealing,
+ * wraps to itself). The key set shares the identity's keys (no copy).
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `key_set` is NULL or a live handle not used concurrently; `identity` is NULL or a live
+ * handle.
+ */
+sealwire_result sealwire_key_set_add_identity(struct sealwire_key_set *key_set,
+                                              const struct sealwire_identity *identity);
+
+/**
+ * Add an X-Wing recipient (post-quantum hybrid; provider "hpke-xwing"). Wrap only; to open,
+ * add the `sealwire_xwing_keypair`. The key set keeps a copy.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `key_set` is NULL or a live handle not used concurrently; `public_key` is NULL or a live
+ * handle.
+ */
+sealwire_result sealwire_key_set_add_xwing_public_key(struct sealwire_key_set *key_set,
+                                                      const struct sealwire_xwing_public_key *public_key);
+
+/**
+ * Add an X-Wing key pair: it opens entries wrapped to its public key (and, when sealing,
+ * wraps to itself). Shared, not copied.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `key_set` is NULL or a live handle not used concurrently; `keypair` is NULL or a live
+ * handle.
+ */
+sealwire_result sealwire_key_set_add_xwing_keypair(struct sealwire_key_set *key_set,
+                                                   const struct sealwire_xwing_keypair *keypair);
+
+/**
+ * Add a key-encryption key implemented by C callbacks (see `sealwire_kek_callbacks` for the
+ * rules). Entries it wraps name `provider_id` (1-64 printable ASCII bytes, not one of the
+ * built-in names unless you implement that format), `key_id` (1-2048 bytes of UTF-8 without
+ * control characters) and `key_version`; it unwraps the entries with the same provider id and
+ * key id. The struct is copied; `callbacks->user_data` is kept until `release` is called.
+ * On failure nothing is kept and `release` is not called.
+ *
+ * Errors: SEALWIRE_NULL_POINTER (also for a NULL `wrap` or `unwrap`), SEALWIRE_INVALID_UTF8,
+ * SEALWIRE_INVALID_PARAMETER (bad provider id or key id).
+ *
+ * # Safety
+ * `key_set` is NULL or a live handle not used concurrently; `provider_id` and `key_id` are
+ * NULL or NUL-terminated; `callbacks` is NULL or points to a readable
+ * `sealwire_kek_callbacks` whose function pointers follow the documented signatures.
+ */
+sealwire_result sealwire_key_set_add_callbacks(struct sealwire_key_set *key_set,
+                                               const char *provider_id,
+                                               const char *key_id,
+                                               uint32_t key_version,
+                                               const struct sealwire_kek_callbacks *callbacks);
+
+/**
+ * The number of providers in the set, in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `key_set` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_key_set_count(const struct sealwire_key_set *key_set, size_t *out);
+
+/**
+ * The provider id of provider `index` (in the order added): "keyring", "hpke-x25519",
+ * "hpke-xwing" or a callback provider's id; a NUL-terminated string (output-buffer
+ * convention; SEALWIRE_ENVELOPE_PROVIDER_BUFFER_LEN bytes always suffice).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_INVALID_PARAMETER
+ * (`index` out of range).
+ *
+ * # Safety
+ * `key_set` is NULL or a live handle; `out` is NULL or writable for `out_len` bytes;
+ * `written` is NULL or writable.
+ */
+sealwire_result sealwire_key_set_provider_id_at(const struct sealwire_key_set *key_set,
+                                                size_t index,
+                                                char *out,
+                                                size_t out_len,
+                                                size_t *written);
+
+/**
+ * The key id provider `index` wraps under and names in header entries: a keyring key id (the
+ * default key for a whole keyring; "" if it has no key), a recipient key id (32 lowercase
+ * hex digits, derived from the public key) or a callback provider's key id; a NUL-terminated
+ * string (output-buffer convention; SEALWIRE_ENVELOPE_KEY_ID_BUFFER_LEN bytes always
+ * suffice).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_INVALID_PARAMETER
+ * (`index` out of range).
+ *
+ * # Safety
+ * As `sealwire_key_set_provider_id_at()`.
+ */
+sealwire_result sealwire_key_set_key_id_at(const struct sealwire_key_set *key_set,
+                                           size_t index,
+                                           char *out,
+                                           size_t out_len,
+                                           size_t *written);
+
+/**
+ * Free a key set (providers it alone references are released: keys zeroized, callback
+ * `release` called). `key_set` may be NULL (no-op).
+ *
+ * # Safety
+ * `key_set` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another call; it must not be used afterwards.
+ */
+void sealwire_key_set_free(struct sealwire_key_set *key_set);
+
+/**
+ * Create an empty keyring (no keys yet: `sealwire_keyring_create_key()`).
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+sealwire_result sealwire_keyring_new(struct sealwire_keyring **out);
+
+/**
+ * Create key `key_id` with a random version 1 as primary; `*out_version` receives 1. The
+ * first key created becomes the default key (the one the keyring as a whole wraps under).
+ * Key ids are 1-255 bytes of `A-Z a-z 0-9 . _ - : /` (NUL-terminated).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_UTF8, SEALWIRE_INVALID_PARAMETER (bad id,
+ * the id exists already, or 4096 keys), SEALWIRE_RANDOMNESS.
+ *
+ * # Safety
+ * `keyring` is NULL or a live handle; `key_id` is NULL or NUL-terminated; `out_version` is
+ * NULL or writable.
+ */
+sealwire_result sealwire_keyring_create_key(struct sealwire_keyring *keyring,
+                                            const char *key_id,
+                                            uint32_t *out_version);
+
+/**
+ * Rotate key `key_id`: add a random new version (highest + 1) as primary and retire the
+ * previous primary, which keeps unwrapping until `old_decrypt_until` (Unix seconds; 0 = no
+ * cutoff). `*out_version` receives the new version.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_UTF8, SEALWIRE_KEY_NOT_FOUND,
+ * SEALWIRE_INVALID_PARAMETER (65535 versions), SEALWIRE_RANDOMNESS.
+ *
+ * # Safety
+ * As `sealwire_keyring_create_key()`.
+ */
+sealwire_result sealwire_keyring_rotate(struct sealwire_keyring *keyring,
+                                        const char *key_id,
+                                        uint64_t old_decrypt_until,
+                                        uint32_t *out_version);
+
+/**
+ * Set (Unix seconds) or clear (0) the cutoff after which retired version `version` of
+ * `key_id` refuses to unwrap (SEALWIRE_KEY_RETIRED). The primary version cannot have one.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_UTF8, SEALWIRE_KEY_NOT_FOUND (key or
+ * version), SEALWIRE_INVALID_PARAMETER (a cutoff for the primary version).
+ *
+ * # Safety
+ * `keyring` is NULL or a live handle; `key_id` is NULL or NUL-terminated.
+ */
+sealwire_result sealwire_keyring_set_decrypt_until(struct sealwire_keyring *keyring,
+                                                   const char *key_id,
+                                                   uint32_t version,
+                                                   uint64_t decrypt_until);
+
+/**
+ * Delete a retired version for good (crypto-shredding the objects only it wrapped).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_UTF8, SEALWIRE_KEY_NOT_FOUND,
+ * SEALWIRE_INVALID_PARAMETER (the primary version).
+ *
+ * # Safety
+ * As `sealwire_keyring_set_decrypt_until()`.
+ */
+sealwire_result sealwire_keyring_remove_version(struct sealwire_keyring *keyring,
+                                                const char *key_id,
+                                                uint32_t version);
+
+/**
+ * Choose the default key: the key the keyring as a whole (`sealwire_key_set_add_keyring()`)
+ * wraps new data keys under.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_UTF8, SEALWIRE_KEY_NOT_FOUND.
+ *
+ * # Safety
+ * `keyring` is NULL or a live handle; `key_id` is NULL or NUL-terminated.
+ */
+sealwire_result sealwire_keyring_set_default_key(struct sealwire_keyring *keyring,
+                                                 const char *key_id);
+
+/**
+ * The default key id as a NUL-terminated string (output-buffer convention; 256 bytes
+ * always suffice).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_KEY_NOT_FOUND (the
+ * keyring has no key yet).
+ *
+ * # Safety
+ * `keyring` is NULL or a live handle; `out` is NULL or writable for `out_len` bytes;
+ * `written` is NULL or writable.
+ */
+sealwire_result sealwire_keyring_default_key(const struct sealwire_keyring *keyring,
+                                             char *out,
+                                             size_t out_len,
+                                             size_t *written);
+
+/**
+ * The number of keys, in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `keyring` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_keyring_key_count(const struct sealwire_keyring *keyring, size_t *out);
+
+/**
+ * Key id number `index` (0-based, ids sorted) as a NUL-terminated string (output-buffer
+ * convention; 256 bytes always suffice).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_INVALID_PARAMETER
+ * (`index` out of range).
+ *
+ * # Safety
+ * As `sealwire_keyring_default_key()`.
+ */
+sealwire_result sealwire_keyring_key_id_at(const struct sealwire_keyring *keyring,
+                                           size_t index,
+                                           char *out,
+                                           size_t out_len,
+                                           size_t *written);
+
+/**
+ * The primary version of `key_id`, in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_UTF8, SEALWIRE_KEY_NOT_FOUND.
+ *
+ * # Safety
+ * `keyring` is NULL or a live handle; `key_id` is NULL or NUL-terminated; `out` is NULL or
+ * writable.
+ */
+sealwire_result sealwire_keyring_primary_version(const struct sealwire_keyring *keyring,
+                                                 const char *key_id,
+                                                 uint32_t *out);
+
+/**
+ * The versions of `key_id`, ascending, into the array `out` of `out_len` elements. The
+ * output-buffer convention counted in elements: if `out` is NULL or `out_len` is smaller
+ * than the number of versions, `*written` receives that number and the result is
+ * SEALWIRE_BUFFER_TOO_SMALL; on success `*written` is the number of elements written.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_UTF8, SEALWIRE_BUFFER_TOO_SMALL,
+ * SEALWIRE_KEY_NOT_FOUND.
+ *
+ * # Safety
+ * `keyring` is NULL or a live handle; `key_id` is NULL or NUL-terminated; `out` is NULL or
+ * writable for `out_len` elements; `written` is NULL or writable.
+ */
+sealwire_result sealwire_keyring_versions(const struct sealwire_keyring *keyring,
+                                          const char *key_id,
+                                          struct sealwire_key_version_info *out,
+                                          size_t out_len,
+                                          size_t *written);
+
+/**
+ * Use a fixed clock (`now`, Unix seconds) for creation and retirement times and for cutoff
+ * checks; 0 returns to the system clock. For tests and for replaying decisions. The setting
+ * is not saved in keyring files.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `keyring` is NULL or a live handle.
+ */
+sealwire_result sealwire_keyring_set_time(struct sealwire_keyring *keyring, uint64_t now);
+
+/**
+ * How many times this keyring has been sealed (stored in the file and authenticated; lets a
+ * caller detect that an older file was put back), in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `keyring` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_keyring_generation(const struct sealwire_keyring *keyring, uint64_t *out);
+
+/**
+ * Seal the keyring under `passphrase` (Argon2id with `memory_kib`, `iterations`, `lanes`:
+ * the bounds of `sealwire_identity_export_with_params()`; the defaults are
+ * SEALWIRE_KDF_DEFAULT_*) into a `SWKR` blob. Bumps the generation.
+ *
+ * On success `*out_blob` / `*out_blob_len` receive a buffer allocated by this library
+ * (randomized output, so no length query): release it with `sealwire_bytes_free()`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (cost out of range),
+ * SEALWIRE_RANDOMNESS.
+ *
+ * # Safety
+ * `keyring` is NULL or a live handle; `passphrase` is NULL (only with length 0) or readable
+ * for `passphrase_len` bytes; `out_blob` and `out_blob_len` are NULL or writable.
+ */
+sealwire_result sealwire_keyring_seal_with_passphrase(struct sealwire_keyring *keyring,
+                                                      const uint8_t *passphrase,
+                                                      size_t passphrase_len,
+                                                      uint32_t memory_kib,
+                                                      uint32_t iterations,
+                                                      uint32_t lanes,
+                                                      uint8_t **out_blob,
+                                                      size_t *out_blob_len);
+
+/**
+ * Seal the keyring under a 32-byte root key (SEALWIRE_KEYRING_ROOT_KEY_LEN) into a `SWKR`
+ * blob. Bumps the generation. Output as `sealwire_keyring_seal_with_passphrase()`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH (root key not 32 bytes),
+ * SEALWIRE_RANDOMNESS.
+ *
+ * # Safety
+ * `keyring` is NULL or a live handle; `root_key` is NULL (only with length 0) or readable for
+ * `root_key_len` bytes; `out_blob` and `out_blob_len` are NULL or writable.
+ */
+sealwire_result sealwire_keyring_seal_with_root_key(struct sealwire_keyring *keyring,
+                                                    const uint8_t *root_key,
+                                                    size_t root_key_len,
+                                                    uint8_t **out_blob,
+                                                    size_t *out_blob_len);
+
+/**
+ * Open a keyring blob sealed under a passphrase. Strict decoding; the stored Argon2id cost
+ * must be within the export bounds.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER; decode errors (SEALWIRE_TRUNCATED, SEALWIRE_BAD_MAGIC,
+ * SEALWIRE_UNSUPPORTED_VERSION, SEALWIRE_UNSUPPORTED_ALGORITHM, SEALWIRE_MALFORMED);
+ * SEALWIRE_INVALID_PARAMETER (the blob is sealed under a root key);
+ * SEALWIRE_DECRYPTION_FAILED (wrong passphrase or modified blob).
+ *
+ * # Safety
+ * `blob` and `passphrase` are NULL (only with length 0) or readable for their lengths; `out`
+ * is NULL or writable.
+ */
+sealwire_result sealwire_keyring_open_with_passphrase(const uint8_t *blob,
+                                                      size_t blob_len,
+                                                      const uint8_t *passphrase,
+                                                      size_t passphrase_len,
+                                                      struct sealwire_keyring **out);
+
+/**
+ * Open a keyring blob sealed under a 32-byte root key.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH (root key not 32 bytes); decode
+ * errors as `sealwire_keyring_open_with_passphrase()`; SEALWIRE_INVALID_PARAMETER (the blob
+ * is sealed under a passphrase); SEALWIRE_DECRYPTION_FAILED (wrong root key or modified
+ * blob).
+ *
+ * # Safety
+ * `blob` and `root_key` are NULL (only with length 0) or readable for their lengths; `out`
+ * is NULL or writable.
+ */
+sealwire_result sealwire_keyring_open_with_root_key(const uint8_t *blob,
+                                                    size_t blob_len,
+                                                    const uint8_t *root_key,
+                                                    size_t root_key_len,
+                                                    struct sealwire_keyring **out);
+
+/**
+ * Seal the keyring under a passphrase (as `sealwire_keyring_seal_with_passphrase()`) and
+ * write it atomically to the file `path` (NUL-terminated; a temporary file in the same
+ * directory with mode 0600, fsync, rename, fsync of the directory). Bumps the generation.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (cost out of range, empty path),
+ * SEALWIRE_RANDOMNESS, SEALWIRE_IO.
+ *
+ * # Safety
+ * `keyring` is NULL or a live handle; `path` is NULL or NUL-terminated; `passphrase` is NULL
+ * (only with length 0) or readable for `passphrase_len` bytes.
+ */
+sealwire_result sealwire_keyring_save_with_passphrase(struct sealwire_keyring *keyring,
+                                                      const char *path,
+                                                      const uint8_t *passphrase,
+                                                      size_t passphrase_len,
+                                                      uint32_t memory_kib,
+                                                      uint32_t iterations,
+                                                      uint32_t lanes);
+
+/**
+ * Seal the keyring under a 32-byte root key and write it atomically to `path` (as
+ * `sealwire_keyring_save_with_passphrase()`). Bumps the generation.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH (root key not 32 bytes),
+ * SEALWIRE_INVALID_PARAMETER (empty path), SEALWIRE_RANDOMNESS, SEALWIRE_IO.
+ *
+ * # Safety
+ * `keyring` is NULL or a live handle; `path` is NULL or NUL-terminated; `root_key` is NULL
+ * (only with length 0) or readable for `root_key_len` bytes.
+ */
+sealwire_result sealwire_keyring_save_with_root_key(struct sealwire_keyring *keyring,
+                                                    const char *path,
+                                                    const uint8_t *root_key,
+                                                    size_t root_key_len);
+
+/**
+ * Read and open a passphrase-sealed keyring file.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (empty path, or the file is
+ * sealed under a root key), SEALWIRE_IO (cannot read the file), decode errors,
+ * SEALWIRE_DECRYPTION_FAILED (wrong passphrase or modified file).
+ *
+ * # Safety
+ * `path` is NULL or NUL-terminated; `passphrase` is NULL (only with length 0) or readable for
+ * `passphrase_len` bytes; `out` is NULL or writable.
+ */
+sealwire_result sealwire_keyring_load_with_passphrase(const char *path,
+                                                      const uint8_t *passphrase,
+                                                      size_t passphrase_len,
+                                                      struct sealwire_keyring **out);
+
+/**
+ * Read and open a root-key-sealed keyring file.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH (root key not 32 bytes),
+ * SEALWIRE_INVALID_PARAMETER (empty path, or the file is sealed under a passphrase),
+ * SEALWIRE_IO, decode errors, SEALWIRE_DECRYPTION_FAILED (wrong root key or modified file).
+ *
+ * # Safety
+ * `path` is NULL or NUL-terminated; `root_key` is NULL (only with length 0) or readable for
+ * `root_key_len` bytes; `out` is NULL or writable.
+ */
+sealwire_result sealwire_keyring_load_with_root_key(const char *path,
+                                                    const uint8_t *root_key,
+                                                    size_t root_key_len,
+                                                    struct sealwire_keyring **out);
+
+/**
+ * Free a keyring handle. Its keys are zeroized now, or when the last key set sharing it is
+ * freed. `keyring` may be NULL (no-op).
+ *
+ * # Safety
+ * `keyring` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another call; it must not be used afterwards.
+ */
+void sealwire_keyring_free(struct sealwire_keyring *keyring);
+
+/**
+ * Generate an X-Wing key pair from the operating system's random number generator.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_RANDOMNESS.
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+sealwire_result sealwire_xwing_keypair_generate(struct sealwire_xwing_keypair **out);
+
+/**
+ * The key pair of a 32-byte X-Wing seed (the X-Wing private key format). The library copies
+ * the seed; the caller should wipe its copy.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH (not 32 bytes).
+ *
+ * # Safety
+ * `seed` is NULL (only with length 0) or readable for `seed_len` bytes; `out` is NULL or
+ * writable.
+ */
+sealwire_result sealwire_xwing_keypair_from_seed(const uint8_t *seed,
+                                                 size_t seed_len,
+                                                 struct sealwire_xwing_keypair **out);
+
+/**
+ * Export the 32-byte private seed (output-buffer convention). This is the secret key: keep
+ * it encrypted and wipe the buffer after use.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * `keypair` is NULL or a live handle; `out` is NULL or writable for `out_len` bytes;
+ * `written` is NULL or writable.
+ */
+sealwire_result sealwire_xwing_keypair_seed(const struct sealwire_xwing_keypair *keypair,
+                                            uint8_t *out,
+                                            size_t out_len,
+                                            size_t *written);
+
+/**
+ * The public key of a key pair, as a NEW handle owned by the caller (it stays valid after the
+ * key pair is freed).
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `keypair` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_xwing_keypair_public_key(const struct sealwire_xwing_keypair *keypair,
+                                                  struct sealwire_xwing_public_key **out);
+
+/**
+ * Free a key pair (zeroized now, or when the last key set sharing it is freed). `keypair`
+ * may be NULL (no-op).
+ *
+ * # Safety
+ * `keypair` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another call; it must not be used afterwards.
+ */
+void sealwire_xwing_keypair_free(struct sealwire_xwing_keypair *keypair);
+
+/**
+ * Decode an X-Wing public key in the sealwire encoding (`"SWXP" || 0x01 || raw key`,
+ * SEALWIRE_XWING_PUBLIC_KEY_ENCODED_LEN bytes). Strict; the ML-KEM-768 key is checked as
+ * FIPS 203 requires.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_TRUNCATED, SEALWIRE_TRAILING_BYTES,
+ * SEALWIRE_BAD_MAGIC, SEALWIRE_UNSUPPORTED_VERSION, SEALWIRE_INVALID_PUBLIC_KEY.
+ *
+ * # Safety
+ * `bytes` is NULL (only with length 0) or readable for `len` bytes; `out` is NULL or writable.
+ */
+sealwire_result sealwire_xwing_public_key_from_bytes(const uint8_t *bytes,
+                                                     size_t len,
+                                                     struct sealwire_xwing_public_key **out);
+
+/**
+ * An X-Wing public key from its raw form (SEALWIRE_XWING_PUBLIC_KEY_LEN = 1216 bytes: the
+ * ML-KEM-768 encapsulation key followed by the X25519 key, as in the X-Wing draft and HPKE
+ * KEM 0x647A).
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH, SEALWIRE_INVALID_PUBLIC_KEY.
+ *
+ * # Safety
+ * As `sealwire_xwing_public_key_from_bytes()`.
+ */
+sealwire_result sealwire_xwing_public_key_from_raw_bytes(const uint8_t *bytes,
+                                                         size_t len,
+                                                         struct sealwire_xwing_public_key **out);
+
+/**
+ * The sealwire encoding of the public key (SEALWIRE_XWING_PUBLIC_KEY_ENCODED_LEN bytes),
+ * following the output-buffer convention.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * `public_key` is NULL or a live handle; `out` is NULL or writable for `out_len` bytes;
+ * `written` is NULL or writable.
+ */
+sealwire_result sealwire_xwing_public_key_to_bytes(const struct sealwire_xwing_public_key *public_key,
+                                                   uint8_t *out,
+                                                   size_t out_len,
+                                                   size_t *written);
+
+/**
+ * Whether two X-Wing public keys are equal. Returns false if either pointer is NULL.
+ *
+ * # Safety
+ * `a` and `b` are NULL or live handles.
+ */
+bool sealwire_xwing_public_key_equal(const struct sealwire_xwing_public_key *a,
+                                     const struct sealwire_xwing_public_key *b);
+
+/**
+ * Free an X-Wing public key. `public_key` may be NULL (no-op).
+ *
+ * # Safety
+ * `public_key` is NULL or a handle from this library that has not been freed yet and is not
+ * in use by another call; it must not be used afterwards.
+ */
+void sealwire_xwing_public_key_free(struct sealwire_xwing_public_key *public_key);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,5 +1,7 @@
 //! `sealwire_identity`: the private identity handle.
 
+use std::sync::Arc;
+
 use sealwire_core::{Identity, KdfParams};
 use zeroize::Zeroizing;
 
@@ -16,9 +18,20 @@ use crate::{SEALWIRE_ED25519_SEED_LEN, SEALWIRE_X25519_SECRET_LEN};
 /// `sealwire_identity_free()`, which zeroizes the secrets. Never mutated after creation, so a
 /// `const sealwire_identity *` may be used from several threads at once; it must not be freed
 /// while another call is using it.
+///
+/// A `sealwire_key_set` that an identity was added to shares its keys (they are not copied):
+/// the secrets are zeroized when the last of the handle and those key sets is freed.
 #[derive(Debug)] // redacted: core prints no key material
 pub struct sealwire_identity {
-    pub(crate) inner: Identity,
+    // Shared (never mutated) so that key sets can hold the identity without duplicating its
+    // secrets; `Identity` itself is deliberately not `Clone`.
+    pub(crate) inner: Arc<Identity>,
+}
+
+impl sealwire_identity {
+    pub(crate) fn new(inner: Identity) -> Self {
+        Self { inner: Arc::new(inner) }
+    }
 }
 
 /// Generate a new identity from the operating system's random number generator.
@@ -36,7 +49,7 @@ pub unsafe extern "C" fn sealwire_identity_generate(out: *mut *mut sealwire_iden
         let out = Out::new(out)?;
         let inner = Identity::generate()?;
         // SAFETY: `out` is writable (caller contract).
-        unsafe { write_handle(out, sealwire_identity { inner }) };
+        unsafe { write_handle(out, sealwire_identity::new(inner)) };
         Ok(())
     })
 }
@@ -78,12 +91,13 @@ pub unsafe extern "C" fn sealwire_identity_from_secret_bytes(
         x_secret.copy_from_slice(x);
         let inner = Identity::from_secret_bytes(&ed_seed, &x_secret);
         // SAFETY: `out` is writable (caller contract).
-        unsafe { write_handle(out, sealwire_identity { inner }) };
+        unsafe { write_handle(out, sealwire_identity::new(inner)) };
         Ok(())
     })
 }
 
-/// Free an identity handle and zeroize its secrets. `identity` may be NULL (no-op).
+/// Free an identity handle and zeroize its secrets (unless a `sealwire_key_set` still shares
+/// them: then when the last such key set is freed). `identity` may be NULL (no-op).
 ///
 /// # Safety
 /// `identity` is NULL or a handle from this library that has not been freed yet and is not in
@@ -270,7 +284,7 @@ pub unsafe extern "C" fn sealwire_identity_import(
         let out = Out::new(out)?;
         let inner = Identity::import(blob, passphrase)?;
         // SAFETY: `out` is writable (caller contract).
-        unsafe { write_handle(out, sealwire_identity { inner }) };
+        unsafe { write_handle(out, sealwire_identity::new(inner)) };
         Ok(())
     })
 }

@@ -10,9 +10,9 @@
 //! * every pointer is checked for NULL; input buffers may be NULL when their length is 0;
 //! * handles are opaque boxes; `_free(NULL)` is a no-op; Noise handles (which change with
 //!   every message) keep their state in a `Slot` (module `slot`) that is poisoned by a panic;
-//! * byte and string outputs go to caller buffers with a required-length query; the only
-//!   buffer this library allocates (an identity export) is released with
-//!   [`sealwire_bytes_free`], which zeroizes it.
+//! * byte and string outputs go to caller buffers with a required-length query; buffers this
+//!   library allocates (randomized outputs: identity exports, sealed envelopes, keyring
+//!   blobs) are released with [`sealwire_bytes_free`], which zeroizes them.
 //!
 //! All `unsafe` code that touches caller pointers is in the `ptr` module; the public functions
 //! only call its helpers, each call with a `SAFETY` note.
@@ -28,16 +28,33 @@ mod public;
 mod result;
 mod slot;
 
+// The envelope layer comes after identity and Noise in the generated header (cbindgen
+// follows module order).
+mod envelope;
+mod envelope_context;
+mod envelope_rewrap;
+mod envelope_stream;
+mod key_set;
+mod keyring;
+mod xwing;
+
 use core::ffi::c_char;
 
 use zeroize::Zeroize;
 
+pub use envelope::*;
+pub use envelope_context::*;
+pub use envelope_rewrap::*;
+pub use envelope_stream::*;
 pub use identity::*;
+pub use key_set::*;
+pub use keyring::*;
 pub use noise::*;
 pub use noise_handshake::*;
 pub use noise_transport::*;
 pub use public::*;
 pub use result::{sealwire_result, sealwire_result_code_string, sealwire_result_message};
+pub use xwing::*;
 
 /// Length of an Ed25519 seed (the signing secret), in bytes.
 pub const SEALWIRE_ED25519_SEED_LEN: usize = 32;
@@ -59,6 +76,13 @@ pub const SEALWIRE_KDF_MIN_MEMORY_KIB: u32 = 19456;
 pub const SEALWIRE_KDF_MIN_ITERATIONS: u32 = 2;
 /// Lanes of the cheapest accepted cost.
 pub const SEALWIRE_KDF_MIN_LANES: u32 = 1;
+/// Default Argon2id memory cost (64 MiB), in KiB: what `sealwire_identity_export()` uses and
+/// the recommended cost for keyring files.
+pub const SEALWIRE_KDF_DEFAULT_MEMORY_KIB: u32 = 65536;
+/// Default Argon2id iterations.
+pub const SEALWIRE_KDF_DEFAULT_ITERATIONS: u32 = 3;
+/// Default Argon2id lanes.
+pub const SEALWIRE_KDF_DEFAULT_LANES: u32 = 4;
 
 // The literals above are what C sees (cbindgen cannot evaluate paths into the core crate);
 // these checks keep them equal to the core's values.
@@ -75,8 +99,8 @@ pub extern "C" fn sealwire_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
-/// Zeroize and free a buffer allocated by this library (the blob of
-/// `sealwire_identity_export()`). `data` may be NULL (no-op).
+/// Zeroize and free a buffer allocated by this library (`sealwire_identity_export*()`,
+/// `sealwire_envelope_seal()`, `sealwire_keyring_seal_with_*()`). `data` may be NULL (no-op).
 ///
 /// # Safety
 /// `data` is NULL, or a pointer returned by this library together with `len`, exactly as

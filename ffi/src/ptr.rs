@@ -46,6 +46,42 @@ pub(crate) unsafe fn try_str<'a>(s: *const c_char) -> FfiResult<&'a str> {
     c.to_str().map_err(|_| sealwire_result::INVALID_UTF8)
 }
 
+/// Borrow an input buffer that must hold UTF-8 text (not NUL-terminated; may contain NUL
+/// characters). NULL is allowed when `len` is 0.
+///
+/// # Safety
+/// As [`try_slice`].
+pub(crate) unsafe fn try_utf8<'a>(data: *const u8, len: usize) -> FfiResult<&'a str> {
+    // SAFETY: forwarded to our caller.
+    let bytes = unsafe { try_slice(data, len) }?;
+    core::str::from_utf8(bytes).map_err(|_| sealwire_result::INVALID_UTF8)
+}
+
+/// Borrow a NUL-terminated file name. On Unix any bytes are accepted (paths need not be
+/// UTF-8); elsewhere the name must be UTF-8.
+///
+/// # Safety
+/// As [`try_str`].
+pub(crate) unsafe fn try_path<'a>(s: *const c_char) -> FfiResult<&'a std::path::Path> {
+    if s.is_null() {
+        return Err(sealwire_result::NULL_POINTER);
+    }
+    // SAFETY: non-NULL and NUL-terminated (caller contract).
+    let c = unsafe { core::ffi::CStr::from_ptr(s) };
+    if c.is_empty() {
+        return Err(sealwire_result::INVALID_PARAMETER);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Ok(std::path::Path::new(std::ffi::OsStr::from_bytes(c.to_bytes())))
+    }
+    #[cfg(not(unix))]
+    {
+        c.to_str().map(std::path::Path::new).map_err(|_| sealwire_result::INVALID_UTF8)
+    }
+}
+
 /// Borrow an input buffer. NULL is allowed when `len` is 0 and gives an empty slice.
 ///
 /// # Safety
@@ -184,10 +220,18 @@ impl OutBuf {
 /// # Safety
 /// Both out-pointers are writable.
 pub(crate) unsafe fn write_owned_bytes(out_data: Out<*mut u8>, out_len: Out<usize>, mut bytes: Vec<u8>) {
-    // Copy into an exact-size allocation (so `sealwire_bytes_free` can rebuild it from
-    // pointer and length) and wipe the original instead of letting a reallocation drop it.
-    let boxed: Box<[u8]> = Box::from(bytes.as_slice());
-    bytes.zeroize();
+    // `sealwire_bytes_free` rebuilds a `Box<[u8]>` from pointer and length, so the allocation
+    // must have exactly `len` bytes. A vector that is already exact (sealed envelopes are
+    // built in one allocation of the final size) is converted without copying or
+    // reallocating; otherwise copy into an exact-size allocation and wipe the original
+    // instead of letting a reallocation drop it unwiped.
+    let boxed: Box<[u8]> = if bytes.len() == bytes.capacity() {
+        bytes.into_boxed_slice()
+    } else {
+        let b = Box::from(bytes.as_slice());
+        bytes.zeroize();
+        b
+    };
     let len = boxed.len();
     let data = Box::into_raw(boxed).cast::<u8>();
     // SAFETY: forwarded to our caller.
@@ -200,4 +244,40 @@ pub(crate) unsafe fn write_owned_bytes(out_data: Out<*mut u8>, out_len: Out<usiz
 /// Cast helper so string functions can take `char *` in C and reuse [`OutBuf`].
 pub(crate) fn char_buf(data: *mut c_char) -> *mut u8 {
     data.cast::<u8>()
+}
+
+/// Drop a handle created by [`write_handle`]. NULL is a no-op.
+///
+/// # Safety
+/// `handle` is NULL or a pointer created by [`write_handle`] (via `Box::into_raw`) for this
+/// type, not freed yet and not in use by another call; it must not be used afterwards.
+pub(crate) unsafe fn free_handle<T>(handle: *mut T) {
+    if !handle.is_null() {
+        // SAFETY: a live handle created by `Box::into_raw` in this library, freed once
+        // (caller contract).
+        drop(unsafe { Box::from_raw(handle) });
+    }
+}
+
+/// Copy `src` into a caller array of `len` elements following the output-buffer convention
+/// counted in elements: if `data` is NULL or `len < src.len()`, `*written` = `src.len()` and
+/// the result is `SEALWIRE_BUFFER_TOO_SMALL`; otherwise the elements are copied and
+/// `*written` = `src.len()`.
+///
+/// # Safety
+/// If `data` is non-NULL it is writable for `len` properly aligned elements and does not
+/// overlap `src`; `written` is writable.
+pub(crate) unsafe fn fill_array<T: Copy>(data: *mut T, len: usize, written: Out<usize>, src: &[T]) -> FfiResult {
+    if data.is_null() || len < src.len() {
+        // SAFETY: `written` is writable (caller contract). The documented exception.
+        unsafe { written.write(src.len()) };
+        return Err(sealwire_result::BUFFER_TOO_SMALL);
+    }
+    // SAFETY: `data` is non-NULL, writable for `len` >= `src.len()` elements and does not
+    // overlap `src` (caller contract; `src` is memory this library owns).
+    unsafe {
+        ptr::copy_nonoverlapping(src.as_ptr(), data, src.len());
+        written.write(src.len());
+    }
+    Ok(())
 }

@@ -17,9 +17,11 @@ use crate::panic::guard;
 /// * `3xxx` -- a cryptographic or security check failed (bad key, bad signature, wrong
 ///   passphrase, unexpected peer key, replayed message): the input or the peer is not what it
 ///   should be;
-/// * `4xxx` -- protocol state and limits: the call is not allowed at this point of a Noise
-///   session (out of turn, handshake finished or not yet finished, nonces used up) or exceeds
-///   a Noise size limit;
+/// * `4xxx` -- protocol state and limits: the call is not allowed at this point of a Noise or
+///   ratchet session (out of turn, handshake finished or not yet finished, nonces used up,
+///   message for another session) or exceeds a size or skip limit;
+/// * `5xxx` -- keys and storage: no supplied key can open the object, a key id or version is
+///   unknown or retired, a key provider (keyring, KMS, callback) or the file system failed;
 /// * `9xxx` -- internal: an error this build of the C layer cannot classify (never expected).
 ///
 /// `sealwire_result_code_string()` gives each code's stable string (the same strings the Python
@@ -45,6 +47,10 @@ pub enum sealwire_result {
     PANIC = 1003,
     /// A caller-supplied parameter is out of the allowed range (ERR_SEALWIRE_INVALID_PARAMETER).
     INVALID_PARAMETER = 1004,
+    /// The call is not allowed in the handle's current state: a streaming envelope writer or
+    /// reader that already finished, or a value that is not available yet (an envelope
+    /// reader's header before it was read). C only (ERR_SEALWIRE_INVALID_STATE).
+    INVALID_STATE = 1005,
 
     /// The input ended before the structure was complete (ERR_SEALWIRE_TRUNCATED).
     TRUNCATED = 2000,
@@ -81,6 +87,25 @@ pub enum sealwire_result {
     /// An unordered-transport message was already received or is older than the replay
     /// window (ERR_SEALWIRE_REPLAY).
     REPLAY = 3006,
+    /// An envelope's key commitment does not match the unwrapped data key: the key belongs to
+    /// another object or the header was changed (ERR_SEALWIRE_COMMITMENT_MISMATCH).
+    COMMITMENT_MISMATCH = 3007,
+    /// An envelope header failed authentication: modified header, a wrapped key moved from
+    /// another object, or a wrapped key that does not open under the key it names
+    /// (ERR_SEALWIRE_HEADER_AUTH_FAILED).
+    HEADER_AUTH_FAILED = 3008,
+    /// The envelope's encryption context differs from the expected one
+    /// (ERR_SEALWIRE_CONTEXT_MISMATCH).
+    CONTEXT_MISMATCH = 3009,
+    /// A key or prekey bundle belongs to another identity than the one given
+    /// (ERR_SEALWIRE_IDENTITY_MISMATCH).
+    IDENTITY_MISMATCH = 3010,
+    /// A sealed state is older than the generation last committed: an old snapshot was
+    /// restored over a newer one (ERR_SEALWIRE_STALE_STATE).
+    STALE_STATE = 3011,
+    /// An initial ratchet message names a one-time prekey that was already consumed
+    /// (ERR_SEALWIRE_PREKEY_ALREADY_USED).
+    PREKEY_ALREADY_USED = 3012,
 
     /// A Noise message is, or would become, larger than 65535 bytes
     /// (ERR_SEALWIRE_MESSAGE_TOO_LARGE).
@@ -97,6 +122,29 @@ pub enum sealwire_result {
     /// The message counter of this session is used up: start a new session
     /// (ERR_SEALWIRE_NONCE_EXHAUSTED).
     NONCE_EXHAUSTED = 4004,
+    /// Decrypting the ratchet message would skip more message keys than allowed
+    /// (ERR_SEALWIRE_TOO_MANY_SKIPPED_MESSAGES).
+    TOO_MANY_SKIPPED_MESSAGES = 4005,
+    /// An initial ratchet message belongs to another session than the one asked to decrypt
+    /// it (ERR_SEALWIRE_SESSION_MISMATCH).
+    SESSION_MISMATCH = 4006,
+
+    /// Reading or writing a file or stream failed (ERR_SEALWIRE_IO).
+    IO = 5000,
+    /// None of the envelope's wrapped data keys is addressed to a supplied key
+    /// (ERR_SEALWIRE_NO_MATCHING_KEY).
+    NO_MATCHING_KEY = 5001,
+    /// A key id or key version is not in the keyring, or a requested entry does not exist
+    /// (ERR_SEALWIRE_KEY_NOT_FOUND).
+    KEY_NOT_FOUND = 5002,
+    /// The key version is retired and past its decryption cutoff (ERR_SEALWIRE_KEY_RETIRED).
+    KEY_RETIRED = 5003,
+    /// A key provider (keyring, remote KMS, C callback) failed for a reason of its own
+    /// (ERR_SEALWIRE_PROVIDER_FAILED).
+    PROVIDER_FAILED = 5004,
+    /// An initial ratchet message names a prekey this store does not hold (never issued, or
+    /// expired) (ERR_SEALWIRE_UNKNOWN_PREKEY).
+    UNKNOWN_PREKEY = 5005,
 
     /// The core reported an error kind this build of the C layer does not know.
     INTERNAL_ERROR = 9000,
@@ -104,13 +152,14 @@ pub enum sealwire_result {
 
 impl sealwire_result {
     /// Every code, for lookups by number and for tests.
-    pub(crate) const ALL: [sealwire_result; 27] = [
+    pub(crate) const ALL: [sealwire_result; 42] = [
         Self::OK,
         Self::NULL_POINTER,
         Self::BUFFER_TOO_SMALL,
         Self::INVALID_UTF8,
         Self::PANIC,
         Self::INVALID_PARAMETER,
+        Self::INVALID_STATE,
         Self::TRUNCATED,
         Self::TRAILING_BYTES,
         Self::INVALID_LENGTH,
@@ -126,11 +175,25 @@ impl sealwire_result {
         Self::RANDOMNESS,
         Self::REMOTE_KEY_MISMATCH,
         Self::REPLAY,
+        Self::COMMITMENT_MISMATCH,
+        Self::HEADER_AUTH_FAILED,
+        Self::CONTEXT_MISMATCH,
+        Self::IDENTITY_MISMATCH,
+        Self::STALE_STATE,
+        Self::PREKEY_ALREADY_USED,
         Self::MESSAGE_TOO_LARGE,
         Self::OUT_OF_TURN,
         Self::HANDSHAKE_COMPLETE,
         Self::HANDSHAKE_INCOMPLETE,
         Self::NONCE_EXHAUSTED,
+        Self::TOO_MANY_SKIPPED_MESSAGES,
+        Self::SESSION_MISMATCH,
+        Self::IO,
+        Self::NO_MATCHING_KEY,
+        Self::KEY_NOT_FOUND,
+        Self::KEY_RETIRED,
+        Self::PROVIDER_FAILED,
+        Self::UNKNOWN_PREKEY,
         Self::INTERNAL_ERROR,
     ];
 
@@ -163,6 +226,20 @@ impl sealwire_result {
             ErrorKind::HandshakeComplete => Self::HANDSHAKE_COMPLETE,
             ErrorKind::HandshakeIncomplete => Self::HANDSHAKE_INCOMPLETE,
             ErrorKind::NonceExhausted => Self::NONCE_EXHAUSTED,
+            ErrorKind::Io => Self::IO,
+            ErrorKind::CommitmentMismatch => Self::COMMITMENT_MISMATCH,
+            ErrorKind::HeaderAuthFailed => Self::HEADER_AUTH_FAILED,
+            ErrorKind::ContextMismatch => Self::CONTEXT_MISMATCH,
+            ErrorKind::NoMatchingKey => Self::NO_MATCHING_KEY,
+            ErrorKind::KeyRetired => Self::KEY_RETIRED,
+            ErrorKind::KeyNotFound => Self::KEY_NOT_FOUND,
+            ErrorKind::ProviderFailed => Self::PROVIDER_FAILED,
+            ErrorKind::UnknownPrekey => Self::UNKNOWN_PREKEY,
+            ErrorKind::PrekeyAlreadyUsed => Self::PREKEY_ALREADY_USED,
+            ErrorKind::TooManySkippedMessages => Self::TOO_MANY_SKIPPED_MESSAGES,
+            ErrorKind::StaleState => Self::STALE_STATE,
+            ErrorKind::IdentityMismatch => Self::IDENTITY_MISMATCH,
+            ErrorKind::SessionMismatch => Self::SESSION_MISMATCH,
             // `ErrorKind` is non-exhaustive; a kind added to core without a code here lands in
             // 9000 (and the unit test `every_kind_has_its_own_code` fails).
             _ => Self::INTERNAL_ERROR,
@@ -179,6 +256,7 @@ impl sealwire_result {
             Self::INVALID_UTF8 => c"ERR_SEALWIRE_INVALID_UTF8",
             Self::PANIC => c"ERR_SEALWIRE_PANIC",
             Self::INVALID_PARAMETER => c"ERR_SEALWIRE_INVALID_PARAMETER",
+            Self::INVALID_STATE => c"ERR_SEALWIRE_INVALID_STATE",
             Self::TRUNCATED => c"ERR_SEALWIRE_TRUNCATED",
             Self::TRAILING_BYTES => c"ERR_SEALWIRE_TRAILING_BYTES",
             Self::INVALID_LENGTH => c"ERR_SEALWIRE_INVALID_LENGTH",
@@ -194,11 +272,25 @@ impl sealwire_result {
             Self::RANDOMNESS => c"ERR_SEALWIRE_RANDOMNESS",
             Self::REMOTE_KEY_MISMATCH => c"ERR_SEALWIRE_REMOTE_KEY_MISMATCH",
             Self::REPLAY => c"ERR_SEALWIRE_REPLAY",
+            Self::COMMITMENT_MISMATCH => c"ERR_SEALWIRE_COMMITMENT_MISMATCH",
+            Self::HEADER_AUTH_FAILED => c"ERR_SEALWIRE_HEADER_AUTH_FAILED",
+            Self::CONTEXT_MISMATCH => c"ERR_SEALWIRE_CONTEXT_MISMATCH",
+            Self::IDENTITY_MISMATCH => c"ERR_SEALWIRE_IDENTITY_MISMATCH",
+            Self::STALE_STATE => c"ERR_SEALWIRE_STALE_STATE",
+            Self::PREKEY_ALREADY_USED => c"ERR_SEALWIRE_PREKEY_ALREADY_USED",
             Self::MESSAGE_TOO_LARGE => c"ERR_SEALWIRE_MESSAGE_TOO_LARGE",
             Self::OUT_OF_TURN => c"ERR_SEALWIRE_OUT_OF_TURN",
             Self::HANDSHAKE_COMPLETE => c"ERR_SEALWIRE_HANDSHAKE_COMPLETE",
             Self::HANDSHAKE_INCOMPLETE => c"ERR_SEALWIRE_HANDSHAKE_INCOMPLETE",
             Self::NONCE_EXHAUSTED => c"ERR_SEALWIRE_NONCE_EXHAUSTED",
+            Self::TOO_MANY_SKIPPED_MESSAGES => c"ERR_SEALWIRE_TOO_MANY_SKIPPED_MESSAGES",
+            Self::SESSION_MISMATCH => c"ERR_SEALWIRE_SESSION_MISMATCH",
+            Self::IO => c"ERR_SEALWIRE_IO",
+            Self::NO_MATCHING_KEY => c"ERR_SEALWIRE_NO_MATCHING_KEY",
+            Self::KEY_NOT_FOUND => c"ERR_SEALWIRE_KEY_NOT_FOUND",
+            Self::KEY_RETIRED => c"ERR_SEALWIRE_KEY_RETIRED",
+            Self::PROVIDER_FAILED => c"ERR_SEALWIRE_PROVIDER_FAILED",
+            Self::UNKNOWN_PREKEY => c"ERR_SEALWIRE_UNKNOWN_PREKEY",
             Self::INTERNAL_ERROR => c"ERR_SEALWIRE_INTERNAL",
         }
     }
@@ -212,6 +304,7 @@ impl sealwire_result {
             Self::INVALID_UTF8 => c"a string argument was not valid UTF-8",
             Self::PANIC => c"internal panic caught at the API boundary",
             Self::INVALID_PARAMETER => c"a parameter is out of the allowed range",
+            Self::INVALID_STATE => c"not allowed in the handle's current state (already finished, or not available yet)",
             Self::TRUNCATED => c"truncated input",
             Self::TRAILING_BYTES => c"trailing bytes after a complete structure",
             Self::INVALID_LENGTH => c"a field or buffer has the wrong length",
@@ -227,11 +320,25 @@ impl sealwire_result {
             Self::RANDOMNESS => c"the operating system random number generator failed",
             Self::REMOTE_KEY_MISMATCH => c"the peer's static key is not the expected key or identity",
             Self::REPLAY => c"replayed message: already received or older than the replay window",
+            Self::COMMITMENT_MISMATCH => c"envelope key commitment mismatch: the data key does not belong to this header",
+            Self::HEADER_AUTH_FAILED => c"envelope header failed authentication (modified header or wrapped key from another object)",
+            Self::CONTEXT_MISMATCH => c"the envelope's encryption context does not match the expected context",
+            Self::IDENTITY_MISMATCH => c"the key or bundle belongs to another identity",
+            Self::STALE_STATE => c"stale state: an older snapshot was restored over a newer one",
+            Self::PREKEY_ALREADY_USED => c"one-time prekey already used",
             Self::MESSAGE_TOO_LARGE => c"message too large: the Noise limit is 65535 bytes",
             Self::OUT_OF_TURN => c"message out of turn (or one-way transport used in the wrong direction)",
             Self::HANDSHAKE_COMPLETE => c"the handshake is already complete",
             Self::HANDSHAKE_INCOMPLETE => c"the handshake is not complete (or the value is not known yet)",
             Self::NONCE_EXHAUSTED => c"nonce space exhausted: start a new session",
+            Self::TOO_MANY_SKIPPED_MESSAGES => c"too many skipped messages",
+            Self::SESSION_MISMATCH => c"the initial message belongs to another session",
+            Self::IO => c"I/O error reading or writing a file or stream",
+            Self::NO_MATCHING_KEY => c"no wrapped data key in the envelope can be opened with the supplied keys",
+            Self::KEY_NOT_FOUND => c"key not found",
+            Self::KEY_RETIRED => c"key version retired: its decryption cutoff has passed",
+            Self::PROVIDER_FAILED => c"a key provider failed",
+            Self::UNKNOWN_PREKEY => c"unknown or expired prekey",
             Self::INTERNAL_ERROR => c"internal error: unclassified error kind",
         }
     }

@@ -29,9 +29,85 @@ fn every_kind_has_its_own_code() {
         if kind.is_decode() {
             assert_eq!(group, 2, "{kind:?} is a decode error");
         } else {
-            assert!(matches!(group, 1 | 3 | 4), "{kind:?} in group {group}");
+            assert!(matches!(group, 1 | 3 | 4 | 5), "{kind:?} in group {group}");
         }
     }
+}
+
+/// Every result number is pinned: C programs compile them in, so they never change.
+#[test]
+fn every_code_number_is_pinned() {
+    use sealwire_result as R;
+    let pinned: [(R, u32, &str); 42] = [
+        (R::OK, 0, "OK"),
+        (R::NULL_POINTER, 1000, "ERR_SEALWIRE_NULL_POINTER"),
+        (R::BUFFER_TOO_SMALL, 1001, "ERR_SEALWIRE_BUFFER_TOO_SMALL"),
+        (R::INVALID_UTF8, 1002, "ERR_SEALWIRE_INVALID_UTF8"),
+        (R::PANIC, 1003, "ERR_SEALWIRE_PANIC"),
+        (R::INVALID_PARAMETER, 1004, "ERR_SEALWIRE_INVALID_PARAMETER"),
+        (R::INVALID_STATE, 1005, "ERR_SEALWIRE_INVALID_STATE"),
+        (R::TRUNCATED, 2000, "ERR_SEALWIRE_TRUNCATED"),
+        (R::TRAILING_BYTES, 2001, "ERR_SEALWIRE_TRAILING_BYTES"),
+        (R::INVALID_LENGTH, 2002, "ERR_SEALWIRE_INVALID_LENGTH"),
+        (R::BAD_MAGIC, 2003, "ERR_SEALWIRE_BAD_MAGIC"),
+        (R::UNSUPPORTED_VERSION, 2004, "ERR_SEALWIRE_UNSUPPORTED_VERSION"),
+        (R::UNSUPPORTED_ALGORITHM, 2005, "ERR_SEALWIRE_UNSUPPORTED_ALGORITHM"),
+        (R::MALFORMED, 2006, "ERR_SEALWIRE_MALFORMED"),
+        (R::INVALID_ENCODING, 2007, "ERR_SEALWIRE_INVALID_ENCODING"),
+        (R::INVALID_PUBLIC_KEY, 3000, "ERR_SEALWIRE_INVALID_PUBLIC_KEY"),
+        (R::BAD_SIGNATURE, 3001, "ERR_SEALWIRE_BAD_SIGNATURE"),
+        (R::NON_CONTRIBUTORY, 3002, "ERR_SEALWIRE_NON_CONTRIBUTORY"),
+        (R::DECRYPTION_FAILED, 3003, "ERR_SEALWIRE_DECRYPTION_FAILED"),
+        (R::RANDOMNESS, 3004, "ERR_SEALWIRE_RANDOMNESS"),
+        (R::REMOTE_KEY_MISMATCH, 3005, "ERR_SEALWIRE_REMOTE_KEY_MISMATCH"),
+        (R::REPLAY, 3006, "ERR_SEALWIRE_REPLAY"),
+        (R::COMMITMENT_MISMATCH, 3007, "ERR_SEALWIRE_COMMITMENT_MISMATCH"),
+        (R::HEADER_AUTH_FAILED, 3008, "ERR_SEALWIRE_HEADER_AUTH_FAILED"),
+        (R::CONTEXT_MISMATCH, 3009, "ERR_SEALWIRE_CONTEXT_MISMATCH"),
+        (R::IDENTITY_MISMATCH, 3010, "ERR_SEALWIRE_IDENTITY_MISMATCH"),
+        (R::STALE_STATE, 3011, "ERR_SEALWIRE_STALE_STATE"),
+        (R::PREKEY_ALREADY_USED, 3012, "ERR_SEALWIRE_PREKEY_ALREADY_USED"),
+        (R::MESSAGE_TOO_LARGE, 4000, "ERR_SEALWIRE_MESSAGE_TOO_LARGE"),
+        (R::OUT_OF_TURN, 4001, "ERR_SEALWIRE_OUT_OF_TURN"),
+        (R::HANDSHAKE_COMPLETE, 4002, "ERR_SEALWIRE_HANDSHAKE_COMPLETE"),
+        (R::HANDSHAKE_INCOMPLETE, 4003, "ERR_SEALWIRE_HANDSHAKE_INCOMPLETE"),
+        (R::NONCE_EXHAUSTED, 4004, "ERR_SEALWIRE_NONCE_EXHAUSTED"),
+        (R::TOO_MANY_SKIPPED_MESSAGES, 4005, "ERR_SEALWIRE_TOO_MANY_SKIPPED_MESSAGES"),
+        (R::SESSION_MISMATCH, 4006, "ERR_SEALWIRE_SESSION_MISMATCH"),
+        (R::IO, 5000, "ERR_SEALWIRE_IO"),
+        (R::NO_MATCHING_KEY, 5001, "ERR_SEALWIRE_NO_MATCHING_KEY"),
+        (R::KEY_NOT_FOUND, 5002, "ERR_SEALWIRE_KEY_NOT_FOUND"),
+        (R::KEY_RETIRED, 5003, "ERR_SEALWIRE_KEY_RETIRED"),
+        (R::PROVIDER_FAILED, 5004, "ERR_SEALWIRE_PROVIDER_FAILED"),
+        (R::UNKNOWN_PREKEY, 5005, "ERR_SEALWIRE_UNKNOWN_PREKEY"),
+        (R::INTERNAL_ERROR, 9000, "ERR_SEALWIRE_INTERNAL"),
+    ];
+    assert_eq!(pinned.len(), R::ALL.len(), "a code was added: pin it here");
+    for (r, number, string) in pinned {
+        assert_eq!(r as u32, number, "{r:?}");
+        assert_eq!(code_str(r), string, "{r:?}");
+        assert!(R::ALL.contains(&r), "{r:?} missing from ALL");
+    }
+    // The envelope and ratchet kinds, by kind (the mapping of the 14 kinds core added).
+    for (kind, number) in [
+        (ErrorKind::Io, 5000),
+        (ErrorKind::CommitmentMismatch, 3007),
+        (ErrorKind::HeaderAuthFailed, 3008),
+        (ErrorKind::ContextMismatch, 3009),
+        (ErrorKind::NoMatchingKey, 5001),
+        (ErrorKind::KeyRetired, 5003),
+        (ErrorKind::KeyNotFound, 5002),
+        (ErrorKind::ProviderFailed, 5004),
+        (ErrorKind::UnknownPrekey, 5005),
+        (ErrorKind::PrekeyAlreadyUsed, 3012),
+        (ErrorKind::TooManySkippedMessages, 4005),
+        (ErrorKind::StaleState, 3011),
+        (ErrorKind::IdentityMismatch, 3010),
+        (ErrorKind::SessionMismatch, 4006),
+    ] {
+        assert_eq!(R::from_kind(kind) as u32, number, "{kind:?}");
+    }
+    assert_eq!(ErrorKind::ALL.len(), 35);
 }
 
 #[test]
@@ -68,7 +144,7 @@ fn panic_inside_the_boundary_becomes_sealwire_panic() {
             panic!("deliberate test panic");
         }
         // SAFETY: `out` points at a local.
-        unsafe { crate::ptr::write_handle(out, sealwire_identity { inner }) };
+        unsafe { crate::ptr::write_handle(out, sealwire_identity::new(inner)) };
         Ok(())
     });
     assert_eq!(r, sealwire_result::PANIC);
@@ -81,6 +157,11 @@ fn constants_match_core() {
     assert_eq!(p.memory_kib(), SEALWIRE_KDF_MIN_MEMORY_KIB);
     assert_eq!(p.iterations(), SEALWIRE_KDF_MIN_ITERATIONS);
     assert_eq!(p.lanes(), SEALWIRE_KDF_MIN_LANES);
+    let d = sealwire_core::KdfParams::default();
+    assert_eq!(
+        (d.memory_kib(), d.iterations(), d.lanes()),
+        (SEALWIRE_KDF_DEFAULT_MEMORY_KIB, SEALWIRE_KDF_DEFAULT_ITERATIONS, SEALWIRE_KDF_DEFAULT_LANES)
+    );
     let id = sealwire_core::Identity::generate().unwrap();
     assert!(id.public().did().len() < SEALWIRE_DID_BUFFER_LEN);
     assert_eq!(id.public().fingerprint().len() + 1, SEALWIRE_FINGERPRINT_BUFFER_LEN);
@@ -297,5 +378,142 @@ fn noise_round_trip_through_the_c_functions() {
         sealwire_noise_unordered_transport_free(ptr::null_mut());
         sealwire_noise_handshake_free(ptr::null_mut());
         sealwire_noise_builder_free(ptr::null_mut());
+    }
+}
+
+/// Seal/open, streaming in odd chunk sizes, truncation, rewrap and inspection through the C
+/// functions (the C programs cover the same from the outside, and the vectors).
+#[test]
+fn envelope_round_trip_through_the_c_functions() {
+    use crate::key_set::sealwire_key_set;
+    // SAFETY (whole test): every pointer passed points at a live local of the right size.
+    unsafe {
+        let mut ring: *mut sealwire_keyring = ptr::null_mut();
+        assert_eq!(sealwire_keyring_new(&mut ring), sealwire_result::OK);
+        let mut v = 0u32;
+        assert_eq!(sealwire_keyring_create_key(ring, c"orders".as_ptr(), &mut v), sealwire_result::OK);
+        assert_eq!(v, 1);
+        let mut ks: *mut sealwire_key_set = ptr::null_mut();
+        assert_eq!(sealwire_key_set_new(&mut ks), sealwire_result::OK);
+        assert_eq!(sealwire_key_set_add_keyring(ks, ring), sealwire_result::OK);
+        let mut ctx: *mut sealwire_context = ptr::null_mut();
+        assert_eq!(sealwire_context_new(&mut ctx), sealwire_result::OK);
+        assert_eq!(sealwire_context_insert(ctx, b"tenant".as_ptr(), 6, b"acme".as_ptr(), 4), sealwire_result::OK);
+        assert_eq!(sealwire_context_insert(ctx, [0xffu8].as_ptr(), 1, ptr::null(), 0), sealwire_result::INVALID_UTF8);
+
+        let plaintext: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        let (mut sealed, mut sealed_len) = (ptr::null_mut(), 0usize);
+        assert_eq!(
+            sealwire_envelope_seal(plaintext.as_ptr(), plaintext.len(), ctx, ks, 1, 64, &mut sealed, &mut sealed_len),
+            sealwire_result::OK
+        );
+        let sealed_bytes = core::slice::from_raw_parts(sealed, sealed_len).to_vec();
+        sealwire_bytes_free(sealed, sealed_len);
+
+        let mut n = 0usize;
+        assert_eq!(
+            sealwire_envelope_open(sealed_bytes.as_ptr(), sealed_bytes.len(), ctx, ks, ptr::null_mut(), 0, &mut n),
+            sealwire_result::BUFFER_TOO_SMALL
+        );
+        assert_eq!(n, plaintext.len());
+        let mut out = vec![0u8; n];
+        assert_eq!(
+            sealwire_envelope_open(sealed_bytes.as_ptr(), sealed_bytes.len(), ctx, ks, out.as_mut_ptr(), out.len(), &mut n),
+            sealwire_result::OK
+        );
+        assert_eq!(out, plaintext);
+
+        // Streaming: write in 37-byte chunks, read in 29-byte chunks.
+        let mut w: *mut sealwire_envelope_writer = ptr::null_mut();
+        assert_eq!(sealwire_envelope_writer_new(ctx, ks, 2, 64, &mut w), sealwire_result::OK);
+        let mut stream = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        for chunk in plaintext.chunks(37) {
+            let mut need = 0usize;
+            let q = sealwire_envelope_writer_write(w, chunk.as_ptr(), chunk.len(), ptr::null_mut(), 0, &mut need);
+            assert_eq!(q, sealwire_result::BUFFER_TOO_SMALL);
+            assert_eq!(sealwire_envelope_writer_write(w, chunk.as_ptr(), chunk.len(), buf.as_mut_ptr(), buf.len(), &mut n), sealwire_result::OK);
+            assert_eq!(n, need);
+            stream.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(sealwire_envelope_writer_finish(w, buf.as_mut_ptr(), buf.len(), &mut n), sealwire_result::OK);
+        stream.extend_from_slice(&buf[..n]);
+        assert_eq!(sealwire_envelope_writer_finish(w, buf.as_mut_ptr(), buf.len(), &mut n), sealwire_result::INVALID_STATE);
+        sealwire_envelope_writer_free(w);
+        assert_eq!(stream.len(), sealed_bytes.len(), "same length as one-shot with the same layout");
+
+        let read_all = |data: &[u8], chunk: usize| -> (sealwire_result, Vec<u8>) {
+            let mut r: *mut sealwire_envelope_reader = ptr::null_mut();
+            assert_eq!(sealwire_envelope_reader_new(ctx, ks, &mut r), sealwire_result::OK);
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 4096];
+            let mut n = 0usize;
+            for c in data.chunks(chunk) {
+                let rc = sealwire_envelope_reader_read(r, c.as_ptr(), c.len(), buf.as_mut_ptr(), buf.len(), &mut n);
+                if rc != sealwire_result::OK {
+                    sealwire_envelope_reader_free(r);
+                    return (rc, got);
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            let rc = sealwire_envelope_reader_finish(r, buf.as_mut_ptr(), buf.len(), &mut n);
+            if rc == sealwire_result::OK {
+                got.extend_from_slice(&buf[..n]);
+                assert!(sealwire_envelope_reader_is_finished(r));
+            }
+            sealwire_envelope_reader_free(r);
+            (rc, got)
+        };
+        for chunk in [1, 29, 80, 4096] {
+            let (rc, got) = read_all(&stream, chunk);
+            assert_eq!(rc, sealwire_result::OK, "chunk {chunk}");
+            assert_eq!(got, plaintext);
+        }
+        // Cut at a segment boundary (header + k full segments): truncated at finish.
+        let mut h: *mut sealwire_envelope_header = ptr::null_mut();
+        assert_eq!(sealwire_envelope_header_parse(stream.as_ptr(), stream.len(), &mut h), sealwire_result::OK);
+        let mut hlen = 0usize;
+        assert_eq!(sealwire_envelope_header_len(h, &mut hlen), sealwire_result::OK);
+        sealwire_envelope_header_free(h);
+        let (rc, got) = read_all(&stream[..hlen + 5 * 80], 50);
+        assert_eq!(rc, sealwire_result::TRUNCATED);
+        assert_eq!(got.len(), 5 * 64, "only verified segments were released");
+        let (rc, _) = read_all(&stream[..hlen - 1], 50);
+        assert_eq!(rc, sealwire_result::TRUNCATED);
+        let mut flipped = stream.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert_eq!(read_all(&flipped, 64).0, sealwire_result::DECRYPTION_FAILED);
+
+        // Rewrap: add a second keyring key, remove the first; payload unchanged.
+        assert_eq!(sealwire_keyring_create_key(ring, c"backup".as_ptr(), &mut v), sealwire_result::OK);
+        let mut ks2: *mut sealwire_key_set = ptr::null_mut();
+        assert_eq!(sealwire_key_set_new(&mut ks2), sealwire_result::OK);
+        assert_eq!(sealwire_key_set_add_keyring_key(ks2, ring, c"backup".as_ptr()), sealwire_result::OK);
+        assert_eq!(sealwire_key_set_add_keyring_key(ks2, ring, c"nope".as_ptr()), sealwire_result::KEY_NOT_FOUND);
+        let mut rw: *mut sealwire_envelope_rewrap = ptr::null_mut();
+        assert_eq!(sealwire_envelope_rewrap_open(stream.as_ptr(), stream.len(), ctx, ks, &mut rw), sealwire_result::OK);
+        assert_eq!(sealwire_envelope_rewrap_add(rw, ks2), sealwire_result::OK);
+        let mut removed = 0usize;
+        assert_eq!(sealwire_envelope_rewrap_remove(rw, c"keyring".as_ptr(), c"orders".as_ptr(), &mut removed), sealwire_result::OK);
+        assert_eq!(removed, 1);
+        assert_eq!(sealwire_envelope_rewrap_apply(rw, stream.as_ptr(), stream.len(), ptr::null_mut(), 0, &mut n), sealwire_result::BUFFER_TOO_SMALL);
+        let mut rewrapped = vec![0u8; n];
+        assert_eq!(
+            sealwire_envelope_rewrap_apply(rw, stream.as_ptr(), stream.len(), rewrapped.as_mut_ptr(), rewrapped.len(), &mut n),
+            sealwire_result::OK
+        );
+        sealwire_envelope_rewrap_free(rw);
+        let mut new_hlen = 0usize;
+        assert_eq!(sealwire_envelope_header_parse(rewrapped.as_ptr(), rewrapped.len(), &mut h), sealwire_result::OK);
+        assert_eq!(sealwire_envelope_header_len(h, &mut new_hlen), sealwire_result::OK);
+        sealwire_envelope_header_free(h);
+        assert_eq!(&rewrapped[new_hlen..], &stream[hlen..]);
+        assert_eq!(read_all(&rewrapped, 100).1, plaintext);
+
+        sealwire_key_set_free(ks2);
+        sealwire_key_set_free(ks);
+        sealwire_keyring_free(ring);
+        sealwire_context_free(ctx);
     }
 }

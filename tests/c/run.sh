@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # C ABI tests: builds sealwire-ffi, checks the committed header (cargo test: header drift +
-# Rust tests of the FFI layer), then runs the two C11 test programs (test_sealwire.c:
-# identities; test_noise.c: Noise handshakes, transports and vectors), each linked three ways
-# (shared library, static library, static library under ASan+UBSan with leak detection), and
-# the C++17 test.
+# Rust tests of the FFI layer), then runs the three C11 test programs (test_sealwire.c:
+# identities; test_noise.c: Noise handshakes, transports and vectors; test_envelope.c:
+# envelopes, keyrings, key providers and envelope.json), each linked three ways (shared
+# library, static library, static library under ASan+UBSan with leak detection), and the
+# C++17 test.
 #
 # Usage (from anywhere): bash tests/c/run.sh
 # Exits non-zero on any failure. Last line: "c-api: N passed, 0 failed".
@@ -100,6 +101,25 @@ echo "== compile: C11 Noise test, static library, -fsanitize=address,undefined"
     "$LIBDIR/libsealwire.a" -lcjson "${STATIC_LIBS[@]}"
 run_suite noise-asan env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$OUT/test_noise_asan" "${NOISE_VECTORS[@]}"
+
+ENVELOPE_VECTORS="$ROOT/tests/vectors/envelope.json"
+
+echo "== compile: C11 envelope test, shared library (rpath)"
+"$CC" "${CFLAGS[@]}" tests/c/test_envelope.c -o "$OUT/test_envelope_shared" \
+    -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lsealwire -lcjson -lpthread
+run_suite envelope-shared "$OUT/test_envelope_shared" "$ENVELOPE_VECTORS"
+
+echo "== compile: C11 envelope test, static library"
+"$CC" "${CFLAGS[@]}" tests/c/test_envelope.c -o "$OUT/test_envelope_static" \
+    "$LIBDIR/libsealwire.a" -lcjson "${STATIC_LIBS[@]}"
+run_suite envelope-static "$OUT/test_envelope_static" "$ENVELOPE_VECTORS"
+
+echo "== compile: C11 envelope test, static library, -fsanitize=address,undefined"
+"$CC" "${CFLAGS[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+    tests/c/test_envelope.c -o "$OUT/test_envelope_asan" \
+    "$LIBDIR/libsealwire.a" -lcjson "${STATIC_LIBS[@]}"
+run_suite envelope-asan env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$OUT/test_envelope_asan" "$ENVELOPE_VECTORS"
 
 echo "== compile: C++17 test"
 "$CXX" "${CXXFLAGS[@]}" tests/c/test_cpp.cpp -o "$OUT/test_cpp" \
