@@ -236,6 +236,11 @@ impl Keyring {
     /// Create key `id` with a random version 1 as primary; returns 1. The first key created
     /// becomes the default key. Ids: 1–255 bytes of `A-Z a-z 0-9 . _ - : /`.
     pub fn create_key(&mut self, id: &str) -> Result<u32> {
+        // Re-creating an id would mint a second, different "version 1" (if v1 was removed)
+        // and silently demote the current primary: new versions come only from `rotate`.
+        if self.keys.contains_key(id) {
+            return Err(Error::InvalidParameter("key id already exists (use rotate for a new version)"));
+        }
         let mut material = Box::new(Zeroizing::new([0u8; KEK_LEN]));
         random::fill(material.as_mut_slice())?;
         let now = self.now();

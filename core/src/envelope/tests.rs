@@ -791,3 +791,14 @@ fn throughput() {
         println!("{}: seal {:.0} MB/s, open {:.0} MB/s (1 MiB one-shot)", suite.name(), n as f64 * 1.048576 / s, n as f64 * 1.048576 / o);
     }
 }
+
+#[test]
+fn create_key_refuses_an_existing_id_even_after_version_removal() {
+    let mut kr = Keyring::new();
+    kr.create_key("k").unwrap();
+    assert_eq!(kr.create_key("k").unwrap_err().kind(), crate::ErrorKind::InvalidParameter);
+    kr.rotate("k", None).unwrap();
+    kr.remove_version("k", 1).unwrap();
+    assert_eq!(kr.create_key("k").unwrap_err().kind(), crate::ErrorKind::InvalidParameter);
+    assert_eq!(kr.primary_version("k").unwrap(), 2);
+}
