@@ -82,20 +82,7 @@ impl PyIdentity {
         iterations: Option<&Bound<'py, PyInt>>,
         lanes: Option<&Bound<'py, PyInt>>,
     ) -> Result<Bound<'py, PyBytes>> {
-        let default = KdfParams::default();
-        let params = KdfParams::new(
-            kdf_param(
-                memory_kib,
-                default.memory_kib(),
-                "Argon2id memory_kib out of range",
-            )?,
-            kdf_param(
-                iterations,
-                default.iterations(),
-                "Argon2id iterations out of range",
-            )?,
-            kdf_param(lanes, default.lanes(), "Argon2id lanes out of range")?,
-        )?;
+        let params = kdf_params(memory_kib, iterations, lanes)?;
         let blob = detach(py, || self.inner.export_with_params(&passphrase, params))?;
         Ok(PyBytes::new(py, &blob))
     }
@@ -114,6 +101,29 @@ fn secret_array<'b>(bytes: &'b [u8], what: &'static str) -> Result<&'b [u8; SECR
             expected: SECRET_LEN,
             actual: bytes.len(),
         })?)
+}
+
+/// Argon2id parameters from optional keyword arguments; omitted ones take the defaults
+/// (65536 KiB, 3 iterations, 4 lanes). Shared by `Identity.export` and `Keyring.save`.
+pub(crate) fn kdf_params(
+    memory_kib: Option<&Bound<'_, PyInt>>,
+    iterations: Option<&Bound<'_, PyInt>>,
+    lanes: Option<&Bound<'_, PyInt>>,
+) -> Result<KdfParams> {
+    let default = KdfParams::default();
+    Ok(KdfParams::new(
+        kdf_param(
+            memory_kib,
+            default.memory_kib(),
+            "Argon2id memory_kib out of range",
+        )?,
+        kdf_param(
+            iterations,
+            default.iterations(),
+            "Argon2id iterations out of range",
+        )?,
+        kdf_param(lanes, default.lanes(), "Argon2id lanes out of range")?,
+    )?)
 }
 
 /// A KDF parameter: the default when omitted, `ParameterError` when it does not fit a u32

@@ -7,18 +7,25 @@
 //!   Rust-owned or immutable data while released;
 //! * core errors become the Python exceptions of `sealwire/exceptions.py` in one place
 //!   ([`error`]);
-//! * secrets stay inside `Identity` and the Noise objects; nothing returns private key bytes.
+//! * secrets stay inside `Identity`, the Noise objects, `Keyring`, `RootKey` and
+//!   `XWingKeyPair`; only explicit exports (`RootKey.to_hex`, `XWingKeyPair.seed`, sealed
+//!   keyring files) return secret bytes.
 
 use pyo3::prelude::*;
 
+mod envelope;
 mod error;
 mod identity;
 mod input;
+mod keyring;
 mod noise;
+mod provider;
+mod recipient;
+mod stream;
 
 /// Run `f` with the GIL released (polars' `enter_polars` pattern): the one way this module
 /// lets other Python threads run during Argon2, key generation, signing and verification,
-/// Noise handshake messages and Noise transport encryption.
+/// Noise handshake messages, Noise transport encryption, and envelope sealing and opening.
 ///
 /// `f` must not touch Python objects; its captures are `Send` (byte arguments are borrowed
 /// from immutable `bytes` or copied into Rust memory beforehand, see [`input`]).
@@ -40,5 +47,25 @@ fn sealwire_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<noise::PyNoiseTransport>()?;
     m.add_class::<noise::PyNoiseUnorderedTransport>()?;
     m.add_function(wrap_pyfunction!(noise::noise_identity_payload, m)?)?;
+    // envelope layer
+    m.add_class::<envelope::PyEnvelopeHeader>()?;
+    m.add_class::<keyring::PyKeyring>()?;
+    m.add_class::<keyring::PyKeyringKey>()?;
+    m.add_class::<keyring::PyKeyVersionInfo>()?;
+    m.add_class::<keyring::PyRootKey>()?;
+    m.add_class::<recipient::PyXWingKeyPair>()?;
+    m.add_class::<recipient::PyXWingPublicKey>()?;
+    m.add_class::<provider::PyWrapContext>()?;
+    m.add_class::<stream::PyEnvelopeWriter>()?;
+    m.add_class::<stream::PyEnvelopeReader>()?;
+    m.add_function(wrap_pyfunction!(envelope::seal, m)?)?;
+    m.add_function(wrap_pyfunction!(envelope::unseal, m)?)?;
+    m.add_function(wrap_pyfunction!(envelope::rewrap, m)?)?;
+    m.add_function(wrap_pyfunction!(envelope::seal_file, m)?)?;
+    m.add_function(wrap_pyfunction!(envelope::unseal_file, m)?)?;
+    m.add_function(wrap_pyfunction!(envelope::provider_info, m)?)?;
+    // private, for the tests
+    m.add_function(wrap_pyfunction!(error::_error_classes, m)?)?;
+    m.add_function(wrap_pyfunction!(error::_raise_error, m)?)?;
     Ok(())
 }

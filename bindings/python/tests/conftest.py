@@ -30,6 +30,13 @@ def load_noise_vectors(file_name: str) -> list[dict[str, Any]]:
     return vectors
 
 
+def load_envelope_vectors() -> dict[str, Any]:
+    """tests/vectors/envelope.json (see its ``description``)."""
+    with (VECTORS_DIR / "envelope.json").open(encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    return data
+
+
 @pytest.fixture(scope="session")
 def vectors() -> dict[str, Any]:
     return VECTORS

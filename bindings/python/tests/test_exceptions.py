@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from typing import Callable
 
 import pytest
@@ -21,6 +22,11 @@ SUBCLASSES = [
     sealwire.ReplayError,
     sealwire.RemoteKeyMismatchError,
     sealwire.ProtocolError,
+    sealwire.ContextMismatchError,
+    sealwire.KeyNotAvailableError,
+    sealwire.ProviderError,
+    sealwire.StorageError,
+    sealwire.StaleStateError,
 ]
 
 
@@ -32,17 +38,19 @@ def test_hierarchy() -> None:
         assert getattr(sealwire, cls.__name__) is getattr(sealwire.exceptions, cls.__name__)
     for cls in (sealwire.DecodeError, sealwire.InvalidKeyError, sealwire.ParameterError):
         assert issubclass(cls, ValueError)
+    for cls in SUBCLASSES:
+        if cls not in (sealwire.DecodeError, sealwire.InvalidKeyError, sealwire.ParameterError):
+            assert not issubclass(cls, ValueError)
+    assert issubclass(sealwire.ReplayError, sealwire.DecryptionError)
+    assert issubclass(sealwire.KeyNotAvailableError, LookupError)
+    assert issubclass(sealwire.StorageError, OSError)
     for cls in (
-        sealwire.SignatureError,
-        sealwire.DecryptionError,
-        sealwire.RandomnessError,
-        sealwire.ReplayError,
         sealwire.RemoteKeyMismatchError,
         sealwire.ProtocolError,
+        sealwire.ContextMismatchError,
+        sealwire.ProviderError,
+        sealwire.StaleStateError,
     ):
-        assert not issubclass(cls, ValueError)
-    assert issubclass(sealwire.ReplayError, sealwire.DecryptionError)
-    for cls in (sealwire.RemoteKeyMismatchError, sealwire.ProtocolError):
         assert cls.__bases__ == (sealwire.SealwireError,)
 
 
@@ -94,6 +102,28 @@ def test_public_names() -> None:
         "NoiseTransport",
         "NoiseUnorderedTransport",
         "noise_identity_payload",
+        "ContextMismatchError",
+        "KeyNotAvailableError",
+        "ProviderError",
+        "StorageError",
+        "StaleStateError",
+        "seal",
+        "unseal",
+        "rewrap",
+        "seal_file",
+        "unseal_file",
+        "provider_info",
+        "EnvelopeWriter",
+        "EnvelopeReader",
+        "EnvelopeHeader",
+        "KeyProvider",
+        "WrapContext",
+        "Keyring",
+        "KeyringKey",
+        "KeyVersionInfo",
+        "RootKey",
+        "XWingKeyPair",
+        "XWingPublicKey",
     }
     for name in sealwire.__all__:
         assert hasattr(sealwire, name)
@@ -138,3 +168,58 @@ def test_noise_codes_map_to_documented_classes() -> None:
         "ERR_SEALWIRE_REPLAY": sealwire.ReplayError,
         "ERR_SEALWIRE_REMOTE_KEY_MISMATCH": sealwire.RemoteKeyMismatchError,
     }
+
+
+def documented_table() -> dict[str, str]:
+    """The "Code → class" table of sealwire/exceptions.py's docstring, parsed."""
+    doc = sealwire.exceptions.__doc__
+    assert doc is not None
+    block = doc.split("Code → class")[1].split("::\n\n", 1)[1].split("\n\n", 1)[0]
+    table: dict[str, str] = {}
+    pending: list[str] = []
+    for line in block.splitlines():
+        words = re.findall(r"[A-Za-z_]+", line)
+        if words and words[-1].endswith("Error"):
+            *codes, cls = words
+            for code in pending + codes:
+                table["ERR_SEALWIRE_" + code] = cls
+            pending = []
+        else:
+            pending += words
+    assert not pending
+    return table
+
+
+def test_every_core_code_is_mapped_explicitly_and_documented() -> None:
+    """The binding maps every kind core defines (ErrorKind::ALL, 35 today) to a class other
+    than the SealwireError fallback, and exceptions.py documents exactly that table."""
+    native = dict(sealwire._native._error_classes())
+    assert len(native) == len(sealwire._native._error_classes()) >= 35
+    assert "SealwireError" not in native.values()
+    assert documented_table() == native
+    for name in set(native.values()):
+        assert issubclass(getattr(sealwire, name), sealwire.SealwireError)
+
+
+@pytest.mark.parametrize("code,name", sealwire._native._error_classes())
+def test_every_code_raises_its_class(code: str, name: str) -> None:
+    with pytest.raises(sealwire.SealwireError) as info:
+        sealwire._native._raise_error(code)
+    assert type(info.value) is getattr(sealwire, name)
+    assert info.value.code == code
+    # Each class's docstring names each of its codes.
+    assert code in (type(info.value).__doc__ or "")
+
+
+def test_unknown_code_for_the_test_hook() -> None:
+    with pytest.raises(ValueError):
+        sealwire._native._raise_error("ERR_SEALWIRE_NOPE")
+
+
+def test_storage_error_pickles_with_os_fields() -> None:
+    err = sealwire.StorageError("msg", "ERR_SEALWIRE_IO")
+    err.errno, err.strerror, err.filename = 2, "No such file or directory", "/x"
+    again = pickle.loads(pickle.dumps(err))
+    assert type(again) is sealwire.StorageError and again.code == "ERR_SEALWIRE_IO"
+    assert (again.errno, again.strerror, again.filename) == (2, "No such file or directory", "/x")
+    assert str(again) == str(err) == "[Errno 2] No such file or directory: '/x'"

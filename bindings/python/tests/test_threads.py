@@ -1,12 +1,15 @@
 """The GIL is released during expensive calls (Argon2id export/import, generate, sign, verify,
-Noise handshake messages and transport encryption), and shared objects are thread-safe."""
+Noise handshake messages and transport encryption, envelope sealing and opening), and shared
+objects are thread-safe."""
 
 from __future__ import annotations
 
+import io
 import sys
 import threading
 from collections.abc import Iterator
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
@@ -261,3 +264,100 @@ def test_noise_concurrent_handshakes() -> None:
     for t in threads:
         t.join(timeout=120)
     assert not errors, errors
+
+
+# --- envelopes -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ring() -> sealwire.Keyring:
+    r = sealwire.Keyring()
+    r.create_key("k")
+    return r
+
+
+BULK = bytes(48 * 1024 * 1024)
+
+
+def test_seal_and_unseal_release_the_gil(no_forced_switching: None, ring: sealwire.Keyring) -> None:
+    sealed: list[bytes] = []
+    assert ran_while(lambda: sealed.append(sealwire.seal(BULK, to=ring))) > 0
+    out: list[bytes] = []
+    assert ran_while(lambda: out.append(sealwire.unseal(sealed[0], keys=ring))) > 0
+    assert out[0] == BULK
+
+
+def test_seal_file_releases_the_gil(no_forced_switching: None, ring: sealwire.Keyring, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.write_bytes(BULK)
+    assert ran_while(lambda: sealwire.seal_file(src, tmp_path / "s", to=ring)) > 0
+    assert ran_while(lambda: sealwire.unseal_file(tmp_path / "s", tmp_path / "o", keys=ring)) > 0
+    assert (tmp_path / "o").read_bytes() == BULK
+
+
+def test_stream_write_and_read_release_the_gil(no_forced_switching: None, ring: sealwire.Keyring) -> None:
+    out = io.BytesIO()
+    w = sealwire.EnvelopeWriter(out, to=ring, segment_size=1 << 20)
+    assert ran_while(lambda: w.write(BULK)) > 0
+    w.close()
+    r = sealwire.EnvelopeReader(io.BytesIO(out.getvalue()), keys=ring)
+    got: list[bytes] = []
+    assert ran_while(lambda: got.append(r.read())) > 0
+    assert got[0] == BULK
+
+
+def test_keyring_sealing_releases_the_gil(no_forced_switching: None, ring: sealwire.Keyring) -> None:
+    assert ran_while(lambda: ring.to_bytes(passphrase="pw")) > 0  # default Argon2id cost
+
+
+class KmsOnEveryThread:
+    """A Python key provider (it needs the GIL back while the call has it released)."""
+
+    provider_id = "xor"
+    key_id = "k"
+
+    def wrap(self, data_key: bytes, ctx: sealwire.WrapContext) -> bytes:
+        return bytes(b ^ 0x5A for b in data_key)
+
+    def unwrap(self, wrapped: bytes, ctx: sealwire.WrapContext) -> bytes:
+        return bytes(b ^ 0x5A for b in wrapped)
+
+
+def test_shared_keyring_rotating_while_threads_seal_and_open(ring: sealwire.Keyring) -> None:
+    """Readers (envelope calls, some with a Python provider) and a writer (rotate) on one
+    keyring from several threads: no deadlock, every envelope opens."""
+    errors: list[BaseException] = []
+    stop = threading.Event()
+    kms = KmsOnEveryThread()
+
+    def worker(i: int) -> None:
+        try:
+            for j in range(60):
+                data = f"{i}:{j}".encode() * 1000
+                to: list[Any] = [ring, kms] if j % 2 else [ring.key("k")]
+                sealed = sealwire.seal(data, to=to, context={"i": str(i)})
+                assert sealwire.unseal(sealed, keys=[kms, ring] if j % 3 else ring, context={"i": str(i)}) == data
+        except BaseException as e:
+            errors.append(e)
+
+    def rotator() -> None:
+        try:
+            while not stop.is_set():
+                ring.rotate("k")
+                ring.versions("k")
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    rot = threading.Thread(target=rotator)
+    rot.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+        assert not t.is_alive()
+    stop.set()
+    rot.join(timeout=60)
+    assert not rot.is_alive()
+    assert not errors, errors
+    assert ring.primary_version("k") > 1

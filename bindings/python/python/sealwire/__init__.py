@@ -28,30 +28,61 @@ Noise (XX on first contact: each side presents its identity and verifies the oth
     a, b = alice.into_transport(), bob.into_transport()
     assert b.decrypt(a.encrypt(b"hello")) == b"hello"
 
+Envelopes (data at rest: a fresh data key per object, wrapped for each key provider)::
+
+    ring = sealwire.Keyring()
+    ring.create_key("orders")
+    ctx = {"tenant": "acme"}                        # bound to the envelope, stored in clear
+    sealed = sealwire.seal(b"data", to=[ring, bob.public], context=ctx)
+    assert sealwire.unseal(sealed, keys=bob_identity, context=ctx) == b"data"
+
+    with open("out.swev", "wb") as f, sealwire.EnvelopeWriter(f, to=ring) as w:
+        w.write(b"any amount of data")              # streamed, one segment in memory
+
 Every error is a :class:`sealwire.SealwireError` with a stable ``code``.
 """
 
 from sealwire.exceptions import (
+    ContextMismatchError,
     DecodeError,
     DecryptionError,
     InvalidKeyError,
+    KeyNotAvailableError,
     ParameterError,
     ProtocolError,
+    ProviderError,
     RandomnessError,
     RemoteKeyMismatchError,
     ReplayError,
     SealwireError,
     SignatureError,
+    StaleStateError,
+    StorageError,
 )
 from sealwire._native import (
+    EnvelopeHeader,
     Identity,
+    Keyring,
+    KeyringKey,
+    KeyVersionInfo,
     NoiseHandshake,
     NoiseTransport,
     NoiseUnorderedTransport,
     PublicIdentity,
+    RootKey,
+    WrapContext,
+    XWingKeyPair,
+    XWingPublicKey,
     __version__,
     noise_identity_payload,
+    provider_info,
+    rewrap,
+    seal,
+    seal_file,
+    unseal,
+    unseal_file,
 )
+from sealwire.envelope import EnvelopeReader, EnvelopeWriter, KeyProvider
 
 __all__ = [
     "__version__",
@@ -61,6 +92,23 @@ __all__ = [
     "NoiseTransport",
     "NoiseUnorderedTransport",
     "noise_identity_payload",
+    "seal",
+    "unseal",
+    "rewrap",
+    "seal_file",
+    "unseal_file",
+    "provider_info",
+    "EnvelopeWriter",
+    "EnvelopeReader",
+    "EnvelopeHeader",
+    "KeyProvider",
+    "WrapContext",
+    "Keyring",
+    "KeyringKey",
+    "KeyVersionInfo",
+    "RootKey",
+    "XWingKeyPair",
+    "XWingPublicKey",
     "SealwireError",
     "DecodeError",
     "InvalidKeyError",
@@ -71,4 +119,9 @@ __all__ = [
     "ReplayError",
     "RemoteKeyMismatchError",
     "ProtocolError",
+    "ContextMismatchError",
+    "KeyNotAvailableError",
+    "ProviderError",
+    "StorageError",
+    "StaleStateError",
 ]

@@ -9,13 +9,23 @@ codes so callers can catch a family of failures at once::
     ├── DecodeError             (also a ValueError) malformed input
     ├── InvalidKeyError         (also a ValueError) a public key is unusable
     ├── SignatureError          a signature did not verify
-    ├── DecryptionError         wrong passphrase or key, or modified data
-    │   └── ReplayError         a Noise datagram was already received, or is too old
+    ├── DecryptionError         wrong passphrase or key, or modified data (an
+    │   │                       envelope's payload, header or wrapped keys)
+    │   └── ReplayError         a Noise datagram or ratchet initial message was
+    │                           already received, or is too old
     ├── ParameterError          (also a ValueError) a caller argument is out of range,
     │                           or a Noise message is over 65535 bytes
     ├── RandomnessError         the OS random number generator failed
-    ├── RemoteKeyMismatchError  the Noise peer is not the expected key or identity
-    └── ProtocolError           a Noise handshake or transport used out of order
+    ├── RemoteKeyMismatchError  the peer is not the expected key or identity
+    ├── ProtocolError           a Noise handshake or transport, or a ratchet
+    │                           session, used out of order or with the wrong message
+    ├── ContextMismatchError    an envelope's encryption context is not the expected one
+    ├── KeyNotAvailableError    (also a LookupError) no usable key: no entry for the
+    │                           supplied keys, retired key version, unknown key id
+    ├── ProviderError           a key provider failed (its exception is the __cause__)
+    ├── StorageError            (also an OSError) reading or writing a file or stream
+    │                           failed (the file object's exception is the __cause__)
+    └── StaleStateError         a sealed state older than the last committed one
 
 Code → class (every code is ``"ERR_SEALWIRE_" + suffix``)::
 
@@ -24,16 +34,28 @@ Code → class (every code is ``"ERR_SEALWIRE_" + suffix``)::
     INVALID_ENCODING                                        DecodeError
     INVALID_PUBLIC_KEY, NON_CONTRIBUTORY                    InvalidKeyError
     BAD_SIGNATURE                                           SignatureError
-    DECRYPTION_FAILED                                       DecryptionError
-    REPLAY                                                  ReplayError
+    DECRYPTION_FAILED, COMMITMENT_MISMATCH,
+    HEADER_AUTH_FAILED, TOO_MANY_SKIPPED_MESSAGES           DecryptionError
+    REPLAY, PREKEY_ALREADY_USED                             ReplayError
     INVALID_PARAMETER, MESSAGE_TOO_LARGE                    ParameterError
     RANDOMNESS                                              RandomnessError
-    REMOTE_KEY_MISMATCH                                     RemoteKeyMismatchError
+    REMOTE_KEY_MISMATCH, IDENTITY_MISMATCH                  RemoteKeyMismatchError
     OUT_OF_TURN, HANDSHAKE_COMPLETE, HANDSHAKE_INCOMPLETE,
-    NONCE_EXHAUSTED                                         ProtocolError
+    NONCE_EXHAUSTED, SESSION_MISMATCH                       ProtocolError
+    CONTEXT_MISMATCH                                        ContextMismatchError
+    NO_MATCHING_KEY, KEY_RETIRED, KEY_NOT_FOUND,
+    UNKNOWN_PREKEY                                          KeyNotAvailableError
+    PROVIDER_FAILED                                         ProviderError
+    IO                                                      StorageError
+    STALE_STATE                                             StaleStateError
 
 A code added to the library later and not yet listed here is raised as
 :class:`SealwireError` itself, with its own ``code``.
+
+Where Python code of yours runs inside a sealwire call (a key provider's ``wrap`` /
+``unwrap``, a file object's ``read`` / ``write``), the exception it raised is chained
+as ``__cause__`` of the :class:`ProviderError` / :class:`StorageError`; a
+``KeyboardInterrupt`` or ``SystemExit`` is re-raised unchanged.
 
 Messages never contain key material, passphrases or identities.
 """
@@ -53,6 +75,11 @@ __all__ = [
     "ReplayError",
     "RemoteKeyMismatchError",
     "ProtocolError",
+    "ContextMismatchError",
+    "KeyNotAvailableError",
+    "ProviderError",
+    "StorageError",
+    "StaleStateError",
 ]
 
 
@@ -98,14 +125,24 @@ class SignatureError(SealwireError):
 
 class DecryptionError(SealwireError):
     """Authenticated decryption failed: wrong passphrase or key, or the data was
-    modified. Code: ``ERR_SEALWIRE_DECRYPTION_FAILED``."""
+    modified.
+
+    Codes: ``ERR_SEALWIRE_DECRYPTION_FAILED`` (an AEAD tag did not verify: a modified,
+    reordered, duplicated or extended envelope payload, a wrong passphrase, ...),
+    ``ERR_SEALWIRE_COMMITMENT_MISMATCH`` (the unwrapped data key is not the one the
+    envelope header commits to), ``ERR_SEALWIRE_HEADER_AUTH_FAILED`` (a modified
+    envelope header, a wrapped key moved from another object, or a wrapped key that does
+    not open under the key it names), ``ERR_SEALWIRE_TOO_MANY_SKIPPED_MESSAGES`` (a
+    ratchet message that would skip too many message keys; drop it).
+    """
 
 
 class ReplayError(DecryptionError):
-    """An unordered Noise transport refused a message because its nonce was already
-    accepted, or is older than the replay window. Like any other
-    :class:`DecryptionError`, drop the message; the transport is unchanged.
-    Code: ``ERR_SEALWIRE_REPLAY``."""
+    """A message was already received: an unordered Noise transport refused a nonce it
+    already accepted or that is older than the replay window
+    (``ERR_SEALWIRE_REPLAY``), or a ratchet initial message names a one-time prekey that
+    was already used (``ERR_SEALWIRE_PREKEY_ALREADY_USED``). Like any other
+    :class:`DecryptionError`, drop the message; the transport or store is unchanged."""
 
 
 class ParameterError(SealwireError, ValueError):
@@ -123,10 +160,14 @@ class RandomnessError(SealwireError):
 
 
 class RemoteKeyMismatchError(SealwireError):
-    """The Noise peer proved a static key other than the one expected: the key or
-    identity given as ``remote``, to ``expect_remote_identity()``, or named by the
-    identity payload passed to ``verify_identity_payload()``. The peer is not who it
-    was expected to be. Code: ``ERR_SEALWIRE_REMOTE_KEY_MISMATCH``."""
+    """The peer is not who it was expected to be.
+
+    Codes: ``ERR_SEALWIRE_REMOTE_KEY_MISMATCH`` (the Noise peer proved a static key other
+    than the key or identity given as ``remote``, to ``expect_remote_identity()``, or
+    named by the identity payload passed to ``verify_identity_payload()``),
+    ``ERR_SEALWIRE_IDENTITY_MISMATCH`` (a ratchet key or prekey bundle belongs to
+    another identity than the one given).
+    """
 
 
 class ProtocolError(SealwireError):
@@ -138,5 +179,51 @@ class ProtocolError(SealwireError):
     handshake object was already turned into a transport),
     ``ERR_SEALWIRE_HANDSHAKE_INCOMPLETE`` (a transport, or the remote key, asked for
     before the handshake produced it), ``ERR_SEALWIRE_NONCE_EXHAUSTED`` (2**64 - 1
-    messages in one direction: start a new session).
+    messages in one direction: start a new session), ``ERR_SEALWIRE_SESSION_MISMATCH``
+    (a ratchet initial message belongs to another session than the one asked to
+    decrypt it).
     """
+
+
+class ContextMismatchError(SealwireError):
+    """The encryption context stored in an envelope is not the one the caller expects
+    (``context=`` must equal the context given to ``seal`` exactly). Checked before
+    any key is used. Code: ``ERR_SEALWIRE_CONTEXT_MISMATCH``."""
+
+
+class KeyNotAvailableError(SealwireError, LookupError):
+    """No usable key.
+
+    Codes: ``ERR_SEALWIRE_NO_MATCHING_KEY`` (none of the envelope's wrapped keys is
+    addressed to a key that was supplied: the wrong identity or keyring),
+    ``ERR_SEALWIRE_KEY_RETIRED`` (the keyring version that wrapped it is retired and
+    past its decryption cutoff), ``ERR_SEALWIRE_KEY_NOT_FOUND`` (a key id or version
+    is not in the keyring, or the root-key environment variable is not set),
+    ``ERR_SEALWIRE_UNKNOWN_PREKEY`` (a ratchet initial message names a prekey this
+    store does not hold, or no longer holds).
+    """
+
+
+class ProviderError(SealwireError):
+    """A key provider failed for a reason of its own (a KMS outage, a Python key
+    provider that raised or returned something invalid). The provider's exception, if
+    any, is the ``__cause__``. Code: ``ERR_SEALWIRE_PROVIDER_FAILED``."""
+
+
+class StorageError(SealwireError, OSError):
+    """Reading or writing a file or stream failed. ``errno``, ``strerror`` and
+    ``filename`` are set when sealwire opened the file itself; when a Python file
+    object raised, that exception is the ``__cause__``. Code: ``ERR_SEALWIRE_IO``."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = {"errno": self.errno, "strerror": self.strerror, "filename": self.filename}
+        # Only the fields that are set: a filename set to None would change str().
+        state = {k: v for k, v in fields.items() if v is not None}
+        message = self.args[0] if self.args else ""
+        return (type(self), (message, self.code), state)
+
+
+class StaleStateError(SealwireError):
+    """A sealed state (ratchet session or prekey store) is older than the generation
+    last committed: an old snapshot was restored over a newer one. Refuse it.
+    Code: ``ERR_SEALWIRE_STALE_STATE``."""
