@@ -51,7 +51,7 @@ export declare class EnvelopeHeader {
  * `update(sealed)` returns the plaintext of every segment that verified so far and `final()`
  * verifies the final segment. Only verified plaintext is ever returned; a stream that ends
  * early fails in `final()` with `ERR_SEALWIRE_TRUNCATED`; errors are final.
- * `createOpenStream` wraps this in a `stream.Transform`.
+ * `createUnsealStream` wraps this in a `stream.Transform`.
  */
 export declare class EnvelopeOpener {
   /**
@@ -59,7 +59,7 @@ export declare class EnvelopeOpener {
    * `EnvelopeHeader.headerLength`). Bytes after the header are the start of the payload:
    * they are buffered, and their plaintext comes out of the next `update` or `final`.
    *
-   * @throws {Error} as `openSealed` for the header (`ERR_SEALWIRE_TRUNCATED` if `initial`
+   * @throws {Error} as `unseal` for the header (`ERR_SEALWIRE_TRUNCATED` if `initial`
    * does not hold the whole header).
    */
   static create(initial: Uint8Array, options: OpenOptions): EnvelopeOpener
@@ -695,7 +695,7 @@ export interface KdfOptions {
   lanes?: number
 }
 
-/** Anything `seal` / `openSealed` / `rewrap` accept as a key provider. */
+/** Anything `seal` / `unseal` / `rewrap` accept as a key provider. */
 export type KeyProvider = Keyring | KeyringKey | PublicIdentity | Identity | XWingPublicKey | XWingKeyPair | CustomKeyProvider
 
 /** What a JavaScript key provider's `wrap` / `unwrap` receives as its second argument. */
@@ -839,8 +839,8 @@ export interface NoiseVectorInputs {
 }
 
 /**
- * Options of `openSealed`, `openSealedAsync`, `EnvelopeOpener.create`, `createOpenStream`
- * and `openFile`.
+ * Options of `unseal`, `unsealAsync`, `EnvelopeOpener.create`, `createUnsealStream`
+ * and `unsealFile`.
  */
 export interface OpenOptions {
   /**
@@ -856,44 +856,22 @@ export interface OpenOptions {
 }
 
 /**
- * Open an envelope made by `seal` (or any sealwire binding, streams included). Nothing is
- * returned unless the context, the key commitment, the header tag and every segment verify.
- *
- * @throws {Error} `code` decode codes for a malformed header (`ERR_SEALWIRE_TRUNCATED`,
- * `ERR_SEALWIRE_BAD_MAGIC`, `ERR_SEALWIRE_UNSUPPORTED_VERSION`,
- * `ERR_SEALWIRE_UNSUPPORTED_ALGORITHM`, `ERR_SEALWIRE_MALFORMED`, …);
- * `ERR_SEALWIRE_CONTEXT_MISMATCH`; `ERR_SEALWIRE_NO_MATCHING_KEY` (no entry for `keys`);
- * `ERR_SEALWIRE_HEADER_AUTH_FAILED`; `ERR_SEALWIRE_KEY_RETIRED`; `ERR_SEALWIRE_KEY_NOT_FOUND`;
- * `ERR_SEALWIRE_COMMITMENT_MISMATCH`; `ERR_SEALWIRE_TRUNCATED` (payload ends before its final
- * segment); `ERR_SEALWIRE_DECRYPTION_FAILED` (payload modified, reordered or extended);
- * `ERR_SEALWIRE_PROVIDER_FAILED`.
- */
-export declare function openSealed(sealed: Uint8Array, options: OpenOptions): Buffer
-
-/**
- * Like `openSealed`, as a Promise: the payload is verified and decrypted on the libuv thread
- * pool (with JavaScript providers, their `unwrap` runs on this thread before the call
- * returns). `sealed` is copied. Rejections carry the same `code`s as `openSealed`.
- */
-export declare function openSealedAsync(sealed: Uint8Array, options: OpenOptions): Promise<Buffer>
-
-/**
  * Change an envelope's wrapped-key entries without touching its payload: authenticate it
- * like `openSealed` (with `keys`), then re-wrap the entries `rewrapWith` providers own under
+ * like `unseal` (with `keys`), then re-wrap the entries `rewrapWith` providers own under
  * their current key version, remove the `remove` entries, add entries for `add`, and return
  * the new header followed by the unchanged payload bytes. The payload is not decrypted (a
  * damaged payload is copied as it is).
  *
- * @throws {Error} as `openSealed` for the header, plus `ERR_SEALWIRE_INVALID_PARAMETER` if
+ * @throws {Error} as `unseal` for the header, plus `ERR_SEALWIRE_INVALID_PARAMETER` if
  * no entry would remain.
  */
 export declare function rewrap(sealed: Uint8Array, options: RewrapOptions): Buffer
 
 /** Options of `rewrap`. */
 export interface RewrapOptions {
-  /** The expected encryption context (as for `openSealed`). */
+  /** The expected encryption context (as for `unseal`). */
   context?: Record<string, string>
-  /** Providers that can unwrap the data key (as for `openSealed`). */
+  /** Providers that can unwrap the data key (as for `unseal`). */
   keys: Array<KeyProvider>
   /**
    * First step: re-wrap every entry one of these providers owns under its current key
@@ -962,6 +940,28 @@ export interface SealOptions {
   /** Plaintext bytes per segment, 64 ..= 16777216 (default 65536). */
   segmentSize?: number
 }
+
+/**
+ * Open an envelope made by `seal` (or any sealwire binding, streams included). Nothing is
+ * returned unless the context, the key commitment, the header tag and every segment verify.
+ *
+ * @throws {Error} `code` decode codes for a malformed header (`ERR_SEALWIRE_TRUNCATED`,
+ * `ERR_SEALWIRE_BAD_MAGIC`, `ERR_SEALWIRE_UNSUPPORTED_VERSION`,
+ * `ERR_SEALWIRE_UNSUPPORTED_ALGORITHM`, `ERR_SEALWIRE_MALFORMED`, …);
+ * `ERR_SEALWIRE_CONTEXT_MISMATCH`; `ERR_SEALWIRE_NO_MATCHING_KEY` (no entry for `keys`);
+ * `ERR_SEALWIRE_HEADER_AUTH_FAILED`; `ERR_SEALWIRE_KEY_RETIRED`; `ERR_SEALWIRE_KEY_NOT_FOUND`;
+ * `ERR_SEALWIRE_COMMITMENT_MISMATCH`; `ERR_SEALWIRE_TRUNCATED` (payload ends before its final
+ * segment); `ERR_SEALWIRE_DECRYPTION_FAILED` (payload modified, reordered or extended);
+ * `ERR_SEALWIRE_PROVIDER_FAILED`.
+ */
+export declare function unseal(sealed: Uint8Array, options: OpenOptions): Buffer
+
+/**
+ * Like `unseal`, as a Promise: the payload is verified and decrypted on the libuv thread
+ * pool (with JavaScript providers, their `unwrap` runs on this thread before the call
+ * returns). `sealed` is copied. Rejections carry the same `code`s as `unseal`.
+ */
+export declare function unsealAsync(sealed: Uint8Array, options: OpenOptions): Promise<Buffer>
 
 /** Version of the sealwire native binding (the same as the Rust core's version). */
 export declare const version: string

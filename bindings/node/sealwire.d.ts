@@ -18,10 +18,10 @@ export declare function createSealStream(options: SealOptions): Transform
  * authenticated as soon as it has arrived; only segments whose tag verified are pushed. The
  * stream fails (`'error'` event, error `code`) with `ERR_SEALWIRE_TRUNCATED` if the input ends
  * before the final segment, `ERR_SEALWIRE_DECRYPTION_FAILED` if it was modified, and the
- * header codes of `openSealed`. Plaintext already pushed before a failure was authentic, but
+ * header codes of `unseal`. Plaintext already pushed before a failure was authentic, but
  * the whole is not: discard it.
  */
-export declare function createOpenStream(options: OpenOptions): Transform
+export declare function createUnsealStream(options: OpenOptions): Transform
 
 /**
  * Seal the file `src` into `dst` in constant memory. `dst` is replaced atomically (a
@@ -33,6 +33,6 @@ export declare function sealFile(src: string, dst: string, options: SealOptions)
 /**
  * Open the sealed file `src` into `dst` in constant memory. `dst` is written (atomically,
  * mode 0600) only if the whole envelope verified. Rejects with the `code`s of
- * `createOpenStream`, or Node's file-system errors.
+ * `createUnsealStream`, or Node's file-system errors.
  */
-export declare function openFile(src: string, dst: string, options: OpenOptions): Promise<void>
+export declare function unsealFile(src: string, dst: string, options: OpenOptions): Promise<void>

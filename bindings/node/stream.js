@@ -42,7 +42,7 @@ function createSealStream(options) {
  * `code` `ERR_SEALWIRE_TRUNCATED`, a modified one with `ERR_SEALWIRE_DECRYPTION_FAILED`
  * (plaintext pushed before the failure was authentic, but the whole is not: discard it).
  */
-function createOpenStream(options) {
+function createUnsealStream(options) {
   let opener = null
   let pending = []
   let pendingLen = 0
@@ -136,8 +136,8 @@ async function sealFile(src, dst, options) {
 
 /** Open the sealed file `src` into `dst` (constant memory). `dst` is written only if the
  * whole envelope verified: a truncated or modified file leaves no partial plaintext behind. */
-async function openFile(src, dst, options) {
-  await streamFileAtomically(src, dst, () => createOpenStream(options))
+async function unsealFile(src, dst, options) {
+  await streamFileAtomically(src, dst, () => createUnsealStream(options))
 }
 
-module.exports = { createSealStream, createOpenStream, sealFile, openFile }
+module.exports = { createSealStream, createUnsealStream, sealFile, unsealFile }

@@ -1,4 +1,4 @@
-//! The envelope layer: `seal` / `openSealed` (and their `…Async` forms), the incremental
+//! The envelope layer: `seal` / `unseal` (and their `…Async` forms), the incremental
 //! `EnvelopeSealer` / `EnvelopeOpener` handles the JS stream helpers are built on, `rewrap`,
 //! `EnvelopeHeader`, the local `Keyring` (with `KeyringKey` and `RootKey`), X-Wing recipients
 //! (`XWingPublicKey`, `XWingKeyPair`) and key providers written in JavaScript.
@@ -10,7 +10,7 @@
 //! JavaScript thread, never from the thread pool:
 //!
 //! * sync calls run everything on the calling thread;
-//! * `sealAsync` / `openSealedAsync` with only built-in providers run entirely on the libuv
+//! * `sealAsync` / `unsealAsync` with only built-in providers run entirely on the libuv
 //!   pool; with a JavaScript provider, the header (wrap / unwrap) is done on the calling
 //!   thread before the Promise is returned and only the payload (the bulk work) runs on the
 //!   pool. A callback must therefore return its result synchronously (a returned Promise is
@@ -809,8 +809,8 @@ pub struct SealOptions<'a> {
     pub segment_size: Option<f64>,
 }
 
-/// Options of `openSealed`, `openSealedAsync`, `EnvelopeOpener.create`, `createOpenStream`
-/// and `openFile`.
+/// Options of `unseal`, `unsealAsync`, `EnvelopeOpener.create`, `createUnsealStream`
+/// and `unsealFile`.
 #[napi(object, object_to_js = false)]
 pub struct OpenOptions<'a> {
     /// The expected encryption context; must equal the stored one exactly
@@ -835,9 +835,9 @@ pub struct WrappedKeySelector {
 /// Options of `rewrap`.
 #[napi(object, object_to_js = false)]
 pub struct RewrapOptions<'a> {
-    /// The expected encryption context (as for `openSealed`).
+    /// The expected encryption context (as for `unseal`).
     pub context: Option<BTreeMap<String, String>>,
-    /// Providers that can unwrap the data key (as for `openSealed`).
+    /// Providers that can unwrap the data key (as for `unseal`).
     #[napi(ts_type = "Array<KeyProvider>")]
     pub keys: Vec<Unknown<'a>>,
     /// First step: re-wrap every entry one of these providers owns under its current key
@@ -910,7 +910,7 @@ impl std::fmt::Debug for CustomKeyProvider {
     }
 }
 
-/// Anything `seal` / `openSealed` / `rewrap` accept as a key provider.
+/// Anything `seal` / `unseal` / `rewrap` accept as a key provider.
 #[napi(js_name = "KeyProvider")]
 #[allow(dead_code)]
 pub type KeyProviderArg = Either7<
@@ -1030,7 +1030,7 @@ pub fn seal_async(
 /// segment); `ERR_SEALWIRE_DECRYPTION_FAILED` (payload modified, reordered or extended);
 /// `ERR_SEALWIRE_PROVIDER_FAILED`.
 #[napi(strict)]
-pub fn open_sealed(env: Env, sealed: &[u8], options: OpenOptions<'_>) -> Result<Buffer> {
+pub fn unseal(env: Env, sealed: &[u8], options: OpenOptions<'_>) -> Result<Buffer> {
     let a = open_args(&env, options).map_err(to_js_error)?;
     throw(with_js_providers(&a.providers, |ps| {
         sealwire::envelope::open(sealed, &a.context, ps)
@@ -1073,11 +1073,11 @@ fn read_to_end<R: Read>(reader: &mut EnvelopeReader<R>, size_hint: usize) -> Cor
     Ok(std::mem::take(&mut *out))
 }
 
-/// Like `openSealed`, as a Promise: the payload is verified and decrypted on the libuv thread
+/// Like `unseal`, as a Promise: the payload is verified and decrypted on the libuv thread
 /// pool (with JavaScript providers, their `unwrap` runs on this thread before the call
-/// returns). `sealed` is copied. Rejections carry the same `code`s as `openSealed`.
+/// returns). `sealed` is copied. Rejections carry the same `code`s as `unseal`.
 #[napi(ts_return_type = "Promise<Buffer>")]
-pub fn open_sealed_async(
+pub fn unseal_async(
     env: Env,
     sealed: Uint8Array,
     options: OpenOptions<'_>,
@@ -1109,12 +1109,12 @@ pub fn open_sealed_async(
 }
 
 /// Change an envelope's wrapped-key entries without touching its payload: authenticate it
-/// like `openSealed` (with `keys`), then re-wrap the entries `rewrapWith` providers own under
+/// like `unseal` (with `keys`), then re-wrap the entries `rewrapWith` providers own under
 /// their current key version, remove the `remove` entries, add entries for `add`, and return
 /// the new header followed by the unchanged payload bytes. The payload is not decrypted (a
 /// damaged payload is copied as it is).
 ///
-/// @throws {Error} as `openSealed` for the header, plus `ERR_SEALWIRE_INVALID_PARAMETER` if
+/// @throws {Error} as `unseal` for the header, plus `ERR_SEALWIRE_INVALID_PARAMETER` if
 /// no entry would remain.
 #[napi(strict)]
 pub fn rewrap(env: Env, sealed: &[u8], options: RewrapOptions<'_>) -> Result<Buffer> {
@@ -1527,7 +1527,7 @@ impl OpenerState {
 /// `update(sealed)` returns the plaintext of every segment that verified so far and `final()`
 /// verifies the final segment. Only verified plaintext is ever returned; a stream that ends
 /// early fails in `final()` with `ERR_SEALWIRE_TRUNCATED`; errors are final.
-/// `createOpenStream` wraps this in a `stream.Transform`.
+/// `createUnsealStream` wraps this in a `stream.Transform`.
 #[napi]
 pub struct EnvelopeOpener {
     state: Arc<Mutex<OpenerState>>,
@@ -1546,7 +1546,7 @@ impl EnvelopeOpener {
     /// `EnvelopeHeader.headerLength`). Bytes after the header are the start of the payload:
     /// they are buffered, and their plaintext comes out of the next `update` or `final`.
     ///
-    /// @throws {Error} as `openSealed` for the header (`ERR_SEALWIRE_TRUNCATED` if `initial`
+    /// @throws {Error} as `unseal` for the header (`ERR_SEALWIRE_TRUNCATED` if `initial`
     /// does not hold the whole header).
     #[napi(factory, strict)]
     pub fn create(env: Env, initial: &[u8], options: OpenOptions<'_>) -> Result<Self> {

@@ -7,7 +7,7 @@
 //!
 //! Modules: [`error`] (the error mapping), [`identity`] (`Identity`, `PublicIdentity`),
 //! [`noise`] (`NoiseHandshake`, `NoiseTransport`, `NoiseUnorderedTransport`), [`envelope`]
-//! (`seal` / `openSealed`, `EnvelopeSealer` / `EnvelopeOpener`, `rewrap`, `EnvelopeHeader`,
+//! (`seal` / `unseal`, `EnvelopeSealer` / `EnvelopeOpener`, `rewrap`, `EnvelopeHeader`,
 //! `Keyring`, `KeyringKey`, `RootKey`, `XWingPublicKey`, `XWingKeyPair`, JavaScript key
 //! providers). The stream and file helpers are plain JavaScript (`stream.js`), exported with
 //! everything here by the hand-written entry point `sealwire.js`.

@@ -16,8 +16,8 @@ import crypto from 'node:crypto'
 import {
   seal,
   sealAsync,
-  openSealed,
-  openSealedAsync,
+  unseal,
+  unsealAsync,
   rewrap,
   keyProviderInfo,
   EnvelopeHeader,
@@ -31,9 +31,9 @@ import {
   Identity,
   PublicIdentity,
   createSealStream,
-  createOpenStream,
+  createUnsealStream,
   sealFile,
-  openFile,
+  unsealFile,
 } from '../sealwire.js'
 import * as generated from '../index.js'
 
@@ -206,10 +206,10 @@ describe('shared vectors (tests/vectors/envelope.json)', () => {
       assert.ok(c.openers.length >= 1)
       for (const name of c.openers) {
         const keys = [opener(name)]
-        assert.deepEqual(openSealed(sealed, { context, keys }), pt, `${name}: openSealed`)
-        assert.deepEqual(await openSealedAsync(sealed, { context, keys }), pt, `${name}: openSealedAsync`)
+        assert.deepEqual(unseal(sealed, { context, keys }), pt, `${name}: unseal`)
+        assert.deepEqual(await unsealAsync(sealed, { context, keys }), pt, `${name}: unsealAsync`)
         assert.deepEqual(openIncrementally(sealed, { context, keys }), pt, `${name}: EnvelopeOpener`)
-        assert.deepEqual(await through(sealed, createOpenStream({ context, keys }), [3, 50, 7]), pt, `${name}: stream`)
+        assert.deepEqual(await through(sealed, createUnsealStream({ context, keys }), [3, 50, 7]), pt, `${name}: stream`)
       }
     })
   }
@@ -218,12 +218,12 @@ describe('shared vectors (tests/vectors/envelope.json)', () => {
     test(`invalid: ${c.description} → ${c.error}`, async () => {
       const sealed = hex(c.sealed)
       const options = () => ({ context: ctxOf(c.context), keys: [opener(c.opener, c.now)] })
-      assert.throws(() => openSealed(sealed, options()), code(c.error))
-      await assert.rejects(openSealedAsync(sealed, options()), code(c.error))
+      assert.throws(() => unseal(sealed, options()), code(c.error))
+      await assert.rejects(unsealAsync(sealed, options()), code(c.error))
       if (c.opener === 'keyring') {
         // The streaming path reports the same code, and never emits plaintext it has not
         // verified.
-        await assert.rejects(through(sealed, createOpenStream(options()), [5, 64, 1000]), code(c.error))
+        await assert.rejects(through(sealed, createUnsealStream(options()), [5, 64, 1000]), code(c.error))
         assert.throws(() => {
           const h = EnvelopeHeader.headerLength(sealed)
           if (sealed.length < h) EnvelopeOpener.create(sealed, options())
@@ -270,13 +270,13 @@ describe('round trips', () => {
           const h = EnvelopeHeader.parse(sealed)
           assert.equal(h.suite, suite === 'aes256gcm' ? 'aes-256-gcm' : 'chacha20-poly1305')
           assert.equal(sealed.length, h.headerLen + n + TAG * (Math.floor(n / 64) + 1))
-          assert.deepEqual(openSealed(sealed, { context, keys }), pt)
-          assert.deepEqual(openSealed(new Uint8Array(sealed), { context, keys }), pt)
+          assert.deepEqual(unseal(sealed, { context, keys }), pt)
+          assert.deepEqual(unseal(new Uint8Array(sealed), { context, keys }), pt)
         }
       }
       const pt = crypto.randomBytes(5000)
       const sealed = await sealAsync(pt, { to, segmentSize: 1024 })
-      assert.deepEqual(await openSealedAsync(sealed, { keys }), pt)
+      assert.deepEqual(await unsealAsync(sealed, { keys }), pt)
     })
   }
 
@@ -286,8 +286,8 @@ describe('round trips', () => {
     assert.equal(h.suite, 'chacha20-poly1305')
     assert.equal(h.segmentSize, 65536)
     assert.deepEqual({ ...h.context }, {})
-    assert.deepEqual(openSealed(sealed, { keys: [ring] }), Buffer.from('x'))
-    assert.deepEqual(openSealed(sealed, { context: {}, keys: [ring] }), Buffer.from('x'))
+    assert.deepEqual(unseal(sealed, { keys: [ring] }), Buffer.from('x'))
+    assert.deepEqual(unseal(sealed, { context: {}, keys: [ring] }), Buffer.from('x'))
     // The core's suite names are accepted too.
     assert.equal(EnvelopeHeader.parse(seal(Buffer.alloc(1), { to: [ring], suite: 'aes-256-gcm' })).suite, 'aes-256-gcm')
   })
@@ -301,10 +301,10 @@ describe('round trips', () => {
       ['keyring', 'hpke-x25519', 'hpke-xwing', 'toy-kms'],
     )
     for (const k of [ring, ring.key('orders'), bob, carol, jsKms]) {
-      assert.deepEqual(openSealed(sealed, { context, keys: [k] }), pt)
+      assert.deepEqual(unseal(sealed, { context, keys: [k] }), pt)
     }
     // Several keys, only one of which matches, also work.
-    assert.deepEqual(openSealed(sealed, { context, keys: [alice, carol] }), pt)
+    assert.deepEqual(unseal(sealed, { context, keys: [alice, carol] }), pt)
   })
 
   test('two seals of the same plaintext differ (fresh data key and message id)', () => {
@@ -317,8 +317,8 @@ describe('round trips', () => {
   test('large one-shot payload (6 MiB, default segments), sync and async', async () => {
     const pt = crypto.randomBytes(6 * 1024 * 1024 + 17)
     const sealed = await sealAsync(pt, { to: [carol.publicKey, ring] })
-    assert.deepEqual(openSealed(sealed, { keys: [carol] }), pt)
-    assert.deepEqual(await openSealedAsync(sealed, { keys: [ring] }), pt)
+    assert.deepEqual(unseal(sealed, { keys: [carol] }), pt)
+    assert.deepEqual(await unsealAsync(sealed, { keys: [ring] }), pt)
   })
 })
 
@@ -338,32 +338,32 @@ describe('failures and their codes', () => {
   const h = EnvelopeHeader.parse(sealed)
 
   test('wrong identity / no matching key: ERR_SEALWIRE_NO_MATCHING_KEY', async () => {
-    assert.throws(() => openSealed(sealed, { context, keys: [mallory] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
-    assert.throws(() => openSealed(sealed, { context, keys: [XWingKeyPair.generate()] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
-    assert.throws(() => openSealed(sealed, { context, keys: [] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
+    assert.throws(() => unseal(sealed, { context, keys: [mallory] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
+    assert.throws(() => unseal(sealed, { context, keys: [XWingKeyPair.generate()] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
+    assert.throws(() => unseal(sealed, { context, keys: [] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
     // Public keys unwrap nothing.
-    assert.throws(() => openSealed(sealed, { context, keys: [bob.public, carol.publicKey] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
+    assert.throws(() => unseal(sealed, { context, keys: [bob.public, carol.publicKey] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
     const other = new Keyring()
     other.createKey('payroll')
-    assert.throws(() => openSealed(sealed, { context, keys: [other] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
-    await assert.rejects(openSealedAsync(sealed, { context, keys: [mallory] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
+    assert.throws(() => unseal(sealed, { context, keys: [other] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
+    await assert.rejects(unsealAsync(sealed, { context, keys: [mallory] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
     assert.throws(() => EnvelopeOpener.create(sealed, { context, keys: [mallory] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
   })
 
   test('same key id, other key material: ERR_SEALWIRE_HEADER_AUTH_FAILED', () => {
     const impostor = new Keyring()
     impostor.createKey('orders')
-    assert.throws(() => openSealed(sealed, { context, keys: [impostor] }), code('ERR_SEALWIRE_HEADER_AUTH_FAILED'))
-    assert.throws(() => openSealed(sealed, { context, keys: [impostor.key('orders')] }), code('ERR_SEALWIRE_HEADER_AUTH_FAILED'))
+    assert.throws(() => unseal(sealed, { context, keys: [impostor] }), code('ERR_SEALWIRE_HEADER_AUTH_FAILED'))
+    assert.throws(() => unseal(sealed, { context, keys: [impostor.key('orders')] }), code('ERR_SEALWIRE_HEADER_AUTH_FAILED'))
   })
 
   test('wrong context: ERR_SEALWIRE_CONTEXT_MISMATCH', async () => {
     for (const wrong of [{}, { tenant: 'acme' }, { ...context, extra: '' }, { ...context, tenant: 'Acme' }]) {
-      assert.throws(() => openSealed(sealed, { context: wrong, keys: [ring] }), code('ERR_SEALWIRE_CONTEXT_MISMATCH'))
-      await assert.rejects(openSealedAsync(sealed, { context: wrong, keys: [bob] }), code('ERR_SEALWIRE_CONTEXT_MISMATCH'))
-      await assert.rejects(through(sealed, createOpenStream({ context: wrong, keys: [carol] })), code('ERR_SEALWIRE_CONTEXT_MISMATCH'))
+      assert.throws(() => unseal(sealed, { context: wrong, keys: [ring] }), code('ERR_SEALWIRE_CONTEXT_MISMATCH'))
+      await assert.rejects(unsealAsync(sealed, { context: wrong, keys: [bob] }), code('ERR_SEALWIRE_CONTEXT_MISMATCH'))
+      await assert.rejects(through(sealed, createUnsealStream({ context: wrong, keys: [carol] })), code('ERR_SEALWIRE_CONTEXT_MISMATCH'))
     }
-    assert.throws(() => openSealed(sealed, { keys: [ring] }), code('ERR_SEALWIRE_CONTEXT_MISMATCH'))
+    assert.throws(() => unseal(sealed, { keys: [ring] }), code('ERR_SEALWIRE_CONTEXT_MISMATCH'))
   })
 
   test('tampering: every header byte and a payload byte', () => {
@@ -374,7 +374,7 @@ describe('failures and their codes', () => {
       t[i] ^= 0x01
       let err
       try {
-        openSealed(t, { context, keys: [ring] })
+        unseal(t, { context, keys: [ring] })
       } catch (e) {
         err = e
       }
@@ -395,19 +395,19 @@ describe('failures and their codes', () => {
     const commitmentAt = 46 + 2 + Object.entries(context).reduce((n, [k, v]) => n + 4 + k.length + v.length, 0)
     const t = Buffer.from(sealed)
     t[commitmentAt] ^= 0x80
-    assert.throws(() => openSealed(t, { context, keys: [bob] }), code('ERR_SEALWIRE_COMMITMENT_MISMATCH'))
+    assert.throws(() => unseal(t, { context, keys: [bob] }), code('ERR_SEALWIRE_COMMITMENT_MISMATCH'))
     // A payload byte.
     const p = Buffer.from(sealed)
     p[h.headerLen + 5] ^= 0x01
-    assert.throws(() => openSealed(p, { context, keys: [carol] }), code('ERR_SEALWIRE_DECRYPTION_FAILED'))
+    assert.throws(() => unseal(p, { context, keys: [carol] }), code('ERR_SEALWIRE_DECRYPTION_FAILED'))
     // Segments swapped.
     const seg = 64 + TAG
     const s = Buffer.from(sealed)
     sealed.copy(s, h.headerLen, h.headerLen + seg, h.headerLen + 2 * seg)
     sealed.copy(s, h.headerLen + seg, h.headerLen, h.headerLen + seg)
-    assert.throws(() => openSealed(s, { context, keys: [ring] }), code('ERR_SEALWIRE_DECRYPTION_FAILED'))
+    assert.throws(() => unseal(s, { context, keys: [ring] }), code('ERR_SEALWIRE_DECRYPTION_FAILED'))
     // Appended data.
-    assert.throws(() => openSealed(Buffer.concat([sealed, Buffer.alloc(1)]), { context, keys: [ring] }), code('ERR_SEALWIRE_DECRYPTION_FAILED'))
+    assert.throws(() => unseal(Buffer.concat([sealed, Buffer.alloc(1)]), { context, keys: [ring] }), code('ERR_SEALWIRE_DECRYPTION_FAILED'))
   })
 
   test('truncation: every cut is refused; cuts at segment boundaries are ERR_SEALWIRE_TRUNCATED', () => {
@@ -416,7 +416,7 @@ describe('failures and their codes', () => {
       const cut = sealed.subarray(0, len)
       let err
       try {
-        openSealed(cut, { context, keys: [ring] })
+        unseal(cut, { context, keys: [ring] })
       } catch (e) {
         err = e
       }
@@ -449,7 +449,7 @@ describe('failures and their codes', () => {
     assert.ok(p instanceof Promise)
     await assert.rejects(p, code('ERR_SEALWIRE_INVALID_PARAMETER'))
     await assert.rejects(sealAsync(Buffer.alloc(1), { to: [ring], segmentSize: 1 }), code('ERR_SEALWIRE_INVALID_PARAMETER'))
-    await assert.rejects(openSealedAsync(sealed, { context, keys: [{}] }), code('ERR_SEALWIRE_INVALID_PARAMETER'))
+    await assert.rejects(unsealAsync(sealed, { context, keys: [{}] }), code('ERR_SEALWIRE_INVALID_PARAMETER'))
     assert.throws(() => createSealStream({ to: [] }), code('ERR_SEALWIRE_INVALID_PARAMETER'))
   })
 
@@ -512,32 +512,32 @@ describe('streams', () => {
     sealedBig = await through(big, createSealStream({ context, to: [ring, carol.publicKey], segmentSize: 16384 }))
   })
 
-  test('5 MiB through createSealStream / createOpenStream with pipeline()', async () => {
+  test('5 MiB through createSealStream / createUnsealStream with pipeline()', async () => {
     const h = EnvelopeHeader.parse(sealedBig)
     assert.equal(h.segmentSize, 16384)
     assert.equal(sealedBig.length, h.headerLen + big.length + TAG * (Math.floor(big.length / 16384) + 1))
     // The stream's output is an ordinary envelope ...
-    assert.deepEqual(openSealed(sealedBig, { context, keys: [carol] }), big)
+    assert.deepEqual(unseal(sealedBig, { context, keys: [carol] }), big)
     // ... and opens as a stream, whatever the chunking.
-    assert.deepEqual(await through(sealedBig, createOpenStream({ context, keys: [ring] })), big)
-    assert.deepEqual(await through(sealedBig, createOpenStream({ context, keys: [carol] }), [65536]), big)
-    assert.deepEqual(await through(sealedBig, createOpenStream({ context, keys: [ring] }), [16400, 16399, 1]), big)
+    assert.deepEqual(await through(sealedBig, createUnsealStream({ context, keys: [ring] })), big)
+    assert.deepEqual(await through(sealedBig, createUnsealStream({ context, keys: [carol] }), [65536]), big)
+    assert.deepEqual(await through(sealedBig, createUnsealStream({ context, keys: [ring] }), [16400, 16399, 1]), big)
   })
 
   test('one-shot seal → stream open, stream seal of the default segment size → one-shot open', async () => {
     const pt = crypto.randomBytes(200_000)
     const sealed = seal(pt, { context, to: [ring], segmentSize: 4096, suite: 'aes256gcm' })
-    assert.deepEqual(await through(sealed, createOpenStream({ context, keys: [ring] })), pt)
+    assert.deepEqual(await through(sealed, createUnsealStream({ context, keys: [ring] })), pt)
     const streamed = await through(pt, createSealStream({ context, to: [ring] }), [999])
     assert.equal(EnvelopeHeader.parse(streamed).segmentSize, 65536)
-    assert.deepEqual(await openSealedAsync(streamed, { context, keys: [ring] }), pt)
+    assert.deepEqual(await unsealAsync(streamed, { context, keys: [ring] }), pt)
   })
 
   test('empty input streams', async () => {
     const sealed = await through(Buffer.alloc(0), createSealStream({ to: [ring] }))
     assert.equal(sealed.length, EnvelopeHeader.parse(sealed).headerLen + TAG)
-    assert.deepEqual(openSealed(sealed, { keys: [ring] }), Buffer.alloc(0))
-    assert.deepEqual(await through(sealed, createOpenStream({ keys: [ring] })), Buffer.alloc(0))
+    assert.deepEqual(unseal(sealed, { keys: [ring] }), Buffer.alloc(0))
+    assert.deepEqual(await through(sealed, createUnsealStream({ keys: [ring] })), Buffer.alloc(0))
   })
 
   test('a truncated stream is rejected with ERR_SEALWIRE_TRUNCATED', async () => {
@@ -554,7 +554,7 @@ describe('streams', () => {
     ]
     for (const len of cuts) {
       let emitted = 0
-      const open = createOpenStream({ context, keys: [ring] })
+      const open = createUnsealStream({ context, keys: [ring] })
       open.on('data', (c) => {
         // Whatever was pushed before the failure is verified plaintext, in order.
         assert.deepEqual(c, big.subarray(emitted, emitted + c.length))
@@ -574,7 +574,7 @@ describe('streams', () => {
     const at = h.headerLen + 40 * (16384 + TAG) + 100
     t[at] ^= 0x10
     const out = []
-    const open = createOpenStream({ context, keys: [carol] })
+    const open = createUnsealStream({ context, keys: [carol] })
     open.on('data', (c) => out.push(c))
     await assert.rejects(
       pipeline(chunked(t, [8192]), open, new Writable({ write: (_c, _e, cb) => cb() })),
@@ -586,10 +586,10 @@ describe('streams', () => {
   })
 
   test('header errors surface as stream errors', async () => {
-    await assert.rejects(through(sealedBig, createOpenStream({ context, keys: [Identity.generate()] })), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
+    await assert.rejects(through(sealedBig, createUnsealStream({ context, keys: [Identity.generate()] })), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
     const m = Buffer.from(sealedBig.subarray(0, 5000))
     m[1] ^= 1
-    await assert.rejects(through(m, createOpenStream({ context, keys: [ring] })), code('ERR_SEALWIRE_BAD_MAGIC'))
+    await assert.rejects(through(m, createUnsealStream({ context, keys: [ring] })), code('ERR_SEALWIRE_BAD_MAGIC'))
   })
 
   test('EnvelopeSealer / EnvelopeOpener handles (sync and async)', async () => {
@@ -599,7 +599,7 @@ describe('streams', () => {
     parts.push(sealer.update(pt.subarray(5000)), await sealer.finalAsync())
     const sealed = Buffer.concat(parts)
     assert.ok(parts[0].length > 0, 'the header comes out of the first update')
-    assert.deepEqual(openSealed(sealed, { context, keys: [ring] }), pt)
+    assert.deepEqual(unseal(sealed, { context, keys: [ring] }), pt)
     assert.throws(() => sealer.update(Buffer.alloc(1)), code('ERR_SEALWIRE_INVALID_PARAMETER'))
     assert.throws(() => sealer.final(), code('ERR_SEALWIRE_INVALID_PARAMETER'))
     await assert.rejects(sealer.finalAsync(), code('ERR_SEALWIRE_INVALID_PARAMETER'))
@@ -642,27 +642,27 @@ describe('files', () => {
   const context = { path: 'report.pdf' }
   const data = crypto.randomBytes(3 * 1024 * 1024 + 7)
 
-  test('sealFile / openFile round trip; outputs are mode 0600; no temporary files remain', async () => {
+  test('sealFile / unsealFile round trip; outputs are mode 0600; no temporary files remain', async () => {
     const dir = mkdtempSync(join(tmp, 'files-'))
     const src = join(dir, 'plain.bin')
     const enc = join(dir, 'plain.bin.swev')
     const dec = join(dir, 'plain.out')
     writeFileSync(src, data)
     await sealFile(src, enc, { context, to: [ring, bob.public], segmentSize: 32768 })
-    assert.deepEqual(openSealed(readFileSync(enc), { context, keys: [bob] }), data)
-    await openFile(enc, dec, { context, keys: [ring] })
+    assert.deepEqual(unseal(readFileSync(enc), { context, keys: [bob] }), data)
+    await unsealFile(enc, dec, { context, keys: [ring] })
     assert.deepEqual(readFileSync(dec), data)
     if (process.platform !== 'win32') {
       assert.equal(statSync(enc).mode & 0o777, 0o600)
       assert.equal(statSync(dec).mode & 0o777, 0o600)
     }
     // Replacing an existing destination works.
-    await openFile(enc, dec, { context, keys: [bob] })
+    await unsealFile(enc, dec, { context, keys: [bob] })
     assert.deepEqual(readFileSync(dec), data)
     assert.deepEqual(readdirSync(dir).sort(), ['plain.bin', 'plain.bin.swev', 'plain.out'])
   })
 
-  test('openFile of a truncated, modified or wrongly-opened file writes nothing', async () => {
+  test('unsealFile of a truncated, modified or wrongly-opened file writes nothing', async () => {
     const dir = mkdtempSync(join(tmp, 'files-bad-'))
     const src = join(dir, 'plain.bin')
     const enc = join(dir, 'sealed.swev')
@@ -672,12 +672,12 @@ describe('files', () => {
     const cut = join(dir, 'cut.swev')
     writeFileSync(cut, sealed.subarray(0, sealed.length - 100_000))
     const dst = join(dir, 'out.bin')
-    await assert.rejects(openFile(cut, dst, { context, keys: [ring] }), code('ERR_SEALWIRE_DECRYPTION_FAILED'))
+    await assert.rejects(unsealFile(cut, dst, { context, keys: [ring] }), code('ERR_SEALWIRE_DECRYPTION_FAILED'))
     const h = EnvelopeHeader.parse(sealed)
     writeFileSync(cut, sealed.subarray(0, h.headerLen + 3 * (65536 + TAG)))
-    await assert.rejects(openFile(cut, dst, { context, keys: [ring] }), code('ERR_SEALWIRE_TRUNCATED'))
-    await assert.rejects(openFile(enc, dst, { context: {}, keys: [ring] }), code('ERR_SEALWIRE_CONTEXT_MISMATCH'))
-    await assert.rejects(openFile(enc, dst, { context, keys: [bob] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
+    await assert.rejects(unsealFile(cut, dst, { context, keys: [ring] }), code('ERR_SEALWIRE_TRUNCATED'))
+    await assert.rejects(unsealFile(enc, dst, { context: {}, keys: [ring] }), code('ERR_SEALWIRE_CONTEXT_MISMATCH'))
+    await assert.rejects(unsealFile(enc, dst, { context, keys: [bob] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
     await assert.rejects(sealFile(src, dst, { to: [] }), code('ERR_SEALWIRE_INVALID_PARAMETER'))
     await assert.rejects(sealFile(join(dir, 'missing'), dst, { to: [ring] }), (e) => e.code === 'ENOENT')
     assert.equal(existsSync(dst), false)
@@ -705,7 +705,7 @@ describe('rewrap', () => {
     assert.deepEqual(payloadOf(withBob), payloadOf(sealed))
     assert.deepEqual(EnvelopeHeader.parse(withBob).messageId, EnvelopeHeader.parse(sealed).messageId)
     assert.deepEqual(EnvelopeHeader.parse(withBob).wrappedKeys.map((w) => w.provider), ['keyring', 'hpke-x25519', 'hpke-xwing'])
-    for (const k of [ring, bob, carol]) assert.deepEqual(openSealed(withBob, { context, keys: [k] }), pt)
+    for (const k of [ring, bob, carol]) assert.deepEqual(unseal(withBob, { context, keys: [k] }), pt)
 
     // Hand over to bob only: remove the keyring and carol's entries.
     const bobOnly = rewrap(withBob, {
@@ -715,9 +715,9 @@ describe('rewrap', () => {
     })
     assert.deepEqual(payloadOf(bobOnly), payloadOf(sealed))
     assert.deepEqual(EnvelopeHeader.parse(bobOnly).wrappedKeys.map((w) => w.provider), ['hpke-x25519'])
-    assert.deepEqual(openSealed(bobOnly, { context, keys: [bob] }), pt)
-    assert.throws(() => openSealed(bobOnly, { context, keys: [ring] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
-    assert.throws(() => openSealed(bobOnly, { context, keys: [carol] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
+    assert.deepEqual(unseal(bobOnly, { context, keys: [bob] }), pt)
+    assert.throws(() => unseal(bobOnly, { context, keys: [ring] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
+    assert.throws(() => unseal(bobOnly, { context, keys: [carol] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
 
     // Removing a recipient by its keyProviderInfo.
     const info = keyProviderInfo(bob.public)
@@ -740,7 +740,7 @@ describe('rewrap', () => {
     const kms = toyKms('toy-kms', 'k', 1)
     const sealed = seal(Buffer.from('payload'), { to: [ring] })
     const out = rewrap(sealed, { keys: [ring], add: [kms], remove: [{ provider: 'keyring', keyId: 'a' }] })
-    assert.deepEqual(openSealed(out, { keys: [kms] }), Buffer.from('payload'))
+    assert.deepEqual(unseal(out, { keys: [kms] }), Buffer.from('payload'))
     assert.deepEqual(payloadOf(out), payloadOf(sealed))
   })
 })
@@ -782,21 +782,21 @@ describe('keyring', () => {
     assert.equal(EnvelopeHeader.parse(v2).wrappedKeys[0].version, 2)
 
     // Before the cutoff the retired version still opens; at the cutoff it refuses.
-    assert.deepEqual(openSealed(v1, { keys: [ring] }), pt)
+    assert.deepEqual(unseal(v1, { keys: [ring] }), pt)
     ring._setTime(3_000)
-    assert.throws(() => openSealed(v1, { keys: [ring] }), code('ERR_SEALWIRE_KEY_RETIRED'))
-    assert.throws(() => openSealed(v1, { keys: [ordersKey] }), code('ERR_SEALWIRE_KEY_RETIRED'))
-    assert.deepEqual(openSealed(v2, { keys: [ring] }), pt)
+    assert.throws(() => unseal(v1, { keys: [ring] }), code('ERR_SEALWIRE_KEY_RETIRED'))
+    assert.throws(() => unseal(v1, { keys: [ordersKey] }), code('ERR_SEALWIRE_KEY_RETIRED'))
+    assert.deepEqual(unseal(v2, { keys: [ring] }), pt)
     // Clearing the cutoff restores it; rewrap moves the object to the primary version.
     ring.setDecryptUntil('orders', 1, null)
-    assert.deepEqual(openSealed(v1, { keys: [ring] }), pt)
+    assert.deepEqual(unseal(v1, { keys: [ring] }), pt)
     const moved = rewrap(v1, { keys: [ring], rewrapWith: [ring] })
     assert.deepEqual(EnvelopeHeader.parse(moved).wrappedKeys, [{ provider: 'keyring', keyId: 'orders', version: 2 }])
     assert.deepEqual(moved.subarray(EnvelopeHeader.parse(moved).headerLen), v1.subarray(EnvelopeHeader.parse(v1).headerLen))
     ring.setDecryptUntil('orders', 1, 2_000)
-    assert.throws(() => openSealed(v1, { keys: [ring] }), code('ERR_SEALWIRE_KEY_RETIRED'))
+    assert.throws(() => unseal(v1, { keys: [ring] }), code('ERR_SEALWIRE_KEY_RETIRED'))
     assert.throws(() => rewrap(v1, { keys: [ring], rewrapWith: [ring] }), code('ERR_SEALWIRE_KEY_RETIRED'))
-    assert.deepEqual(openSealed(moved, { keys: [ring] }), pt)
+    assert.deepEqual(unseal(moved, { keys: [ring] }), pt)
     assert.throws(() => ring.setDecryptUntil('orders', 2, 5_000), code('ERR_SEALWIRE_INVALID_PARAMETER'))
     assert.throws(() => ring.setDecryptUntil('orders', 9, 5_000), code('ERR_SEALWIRE_KEY_NOT_FOUND'))
     assert.throws(() => ring.rotate('nope'), code('ERR_SEALWIRE_KEY_NOT_FOUND'))
@@ -806,8 +806,8 @@ describe('keyring', () => {
     assert.throws(() => ring.removeVersion('orders', 2), code('ERR_SEALWIRE_INVALID_PARAMETER'))
     ring.removeVersion('orders', 1)
     ring.setDecryptUntil('orders', 2, null)
-    assert.throws(() => openSealed(v1, { keys: [ring] }), code('ERR_SEALWIRE_KEY_NOT_FOUND'))
-    assert.deepEqual(openSealed(moved, { keys: [ring] }), pt)
+    assert.throws(() => unseal(v1, { keys: [ring] }), code('ERR_SEALWIRE_KEY_NOT_FOUND'))
+    assert.deepEqual(unseal(moved, { keys: [ring] }), pt)
 
     // The default key.
     ring.setDefaultKey('payroll')
@@ -833,7 +833,7 @@ describe('keyring', () => {
     assert.equal(l1.generation, 1)
     assert.deepEqual(l1.keyIds, ['a', 'b/c:d.e_f-g'])
     assert.deepEqual(l1.versions('a').map((v) => v.version), [1, 2])
-    assert.deepEqual(openSealed(sealed, { keys: [l1] }), Buffer.from('kept'))
+    assert.deepEqual(unseal(sealed, { keys: [l1] }), Buffer.from('kept'))
     assert.throws(() => Keyring.load(p1, { passphrase: 'wrong' }), code('ERR_SEALWIRE_DECRYPTION_FAILED'))
     assert.throws(() => Keyring.load(p1, { rootKey: RootKey.generate() }), code('ERR_SEALWIRE_INVALID_PARAMETER'))
     // Passphrases may be bytes.
@@ -848,7 +848,7 @@ describe('keyring', () => {
     await ring.saveAsync(p2, { rootKey: root })
     assert.equal(ring.generation, 3)
     const l3 = Keyring.load(p2, { rootKey: RootKey.fromHex(root.toHex()) })
-    assert.deepEqual(openSealed(sealed, { keys: [l3.key('b/c:d.e_f-g')] }), Buffer.from('kept'))
+    assert.deepEqual(unseal(sealed, { keys: [l3.key('b/c:d.e_f-g')] }), Buffer.from('kept'))
 
     // Root key from the environment.
     const env = 'SEALWIRE_TEST_NODE_ROOT_KEY'
@@ -970,7 +970,7 @@ describe('JavaScript key providers', () => {
     assert.equal(w.aad.length, 26 + 32)
     assert.deepEqual(h.wrappedKeys, [{ provider: 'inspect', keyId: 'arn:aws:kms:eu-west-1:1:key/x', version: 4 }])
 
-    assert.deepEqual(openSealed(sealed, { context, keys: [p] }), Buffer.from('hello'))
+    assert.deepEqual(unseal(sealed, { context, keys: [p] }), Buffer.from('hello'))
     const u = seen[1]
     assert.deepEqual(u.wrapped, Buffer.concat([Buffer.from([0xaa]), w.dek]))
     assert.deepEqual(u.aad, w.aad)
@@ -983,7 +983,7 @@ describe('JavaScript key providers', () => {
     const a = seal(Buffer.from('A'.repeat(100)), { to: [kms] })
     const b = seal(Buffer.from('B'.repeat(100)), { to: [kms] })
     assert.equal(kms.calls.wrap, 2)
-    assert.deepEqual(openSealed(a, { keys: [kms] }), Buffer.from('A'.repeat(100)))
+    assert.deepEqual(unseal(a, { keys: [kms] }), Buffer.from('A'.repeat(100)))
     // b's header with a's wrapped key (same length: same position and size).
     const ha = EnvelopeHeader.parse(a)
     const hb = EnvelopeHeader.parse(b)
@@ -992,7 +992,7 @@ describe('JavaScript key providers', () => {
     const at = ha.headerLen - 32 - wrappedLen
     const mixed = Buffer.from(b)
     a.copy(mixed, at, at, at + wrappedLen)
-    assert.throws(() => openSealed(mixed, { keys: [kms] }), (e) => {
+    assert.throws(() => unseal(mixed, { keys: [kms] }), (e) => {
       code('ERR_SEALWIRE_HEADER_AUTH_FAILED')(e)
       assert.match(e.cause.message, /toy KMS/, 'the thrown error is the cause')
       return true
@@ -1035,17 +1035,17 @@ describe('JavaScript key providers', () => {
     const sealed = seal(Buffer.from('m'), { to: [kms] })
     for (const c of ['ERR_SEALWIRE_KEY_RETIRED', 'ERR_SEALWIRE_KEY_NOT_FOUND', 'ERR_SEALWIRE_HEADER_AUTH_FAILED', 'ERR_SEALWIRE_NO_MATCHING_KEY']) {
       const err = Object.assign(new Error(c), { code: c })
-      assert.throws(() => openSealed(sealed, { keys: [thrower(err)] }), (e) => {
+      assert.throws(() => unseal(sealed, { keys: [thrower(err)] }), (e) => {
         code(c)(e)
         assert.equal(e.cause, err)
         return true
       })
-      await assert.rejects(openSealedAsync(sealed, { keys: [thrower(err)] }), code(c))
+      await assert.rejects(unsealAsync(sealed, { keys: [thrower(err)] }), code(c))
     }
-    assert.throws(() => openSealed(sealed, { keys: [thrower(denied)] }), code('ERR_SEALWIRE_PROVIDER_FAILED'))
+    assert.throws(() => unseal(sealed, { keys: [thrower(denied)] }), code('ERR_SEALWIRE_PROVIDER_FAILED'))
     // Another provider that opens wins over a failing one.
     const both = seal(Buffer.from('m'), { to: [kms, ring] })
-    assert.deepEqual(openSealed(both, { keys: [thrower(denied), ring] }), Buffer.from('m'))
+    assert.deepEqual(unseal(both, { keys: [thrower(denied), ring] }), Buffer.from('m'))
   })
 
   test('bad return values: ERR_SEALWIRE_PROVIDER_FAILED', async () => {
@@ -1062,10 +1062,10 @@ describe('JavaScript key providers', () => {
     const ok = { providerId: 'r', keyId: 'k', wrap: (dek) => Buffer.from(dek) }
     const sealed = seal(Buffer.alloc(1), { to: [ok] })
     for (const v of [Buffer.alloc(31), Buffer.alloc(33), 'x']) {
-      assert.throws(() => openSealed(sealed, { keys: [returning(v)] }), code('ERR_SEALWIRE_PROVIDER_FAILED'))
+      assert.throws(() => unseal(sealed, { keys: [returning(v)] }), code('ERR_SEALWIRE_PROVIDER_FAILED'))
     }
     // A provider without unwrap owns nothing it can open; one without wrap cannot seal.
-    assert.throws(() => openSealed(sealed, { keys: [ok] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
+    assert.throws(() => unseal(sealed, { keys: [ok] }), code('ERR_SEALWIRE_NO_MATCHING_KEY'))
     assert.throws(() => seal(Buffer.alloc(1), { to: [{ providerId: 'r', keyId: 'k', unwrap: (w) => w }] }), code('ERR_SEALWIRE_PROVIDER_FAILED'))
   })
 
@@ -1073,11 +1073,11 @@ describe('JavaScript key providers', () => {
     const kms = toyKms('toy-kms', 'k', 2)
     const pt = crypto.randomBytes(300_000)
     const sealed = await sealAsync(pt, { to: [kms], segmentSize: 1024 })
-    assert.deepEqual(await openSealedAsync(sealed, { keys: [kms] }), pt)
-    assert.deepEqual(await through(sealed, createOpenStream({ keys: [kms] })), pt)
-    assert.deepEqual(openSealed(await through(pt, createSealStream({ to: [kms] })), { keys: [kms] }), pt)
-    await assert.rejects(openSealedAsync(sealed.subarray(0, sealed.length - 1), { keys: [kms] }), code('ERR_SEALWIRE_DECRYPTION_FAILED'))
-    await assert.rejects(openSealedAsync(sealed.subarray(0, EnvelopeHeader.parse(sealed).headerLen), { keys: [kms] }), code('ERR_SEALWIRE_TRUNCATED'))
+    assert.deepEqual(await unsealAsync(sealed, { keys: [kms] }), pt)
+    assert.deepEqual(await through(sealed, createUnsealStream({ keys: [kms] })), pt)
+    assert.deepEqual(unseal(await through(pt, createSealStream({ to: [kms] })), { keys: [kms] }), pt)
+    await assert.rejects(unsealAsync(sealed.subarray(0, sealed.length - 1), { keys: [kms] }), code('ERR_SEALWIRE_DECRYPTION_FAILED'))
+    await assert.rejects(unsealAsync(sealed.subarray(0, EnvelopeHeader.parse(sealed).headerLen), { keys: [kms] }), code('ERR_SEALWIRE_TRUNCATED'))
   })
 
   test('a callback cannot modify a keyring in use (no deadlock), but may read it', () => {
@@ -1098,7 +1098,7 @@ describe('JavaScript key providers', () => {
       code('ERR_SEALWIRE_INVALID_PARAMETER')(e.cause)
       return true
     })
-    assert.deepEqual(openSealed(inner, { keys: [ring] }), Buffer.from('nested'))
+    assert.deepEqual(unseal(inner, { keys: [ring] }), Buffer.from('nested'))
     assert.equal(ring.primaryVersion('k'), 1)
     ring.rotate('k') // outside a callback: fine
     assert.equal(ring.primaryVersion('k'), 2)
@@ -1116,7 +1116,7 @@ describe('async variants', () => {
     const carol = XWingKeyPair.generate()
     const inputs = Array.from({ length: 24 }, (_, i) => crypto.randomBytes(1000 * i + 1))
     const sealed = await Promise.all(inputs.map((pt, i) => sealAsync(pt, { context: { i: String(i) }, to: [ring, carol.publicKey] })))
-    const opened = await Promise.all(sealed.map((s, i) => openSealedAsync(s, { context: { i: String(i) }, keys: i % 2 ? [ring] : [carol] })))
+    const opened = await Promise.all(sealed.map((s, i) => unsealAsync(s, { context: { i: String(i) }, keys: i % 2 ? [ring] : [carol] })))
     assert.deepEqual(opened, inputs)
     // A rotation while work is in flight is safe.
     const pending = inputs.map((pt) => sealAsync(pt, { to: [ring] }))
@@ -1130,16 +1130,16 @@ describe('async variants', () => {
     const pt = Buffer.from('do not change me')
     const p = sealAsync(pt, { to: [ring] })
     pt.fill(0) // the input was copied
-    assert.deepEqual(openSealed(await p, { keys: [ring] }), Buffer.from('do not change me'))
+    assert.deepEqual(unseal(await p, { keys: [ring] }), Buffer.from('do not change me'))
     const sealed = await p
-    await assert.rejects(openSealedAsync(sealed, { context: { a: 'b' }, keys: [ring] }), code('ERR_SEALWIRE_CONTEXT_MISMATCH'))
-    await assert.rejects(openSealedAsync(Buffer.alloc(0), { keys: [ring] }), code('ERR_SEALWIRE_TRUNCATED'))
+    await assert.rejects(unsealAsync(sealed, { context: { a: 'b' }, keys: [ring] }), code('ERR_SEALWIRE_CONTEXT_MISMATCH'))
+    await assert.rejects(unsealAsync(Buffer.alloc(0), { keys: [ring] }), code('ERR_SEALWIRE_TRUNCATED'))
     const cut = sealed.subarray(0, EnvelopeHeader.parse(sealed).headerLen)
-    await assert.rejects(openSealedAsync(cut, { keys: [ring] }), code('ERR_SEALWIRE_TRUNCATED'))
+    await assert.rejects(unsealAsync(cut, { keys: [ring] }), code('ERR_SEALWIRE_TRUNCATED'))
     ring._setTime(10)
     ring.rotate('k', { oldDecryptUntil: 20 })
     ring._setTime(20)
-    await assert.rejects(openSealedAsync(sealed, { keys: [ring] }), code('ERR_SEALWIRE_KEY_RETIRED'))
+    await assert.rejects(unsealAsync(sealed, { keys: [ring] }), code('ERR_SEALWIRE_KEY_RETIRED'))
   })
 })
 
@@ -1149,7 +1149,7 @@ test('the entry point re-exports the generated bindings and adds the helpers', a
     if (name === 'default') continue
     assert.equal(entry[name], value, name)
   }
-  for (const name of ['createSealStream', 'createOpenStream', 'sealFile', 'openFile']) {
+  for (const name of ['createSealStream', 'createUnsealStream', 'sealFile', 'unsealFile']) {
     assert.equal(typeof entry[name], 'function', name)
   }
   assert.ok(Identity.generate().public instanceof PublicIdentity)

@@ -4,14 +4,14 @@ import { Transform } from 'node:stream'
 import {
   seal,
   sealAsync,
-  openSealed,
-  openSealedAsync,
+  unseal,
+  unsealAsync,
   rewrap,
   keyProviderInfo,
   createSealStream,
-  createOpenStream,
+  createUnsealStream,
   sealFile,
-  openFile,
+  unsealFile,
   EnvelopeHeader,
   EnvelopeSealer,
   EnvelopeOpener,
@@ -68,8 +68,8 @@ export async function sample(): Promise<void> {
   const sealed: Buffer = seal(Buffer.from('x'), options)
   const sealed2: Buffer = await sealAsync(new Uint8Array(3), { to: [ring], suite: 'chacha20-poly1305' })
   const open: OpenOptions = { context: { tenant: 'acme' }, keys: [bob, carol, ring, kms] }
-  const pt: Buffer = openSealed(sealed, open)
-  const pt2: Buffer = await openSealedAsync(sealed2, { keys: [key] })
+  const pt: Buffer = unseal(sealed, open)
+  const pt2: Buffer = await unsealAsync(sealed2, { keys: [key] })
   const moved: Buffer = rewrap(sealed, {
     context: { tenant: 'acme' },
     keys: [ring],
@@ -90,9 +90,9 @@ export async function sample(): Promise<void> {
   const last: Buffer = await opener.finalAsync()
 
   const s: Transform = createSealStream(options)
-  const o: Transform = createOpenStream(open)
+  const o: Transform = createUnsealStream(open)
   await sealFile('a', 'b', options)
-  await openFile('b', 'c', open)
+  await unsealFile('b', 'c', open)
 
   const hs: NoiseHandshake = NoiseHandshake.initiator('Noise_NN_25519_ChaChaPoly_BLAKE2s')
   const root: string = RootKey.generate().toHex()
