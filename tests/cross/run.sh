@@ -24,4 +24,27 @@ echo "  ok  identity round trip Python -> Node -> C -> Python"
 cc -std=c11 -Wall -Wextra -Werror -pedantic -I"$root/include" "$root/tests/cross/noise_responder.c" \
    -L"$lib" -Wl,-rpath,"$lib" -lsealwire -o "$work/noise_responder"
 "$venv/bin/python" "$root/tests/cross/noise_driver.py" "$root/tests/cross/noise_responder.mjs" "$work/noise_responder"
-echo "cross-language: 2 passed, 0 failed"
+echo "  ok  noise: Python initiator against Node and C responders"
+
+# Envelope: Python -> Node -> C -> CLI -> Python, one shared root-key keyring plus recipients.
+cargo build --release -q -p sealwire-cli
+cc -std=c11 -Wall -Wextra -Werror -pedantic -I"$root/include" "$root/tests/cross/envelope_c.c" \
+   -L"$lib" -Wl,-rpath,"$lib" -lsealwire -o "$work/envelope_c"
+env_dir="$work/envelope"
+mkdir -p "$env_dir"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$env_dir/root.hex"
+"$venv/bin/python" "$root/tests/cross/envelope_python.py" first "$env_dir"
+node "$root/tests/cross/envelope_node.mjs" "$env_dir"
+"$work/envelope_c" "$env_dir"
+export SEALWIRE_KEYRING_ROOT_KEY="$(cat "$env_dir/root.hex")"
+ctx=(-c agent=alice -c kind=memory -c object=cross/1)
+cli="$root/target/$triple/release/sealwire"
+"$cli" open "$env_dir/obj4.swev" --keyring "$env_dir/ring.swkr" "${ctx[@]}" -o "$env_dir/obj4.cli"
+cmp "$env_dir/obj4.cli" "$env_dir/obj4.plain"
+"$cli" open "$env_dir/obj1.swev" --keyring "$env_dir/ring.swkr" "${ctx[@]}" -o "$env_dir/obj1.cli"
+cmp "$env_dir/obj1.cli" "$env_dir/obj1.plain"
+head -c 2000000 /dev/urandom > "$env_dir/obj5.plain"
+"$cli" seal "$env_dir/obj5.plain" --keyring "$env_dir/ring.swkr" "${ctx[@]}" -o "$env_dir/obj5.swev"
+"$venv/bin/python" "$root/tests/cross/envelope_python.py" last "$env_dir"
+echo "  ok  envelope: sealed and opened across Python, Node, C and the CLI"
+echo "cross-language: 3 passed, 0 failed"
