@@ -116,7 +116,7 @@ impl AppendLog {
     /// Open for appending, dropping a torn tail; returns the complete records too.
     fn open(path: &Path) -> (Self, Vec<Vec<u8>>) {
         let (records, valid) = read_records(path, 0);
-        let file = OpenOptions::new().create(true).read(true).write(true).open(path).unwrap();
+        let file = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(path).unwrap();
         file.set_len(valid).unwrap();
         file.sync_all().unwrap();
         let mut file = OpenOptions::new().append(true).open(path).unwrap();
