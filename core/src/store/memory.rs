@@ -97,8 +97,11 @@ impl SessionStore for MemoryStore {
     }
 
     fn commit_identity(&mut self, counter: u64, identity: &[u8], prekeys: &[u8]) -> Result<()> {
-        self.begin(counter)?;
-        if self.identity.is_some() {
+        if self.fail_commits > 0 {
+            self.fail_commits -= 1;
+            return Err(Error::Storage("injected commit failure"));
+        }
+        if counter <= self.counter || self.identity.is_some() {
             return Err(Error::StoreConflict);
         }
         self.identity = Some(identity.to_vec());

@@ -108,6 +108,42 @@ impl<S: SessionStore> Messenger<S> {
         Ok(Self { store, key, identity, prekeys: Some(prekeys), records: HashMap::new(), counter })
     }
 
+    /// Start over after a rollback: [`Messenger::open`] refused `stale` with
+    /// [`Error::StaleState`] and the newer state is lost. Sets up the empty store `fresh`
+    /// with the identity from `stale`, **new** prekeys (the stale prekey store may still
+    /// hold one-time prekeys already consumed) and a counter above `min_counter` (so no
+    /// outbox or inbox id repeats). Nothing else is taken from `stale`: its sessions may
+    /// re-derive message keys already used.
+    ///
+    /// Returns the new messenger and the peers `stale` had sessions with. Then: publish the
+    /// new [`Messenger::bundle`], fetch each peer's bundle and [`Messenger::connect`] again
+    /// (the peer's messenger takes the new initial message as a new current session), and
+    /// treat messages of the lost interval as possibly lost. See `docs/STORE.md`.
+    pub fn recover_from_rollback<T: SessionStore>(
+        stale: T,
+        mut fresh: S,
+        storage_key: &[u8],
+        min_counter: u64,
+        prekey_options: PrekeyOptions,
+        now_unix: u64,
+    ) -> Result<(Self, Vec<PeerId>)> {
+        let key = check_storage_key(storage_key)?;
+        let blob = stale.load_identity()?.ok_or(Error::Storage("the store holds no identity"))?;
+        let (identity, _) = records::open_identity(&blob, key.as_ref())?;
+        let peers = stale.peers()?;
+        let counter = min_counter
+            .max(stale.counter()?)
+            .max(fresh.counter()?)
+            .checked_add(1)
+            .ok_or(Error::StoreConflict)?;
+        let prekeys = PrekeyStore::generate_with_options(&identity, prekey_options, now_unix)?;
+        let sealed_identity = records::seal_identity(&identity, key.as_ref(), counter, &mut OsRandom)?;
+        let sealed_prekeys = prekeys.seal_at(key.as_ref(), counter, &mut OsRandom)?;
+        fresh.commit_identity(counter, &sealed_identity, &sealed_prekeys)?;
+        let m = Self { store: fresh, key, identity, prekeys: Some(prekeys), records: HashMap::new(), counter };
+        Ok((m, peers))
+    }
+
     /// Open a store set up by [`Messenger::create`].
     ///
     /// `min_counter` is the lowest store counter the caller accepts: the

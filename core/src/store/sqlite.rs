@@ -288,7 +288,17 @@ impl SessionStore for SqliteStore {
     }
 
     fn commit_identity(&mut self, counter: u64, identity: &[u8], prekeys: &[u8]) -> Result<()> {
-        let tx = self.begin(counter)?;
+        // The one commit that may move the counter ahead by more than one.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("cannot begin a transaction"))?;
+        let n = tx
+            .execute("UPDATE meta SET counter = ?1 WHERE id = 1 AND counter < ?1", params![to_i64(counter)?])
+            .map_err(db("cannot advance the counter"))?;
+        if n != 1 {
+            return Err(Error::StoreConflict);
+        }
         // A second identity violates the primary key: StoreConflict.
         tx.execute("INSERT INTO identity (id, sealed) VALUES (1, ?1)", params![identity])
             .map_err(db("cannot write the identity"))?;

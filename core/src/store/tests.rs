@@ -334,3 +334,31 @@ mod sqlite {
         assert_eq!(SqliteStore::open(&path).unwrap_err().kind(), ErrorKind::UnsupportedVersion);
     }
 }
+
+#[test]
+fn recovery_after_rollback_starts_over_and_peers_follow() {
+    let (mut a, mut b) = pair();
+    deliver(&mut a, &mut b, b"1");
+    let snapshot = a.store().clone();
+    deliver(&mut a, &mut b, b"2");
+    deliver(&mut b, &mut a, b"3");
+    let latest = a.counter();
+    drop(a); // the newer store is lost; only the snapshot and `latest` remain
+    assert!(matches!(Messenger::open(snapshot.clone(), &KEY, latest), Err(Error::StaleState { .. })));
+    let (mut a, peers) =
+        Messenger::recover_from_rollback(snapshot, MemoryStore::new(), &KEY, latest, OPTS, 1_700_000_500).unwrap();
+    assert_eq!(peers, vec![b.peer_id()]);
+    assert!(a.counter() > latest, "ids never repeat");
+    assert!(!a.has_session(&b.peer_id()).unwrap());
+    // Reconnect from Bob's current bundle; Bob takes the new session as current.
+    let bundle = b.bundle().unwrap();
+    a.connect(&b.identity().clone(), &bundle).unwrap();
+    assert_eq!(deliver(&mut a, &mut b, b"after recovery"), b"after recovery");
+    assert_eq!(deliver(&mut b, &mut a, b"welcome back"), b"welcome back");
+    // A non-empty target store is refused.
+    let used = a.into_store();
+    assert_eq!(
+        Messenger::recover_from_rollback(used.clone(), used, &KEY, 0, OPTS, 0).unwrap_err(),
+        Error::StoreConflict
+    );
+}

@@ -93,7 +93,9 @@ pub struct ReceiveCommit<'a> {
 /// * Every `commit_*` method sets the store counter to its `counter` argument, which must be
 ///   exactly the current counter plus one; otherwise it changes nothing and returns
 ///   [`crate::Error::StoreConflict`] (this catches two writers on one store). The counter
-///   of an empty store is 0.
+///   of an empty store is 0. Only [`SessionStore::commit_identity`] may jump ahead (any
+///   counter above the current one), so that a store rebuilt after a rollback never reuses
+///   an outbox or inbox id.
 /// * [`SessionStore::mark_sent`] and [`SessionStore::ack`] delete one record and are
 ///   idempotent (deleting a missing id is `Ok`); they do not change the counter.
 /// * Reads return what the last successful commit wrote.
@@ -120,8 +122,9 @@ pub trait SessionStore {
     /// Inbox records not yet acknowledged, in increasing id order.
     fn pending_inbox(&self) -> Result<Vec<InboxRecord>>;
 
-    /// Set up an empty store: the sealed identity and prekey store. Fails with
-    /// [`crate::Error::StoreConflict`] if an identity is already stored.
+    /// Set up an empty store: the sealed identity and prekey store. `counter` may be any
+    /// value above the current counter. Fails with [`crate::Error::StoreConflict`] if an
+    /// identity is already stored.
     fn commit_identity(&mut self, counter: u64, identity: &[u8], prekeys: &[u8]) -> Result<()>;
     /// Replace the sealed prekey store (rotation, replenishment, expiry).
     fn commit_prekeys(&mut self, counter: u64, prekeys: &[u8]) -> Result<()>;
