@@ -433,7 +433,9 @@ impl<S: SessionStore> Messenger<S> {
     fn receive_ratchet(&mut self, message: &[u8], mid: MessageId) -> Result<Received> {
         self.load_all()?;
         let peers: Vec<PeerId> = self.records.keys().copied().collect();
-        let mut replay = None;
+        // The most telling error wins: a replay, then anything but a failed trial decryption
+        // (e.g. too many skipped messages), then DecryptionFailed.
+        let mut best: Option<Error> = None;
         for pid in peers {
             let Some(mut r) = self.records.remove(&pid) else { continue };
             for i in 0..r.sessions.len() {
@@ -442,13 +444,18 @@ impl<S: SessionStore> Messenger<S> {
                         r.promote(i);
                         return self.commit_received(r, None, mid, plaintext);
                     }
-                    Err(e @ Error::Replay(_)) => replay = Some(e),
-                    Err(_) => {}
+                    Err(e @ Error::Replay(_)) => best = Some(e),
+                    Err(Error::DecryptionFailed) => {}
+                    Err(e) => {
+                        if !matches!(best, Some(Error::Replay(_))) {
+                            best = Some(e);
+                        }
+                    }
                 }
             }
             self.records.insert(pid, r);
         }
-        Err(replay.unwrap_or(Error::DecryptionFailed))
+        Err(best.unwrap_or(Error::DecryptionFailed))
     }
 
     /// Commit a decrypted message. `record` (and `prekeys`) are ahead of the store: on error
