@@ -364,11 +364,9 @@ fn recovery_after_rollback_starts_over_and_peers_follow() {
 }
 
 #[test]
-fn replayed_ratchet_message_after_dedupe_loss_is_a_replay_error() {
-    // A copy that is not byte-identical never reaches `seen`; the ratchet still refuses a
-    // message whose key was used. Simulate a lost `seen` row by receiving on a store that
-    // never recorded it: Bob's store restored to before the message, then the message is
-    // received, then the original store (which has it) sees it as a replay via the ratchet.
+fn modified_copy_of_a_received_message_is_refused() {
+    // A copy that is not byte-identical has another message id, so deduplication does not
+    // catch it; the ratchet must refuse it, and nothing is committed.
     let (mut a, mut b) = pair();
     deliver(&mut a, &mut b, b"establish");
     deliver(&mut b, &mut a, b"reply");
