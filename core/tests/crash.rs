@@ -34,10 +34,34 @@ use sealwire::{Identity, PublicIdentity};
 use sha2::{Digest, Sha256};
 
 const KEY: [u8; 32] = [0x5c; 32];
-/// Messages each agent sends in total.
-const QUOTA: u64 = 400;
-/// Kill rounds (each: run both agents a random while, kill one or both).
-const ROUNDS: usize = 30;
+/// One configuration of the crash test, written to `<dir>/mode` for the agents.
+#[derive(Clone, Copy)]
+struct Mode {
+    /// Header encryption (the default mode; the key-reuse check needs clear headers).
+    header_encryption: bool,
+    /// Messages each agent sends in total.
+    quota: u64,
+    /// Kill rounds (each: run both agents a random while, kill one or both).
+    rounds: usize,
+}
+
+/// Standard mode: every check, including (chain, counter) key reuse.
+const STANDARD: Mode = Mode { header_encryption: false, quota: 400, rounds: 30 };
+/// Header encryption (trial decryption across sessions, random header nonces): every check
+/// but key reuse, which needs the headers in clear.
+const HEADER_ENCRYPTED: Mode = Mode { header_encryption: true, quota: 150, rounds: 15 };
+
+impl Mode {
+    fn write(&self, dir: &Path) {
+        write_atomically(&dir.join("mode"), format!("{} {}", self.header_encryption, self.quota).as_bytes());
+    }
+
+    fn read(dir: &Path) -> Self {
+        let text = fs::read_to_string(dir.join("mode")).unwrap();
+        let (he, quota) = text.split_once(' ').unwrap();
+        Self { header_encryption: he == "true", quota: quota.parse().unwrap(), rounds: 0 }
+    }
+}
 /// Bound on the final, kill-free phase.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(90);
 /// Points where an agent may be told to abort (a crash between two durable steps).
@@ -196,6 +220,8 @@ impl CrashAt {
 }
 
 fn run_agent(role: &str, dir: &Path, seed: u64) {
+    let mode = Mode::read(dir);
+    let quota = mode.quota;
     let peer_role = other(role);
     let mut crash = CrashAt::from_env();
     let mut rng = Rng(seed ^ sha(role.as_bytes())[0] as u64);
@@ -227,8 +253,8 @@ fn run_agent(role: &str, dir: &Path, seed: u64) {
     }
     if role == "alice" && !m.has_session(&pid).unwrap() {
         let bundle = PrekeyBundle::from_bytes(&fs::read(dir.join("bob.bundle")).unwrap()).unwrap();
-        // Standard mode: the checker reads (ratchet key, message number) from the headers.
-        m.connect_with_options(&peer, &bundle, SessionOptions { header_encryption: false }).unwrap();
+        // In standard mode the checker reads (ratchet key, message number) from the headers.
+        m.connect_with_options(&peer, &bundle, SessionOptions { header_encryption: mode.header_encryption }).unwrap();
     }
 
     let mut saved_counter = 0;
@@ -237,7 +263,7 @@ fn run_agent(role: &str, dir: &Path, seed: u64) {
         if m.has_session(&pid).unwrap() {
             for _ in 0..=rng.below(5) {
                 let k = m.sent_count(&pid).unwrap();
-                if k >= QUOTA {
+                if k >= quota {
                     break;
                 }
                 let pt = plaintext(role, k);
@@ -272,9 +298,9 @@ fn run_agent(role: &str, dir: &Path, seed: u64) {
             saved_counter = m.counter();
             write_atomically(&anchor_path, saved_counter.to_string().as_bytes());
         }
-        let done = m.sent_count(&pid).unwrap() == QUOTA
+        let done = m.sent_count(&pid).unwrap() == quota
             && m.pending_outbox().unwrap().is_empty()
-            && delivered.len() as u64 == QUOTA;
+            && delivered.len() as u64 == quota;
         if done {
             return;
         }
@@ -365,15 +391,25 @@ struct Tally {
 
 #[test]
 fn crash_test() {
+    run_crash_test(STANDARD, "standard");
+}
+
+#[test]
+fn crash_test_header_encryption() {
+    run_crash_test(HEADER_ENCRYPTED, "he");
+}
+
+fn run_crash_test(mode: Mode, name: &str) {
     let seed: u64 = match std::env::var("SEALWIRE_CRASH_SEED") {
         Ok(s) => s.parse().unwrap(),
         Err(_) => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64,
     };
-    println!("crash test seed: {seed} (replay with SEALWIRE_CRASH_SEED={seed})");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("crash-{}", std::process::id()));
+    println!("crash test ({name}) seed: {seed} (replay with SEALWIRE_CRASH_SEED={seed})");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("crash-{name}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     setup(&dir);
+    mode.write(&dir);
 
     let started = Instant::now();
     let mut rng = Rng(seed);
@@ -391,7 +427,7 @@ fn crash_test() {
         }
         _ => t.finished += 1,
     };
-    for _round in 0..ROUNDS {
+    for _round in 0..mode.rounds {
         if agents.iter().all(|a| a.done) {
             break;
         }
@@ -454,7 +490,7 @@ fn crash_test() {
         std::thread::sleep(Duration::from_millis(20));
     }
     println!(
-        "crash test: {} + {} agent starts, {} SIGKILLs, {} aborts at crash points, crash phase {:.1?}, total {:.1?}",
+        "crash test ({name}): {} + {} agent starts, {} SIGKILLs, {} aborts at crash points, crash phase {:.1?}, total {:.1?}",
         agents[0].starts,
         agents[1].starts,
         tally.killed,
@@ -462,9 +498,9 @@ fn crash_test() {
         crash_phase,
         started.elapsed()
     );
-    println!("crash test: aborts by point: {:?}", tally.points);
+    println!("crash test ({name}): aborts by point: {:?}", tally.points);
     assert!(tally.killed + tally.aborted >= 10, "too few crashes to mean anything (seed {seed})");
-    check(&dir, seed);
+    check(&dir, seed, mode);
     let _ = fs::remove_dir_all(&dir);
 }
 
@@ -497,7 +533,7 @@ fn key_reuse(ciphertexts: &[Vec<u8>]) -> Vec<([u8; 32], u32)> {
     by_key.into_iter().filter(|(_, v)| v.len() > 1).map(|(k, _)| k).collect()
 }
 
-fn check(dir: &Path, seed: u64) {
+fn check(dir: &Path, seed: u64, mode: Mode) {
     for (role, peer_role) in [("alice", "bob"), ("bob", "alice")] {
         let ctx = format!("{role} -> {peer_role} (seed {seed})");
         let (wire, _) = read_records(&dir.join(format!("{role}.queue")), 0);
@@ -509,12 +545,12 @@ fn check(dir: &Path, seed: u64) {
         let mut m = Messenger::open(store, &KEY, 0).unwrap();
         let peer = PublicIdentity::from_bytes(&fs::read(dir.join(format!("{peer_role}.identity"))).unwrap()).unwrap();
         let sent = m.sent_count(&peer_id(&peer)).unwrap();
-        assert_eq!(sent, QUOTA, "{ctx}: sent count");
+        assert_eq!(sent, mode.quota, "{ctx}: sent count");
         assert!(m.pending_outbox().unwrap().is_empty(), "{ctx}: outbox not empty");
 
         // Exactly once, in order, right plaintext.
         let got: Vec<(u64, [u8; 32], Vec<u8>)> = app.iter().map(|r| parse_app_record(r)).collect();
-        assert_eq!(got.len() as u64, QUOTA, "{ctx}: delivered count");
+        assert_eq!(got.len() as u64, mode.quota, "{ctx}: delivered count");
         let ids: BTreeSet<u64> = got.iter().map(|g| g.0).collect();
         assert_eq!(ids.len(), got.len(), "{ctx}: an inbox id delivered twice");
         for (k, (_, _, pt)) in got.iter().enumerate() {
@@ -546,7 +582,7 @@ fn check(dir: &Path, seed: u64) {
             }
         }
         all.extend(wire.iter().cloned());
-        let reused = key_reuse(&all);
+        let reused = if mode.header_encryption { Vec::new() } else { key_reuse(&all) };
         assert!(reused.is_empty(), "{ctx}: (chain, counter) encrypted two different plaintexts: {} keys", reused.len());
         println!(
             "{ctx}: {} delivered exactly once; {} ciphertexts on the wire ({} resent duplicates), {} produced-log entries",
