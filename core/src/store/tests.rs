@@ -295,6 +295,7 @@ mod sqlite {
         std::fs::copy(&backup, &path).unwrap();
         let err = Messenger::open(SqliteStore::open(&path).unwrap(), &KEY, latest).unwrap_err();
         assert!(matches!(err, Error::StaleState { .. }), "{err:?}");
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
     #[test]
@@ -316,6 +317,8 @@ mod sqlite {
         assert_eq!(s.commit_prekeys(2, b"x").unwrap_err(), Error::StoreConflict);
         s.commit_prekeys(1, b"x").unwrap();
         assert_eq!(s.load_prekeys().unwrap().unwrap(), b"x");
+        drop((a, twin));
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
     #[test]
@@ -332,6 +335,9 @@ mod sqlite {
             c.execute_batch("PRAGMA user_version = 7;").unwrap();
         }
         assert_eq!(SqliteStore::open(&path).unwrap_err().kind(), ErrorKind::UnsupportedVersion);
+        for name in ["foreign", "future"] {
+            let _ = std::fs::remove_dir_all(temp_path(name).parent().unwrap());
+        }
     }
 }
 
