@@ -154,6 +154,20 @@ pub enum Error {
     #[error("the initial message belongs to another session")]
     SessionMismatch,
     // ---- end ratchet layer ----
+
+    // ---- persistent store and messenger (branch `store`): appended, never reordered ----
+    /// The backing store (SQLite, or a store implemented by the application) failed. The
+    /// operation was not committed: nothing changed, in the store or in memory.
+    #[error("store failed: {0}")]
+    Storage(&'static str),
+    /// A commit did not follow the store's last commit: another writer (a second
+    /// `Messenger` on the same store) committed in between. Nothing was committed; reopen.
+    #[error("store conflict: the store was changed by another writer")]
+    StoreConflict,
+    /// There is no session with this peer: start one from the peer's prekey bundle.
+    #[error("no session with this peer")]
+    NoSession,
+    // ---- end store ----
 }
 
 /// A stable, coarse classification of [`Error`], shared by every binding.
@@ -237,11 +251,19 @@ pub enum ErrorKind {
     /// See [`Error::SessionMismatch`].
     SessionMismatch,
     // ---- end ratchet layer ----
+    // ---- persistent store and messenger ----
+    /// See [`Error::Storage`].
+    Storage,
+    /// See [`Error::StoreConflict`].
+    StoreConflict,
+    /// See [`Error::NoSession`].
+    NoSession,
+    // ---- end store ----
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order (used by bindings to build their tables).
-    pub const ALL: [ErrorKind; 35] = [
+    pub const ALL: [ErrorKind; 38] = [
         ErrorKind::Truncated,
         ErrorKind::TrailingBytes,
         ErrorKind::InvalidLength,
@@ -280,6 +302,11 @@ impl ErrorKind {
         ErrorKind::IdentityMismatch,
         ErrorKind::SessionMismatch,
         // ---- end ratchet layer ----
+        // ---- persistent store and messenger ----
+        ErrorKind::Storage,
+        ErrorKind::StoreConflict,
+        ErrorKind::NoSession,
+        // ---- end store ----
     ];
 
     /// The stable code string, e.g. `"ERR_SEALWIRE_TRUNCATED"` (Node's `error.code`,
@@ -324,6 +351,11 @@ impl ErrorKind {
             ErrorKind::IdentityMismatch => "ERR_SEALWIRE_IDENTITY_MISMATCH",
             ErrorKind::SessionMismatch => "ERR_SEALWIRE_SESSION_MISMATCH",
             // ---- end ratchet layer ----
+            // ---- persistent store and messenger ----
+            ErrorKind::Storage => "ERR_SEALWIRE_STORAGE",
+            ErrorKind::StoreConflict => "ERR_SEALWIRE_STORE_CONFLICT",
+            ErrorKind::NoSession => "ERR_SEALWIRE_NO_SESSION",
+            // ---- end store ----
         }
     }
 
@@ -385,6 +417,11 @@ impl Error {
             Error::IdentityMismatch(_) => ErrorKind::IdentityMismatch,
             Error::SessionMismatch => ErrorKind::SessionMismatch,
             // ---- end ratchet layer ----
+            // ---- persistent store and messenger ----
+            Error::Storage(_) => ErrorKind::Storage,
+            Error::StoreConflict => ErrorKind::StoreConflict,
+            Error::NoSession => ErrorKind::NoSession,
+            // ---- end store ----
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod identity;
 pub mod noise;
 mod random;
 pub mod ratchet;
+pub mod store;
 
 /// Deterministic randomness for generating and replaying known-answer vectors. Not part of
 /// the stable API; never use it outside tests.

@@ -135,7 +135,7 @@ impl Identity {
         export::open(blob, passphrase)
     }
 
-    fn secret_bytes(&self) -> (Zeroizing<[u8; ED25519_LEN]>, Zeroizing<[u8; X25519_LEN]>) {
+    pub(crate) fn secret_bytes(&self) -> (Zeroizing<[u8; ED25519_LEN]>, Zeroizing<[u8; X25519_LEN]>) {
         (Zeroizing::new(self.signing.to_bytes()), Zeroizing::new(self.exchange.to_bytes()))
     }
 }

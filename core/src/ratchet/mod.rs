@@ -36,7 +36,7 @@ pub mod kat;
 mod kem;
 mod message;
 mod padding;
-mod sealed;
+pub(crate) mod sealed;
 mod secret;
 mod session;
 mod state;

@@ -426,6 +426,19 @@ impl Session {
         Ok(s)
     }
 
+    /// The plaintext body of the sealed form, for containers that seal several sessions
+    /// together (the store's session records).
+    pub(crate) fn to_body(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(self.encode())
+    }
+
+    /// Rebuild a session from [`Session::to_body`] output and its generation.
+    pub(crate) fn from_body(body: &[u8], generation: u64) -> Result<Self> {
+        let mut inner = Self::decode(body)?;
+        inner.generation = generation;
+        Ok(Self { inner: Box::new(inner) })
+    }
+
     fn encode(&self) -> Vec<u8> {
         let i = &self.inner;
         // Exact-enough capacity so the buffer holding secrets never reallocates (a

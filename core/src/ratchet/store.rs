@@ -415,6 +415,16 @@ impl PrekeyStore {
         sealed::seal(MAGIC, self.inner.generation, storage_key, &body, rng)
     }
 
+    /// Seal with an explicit generation (the persistent store seals every blob of one commit
+    /// at that commit's counter). The generation must not be below [`PrekeyStore::generation`].
+    pub(crate) fn seal_at(&self, storage_key: &[u8], generation: u64, rng: &mut dyn RandomSource) -> Result<Vec<u8>> {
+        if generation < self.inner.generation {
+            return Err(Error::InvalidParameter("sealing generation below the store's generation"));
+        }
+        let body = zeroize::Zeroizing::new(self.inner.encode());
+        sealed::seal(MAGIC, generation, storage_key, &body, rng)
+    }
+
     /// Open a sealed store. Compare [`PrekeyStore::generation`] with the generation you last
     /// committed: a smaller one means an old copy was restored (see the session docs).
     pub fn open(blob: &[u8], storage_key: &[u8]) -> Result<Self> {
