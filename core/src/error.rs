@@ -154,6 +154,29 @@ pub enum Error {
     #[error("the initial message belongs to another session")]
     SessionMismatch,
     // ---- end ratchet layer ----
+
+    // ---- remote KMS providers (branch `kms`): appended, never reordered ----
+    /// The KMS refused the credentials (bad or expired token, unknown access key, wrong
+    /// signature) or the caller is not allowed to use the key.
+    #[error("KMS authentication failed: {0}")]
+    KmsAuthFailed(&'static str),
+    /// The KMS does not know the key (name, id or ARN).
+    #[error("KMS key not found")]
+    KmsKeyNotFound,
+    /// The KMS key exists but is disabled or pending deletion.
+    #[error("KMS key disabled or pending deletion")]
+    KmsKeyDisabled,
+    /// The KMS could not be reached (connection refused, DNS, TLS) or kept answering with
+    /// server errors until the retries ran out.
+    #[error("KMS unavailable: {0}")]
+    KmsUnavailable(&'static str),
+    /// The KMS did not answer within the configured timeout.
+    #[error("KMS request timed out")]
+    KmsTimeout,
+    /// The KMS kept throttling the requests until the retries ran out.
+    #[error("KMS throttled the requests (retries exhausted)")]
+    KmsThrottled,
+    // ---- end remote KMS providers ----
 }
 
 /// A stable, coarse classification of [`Error`], shared by every binding.
@@ -237,11 +260,25 @@ pub enum ErrorKind {
     /// See [`Error::SessionMismatch`].
     SessionMismatch,
     // ---- end ratchet layer ----
+    // ---- remote KMS providers (branch `kms`) ----
+    /// See [`Error::KmsAuthFailed`].
+    KmsAuthFailed,
+    /// See [`Error::KmsKeyNotFound`].
+    KmsKeyNotFound,
+    /// See [`Error::KmsKeyDisabled`].
+    KmsKeyDisabled,
+    /// See [`Error::KmsUnavailable`].
+    KmsUnavailable,
+    /// See [`Error::KmsTimeout`].
+    KmsTimeout,
+    /// See [`Error::KmsThrottled`].
+    KmsThrottled,
+    // ---- end remote KMS providers ----
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order (used by bindings to build their tables).
-    pub const ALL: [ErrorKind; 35] = [
+    pub const ALL: [ErrorKind; 41] = [
         ErrorKind::Truncated,
         ErrorKind::TrailingBytes,
         ErrorKind::InvalidLength,
@@ -280,6 +317,14 @@ impl ErrorKind {
         ErrorKind::IdentityMismatch,
         ErrorKind::SessionMismatch,
         // ---- end ratchet layer ----
+        // ---- remote KMS providers (branch `kms`) ----
+        ErrorKind::KmsAuthFailed,
+        ErrorKind::KmsKeyNotFound,
+        ErrorKind::KmsKeyDisabled,
+        ErrorKind::KmsUnavailable,
+        ErrorKind::KmsTimeout,
+        ErrorKind::KmsThrottled,
+        // ---- end remote KMS providers ----
     ];
 
     /// The stable code string, e.g. `"ERR_SEALWIRE_TRUNCATED"` (Node's `error.code`,
@@ -324,6 +369,14 @@ impl ErrorKind {
             ErrorKind::IdentityMismatch => "ERR_SEALWIRE_IDENTITY_MISMATCH",
             ErrorKind::SessionMismatch => "ERR_SEALWIRE_SESSION_MISMATCH",
             // ---- end ratchet layer ----
+            // ---- remote KMS providers (branch `kms`) ----
+            ErrorKind::KmsAuthFailed => "ERR_SEALWIRE_KMS_AUTH_FAILED",
+            ErrorKind::KmsKeyNotFound => "ERR_SEALWIRE_KMS_KEY_NOT_FOUND",
+            ErrorKind::KmsKeyDisabled => "ERR_SEALWIRE_KMS_KEY_DISABLED",
+            ErrorKind::KmsUnavailable => "ERR_SEALWIRE_KMS_UNAVAILABLE",
+            ErrorKind::KmsTimeout => "ERR_SEALWIRE_KMS_TIMEOUT",
+            ErrorKind::KmsThrottled => "ERR_SEALWIRE_KMS_THROTTLED",
+            // ---- end remote KMS providers ----
         }
     }
 
@@ -385,6 +438,14 @@ impl Error {
             Error::IdentityMismatch(_) => ErrorKind::IdentityMismatch,
             Error::SessionMismatch => ErrorKind::SessionMismatch,
             // ---- end ratchet layer ----
+            // ---- remote KMS providers (branch `kms`) ----
+            Error::KmsAuthFailed(_) => ErrorKind::KmsAuthFailed,
+            Error::KmsKeyNotFound => ErrorKind::KmsKeyNotFound,
+            Error::KmsKeyDisabled => ErrorKind::KmsKeyDisabled,
+            Error::KmsUnavailable(_) => ErrorKind::KmsUnavailable,
+            Error::KmsTimeout => ErrorKind::KmsTimeout,
+            Error::KmsThrottled => ErrorKind::KmsThrottled,
+            // ---- end remote KMS providers ----
         }
     }
 }
