@@ -275,3 +275,156 @@ impl DataKeyCache {
         self.evicted.fetch_add(dropped, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::envelope::{open, EnvelopeHeader, EnvelopeReader, Keyring, Rewrap, Suite};
+    use crate::identity::Identity;
+
+    /// A keyring that counts how often it is asked to wrap (stands in for a KMS).
+    struct Counting<'a> {
+        inner: &'a Keyring,
+        wraps: Cell<u64>,
+    }
+    impl KeyProvider for Counting<'_> {
+        fn provider_id(&self) -> &str {
+            self.inner.provider_id()
+        }
+        fn key_id(&self) -> String {
+            self.inner.key_id()
+        }
+        fn wrap(&self, dek: &DataKey, ctx: &WrapContext<'_>) -> Result<WrappedKey> {
+            self.wraps.set(self.wraps.get() + 1);
+            self.inner.wrap(dek, ctx)
+        }
+        fn unwrap(&self, entry: &WrappedKey, ctx: &WrapContext<'_>) -> Result<DataKey> {
+            self.inner.unwrap(entry, ctx)
+        }
+    }
+
+    fn ring() -> Keyring {
+        let mut k = Keyring::new();
+        k.create_key("orders").unwrap();
+        k
+    }
+
+    fn ctx(v: &str) -> EncryptionContext {
+        EncryptionContext::from_pairs([("tenant", v)]).unwrap()
+    }
+
+    #[test]
+    fn one_data_key_serves_a_batch_and_objects_open_plainly() {
+        let ring = ring();
+        let p = Counting { inner: &ring, wraps: Cell::new(0) };
+        let cache = DataKeyCache::new(CacheLimits::new(Duration::from_secs(60), 5, 1 << 20).unwrap());
+        let objs: Vec<Vec<u8>> = (0..12u8).map(|i| cache.seal(&[i; 100], &ctx("a"), &[&p]).unwrap()).collect();
+        assert_eq!(p.wraps.get(), 3);
+        let st = cache.stats();
+        assert_eq!((st.misses, st.hits, st.evicted, st.entries), (3, 9, 2, 1));
+        let headers: Vec<EnvelopeHeader> = objs.iter().map(|o| EnvelopeHeader::parse(o).unwrap()).collect();
+        for (i, h) in headers.iter().enumerate() {
+            assert!(h.shares_data_key());
+            assert_eq!(h.suite(), Suite::ChaCha20Poly1305);
+            // Same wrapped entry within a batch of 5, another across batches.
+            assert_eq!(h.wrapped_keys() == headers[i - i % 5].wrapped_keys(), true);
+            if i >= 5 {
+                assert_ne!(h.wrapped_keys(), headers[i - 5].wrapped_keys());
+            }
+        }
+        // Per-message values still differ: message ids and commitments (payload keys).
+        let ids: std::collections::HashSet<_> = headers.iter().map(|h| *h.message_id()).collect();
+        let commits: std::collections::HashSet<_> = headers.iter().map(|h| *h.commitment()).collect();
+        assert_eq!((ids.len(), commits.len()), (12, 12));
+        for (i, o) in objs.iter().enumerate() {
+            assert_eq!(open(o, &ctx("a"), &[&ring]).unwrap(), vec![i as u8; 100]);
+            let mut r = EnvelopeReader::new(&o[..], &ctx("a"), &[&ring]).unwrap();
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut r, &mut out).unwrap();
+            assert_eq!(out, vec![i as u8; 100]);
+        }
+        // Rewrap works on a shared envelope (the new entry is scope-bound too).
+        let bob = Identity::from_secret_bytes(&[1; 32], &[2; 32]);
+        let mut rw = Rewrap::open(&objs[0], &ctx("a"), &[&ring]).unwrap();
+        rw.add(bob.public()).unwrap();
+        let with_bob = rw.apply(&objs[0]).unwrap();
+        assert!(EnvelopeHeader::parse(&with_bob).unwrap().shares_data_key());
+        assert_eq!(open(&with_bob, &ctx("a"), &[&bob]).unwrap(), vec![0u8; 100]);
+        cache.clear();
+        assert_eq!(cache.stats().entries, 0);
+    }
+
+    #[test]
+    fn byte_age_and_entry_limits() {
+        let ring = ring();
+        let p = Counting { inner: &ring, wraps: Cell::new(0) };
+        // 1000 bytes per key: three 300-byte messages, then a new key.
+        let cache = DataKeyCache::new(CacheLimits::new(Duration::from_secs(60), 100, 1000).unwrap());
+        for _ in 0..7 {
+            cache.seal(&[0; 300], &ctx("a"), &[&p]).unwrap();
+        }
+        assert_eq!(p.wraps.get(), 3);
+        // Larger than max_bytes: sealed on its own, not shared.
+        let big = cache.seal(&[0; 1001], &ctx("a"), &[&p]).unwrap();
+        assert!(!EnvelopeHeader::parse(&big).unwrap().shares_data_key());
+        assert_eq!(cache.stats().bypassed, 1);
+        assert_eq!(open(&big, &ctx("a"), &[&ring]).unwrap(), vec![0; 1001]);
+
+        // Age.
+        let cache = DataKeyCache::new(CacheLimits::new(Duration::from_millis(50), 100, 1 << 20).unwrap());
+        let w0 = p.wraps.get();
+        cache.seal(b"a", &ctx("a"), &[&p]).unwrap();
+        cache.seal(b"b", &ctx("a"), &[&p]).unwrap();
+        std::thread::sleep(Duration::from_millis(80));
+        cache.seal(b"c", &ctx("a"), &[&p]).unwrap();
+        assert_eq!(p.wraps.get() - w0, 2);
+
+        // Entry count: contexts and options are separate entries; the oldest goes first.
+        let limits = CacheLimits::new(Duration::from_secs(60), 100, 1 << 20).unwrap().with_max_entries(2).unwrap();
+        let cache = DataKeyCache::new(limits);
+        for c in ["a", "b", "c"] {
+            cache.seal(b"x", &ctx(c), &[&p]).unwrap();
+        }
+        let aes = SealOptions::new(Suite::Aes256Gcm, 1024).unwrap();
+        let o = cache.seal_with(b"x", &ctx("c"), &[&p], &aes).unwrap();
+        assert_eq!(EnvelopeHeader::parse(&o).unwrap().suite(), Suite::Aes256Gcm);
+        let st = cache.stats();
+        assert_eq!((st.misses, st.entries, st.evicted), (4, 2, 2));
+        assert!(CacheLimits::new(Duration::ZERO, 1, 1).is_err());
+        assert!(CacheLimits::new(Duration::from_secs(1), 0, 1).is_err());
+        assert!(CacheLimits::new(Duration::from_secs(1), 1, 0).is_err());
+        assert!(limits.with_max_entries(0).is_err());
+    }
+
+    #[test]
+    fn scope_binding_and_flag_are_authenticated() {
+        let ring = ring();
+        let cache = DataKeyCache::new(CacheLimits::default());
+        let a = cache.seal(b"tenant a", &ctx("a"), &[&ring]).unwrap();
+        let b = cache.seal(b"tenant b", &ctx("b"), &[&ring]).unwrap();
+        // An entry of context b under context a: the scope differs, unwrap fails.
+        let (ha, hb) = (EnvelopeHeader::parse(&a).unwrap(), EnvelopeHeader::parse(&b).unwrap());
+        let (wa, wb) = (ha.wrapped_keys()[0].wrapped(), hb.wrapped_keys()[0].wrapped());
+        let pos = a.windows(wa.len()).position(|w| w == wa).unwrap();
+        let mut forged = a.clone();
+        forged[pos..pos + wa.len()].copy_from_slice(wb);
+        assert_eq!(open(&forged, &ctx("a"), &[&ring]).unwrap_err(), Error::HeaderAuthFailed);
+        // Clearing the shared flag (header byte 9) changes the wrap binding: refused.
+        let mut flipped = a.clone();
+        assert_eq!(flipped[9], 0x81);
+        flipped[9] = 0x01;
+        assert_eq!(open(&flipped, &ctx("a"), &[&ring]).unwrap_err(), Error::HeaderAuthFailed);
+        // Unknown flag bits stay unsupported.
+        let mut bad = a.clone();
+        bad[9] = 0xC1;
+        assert_eq!(EnvelopeHeader::parse(&bad).unwrap_err(), Error::UnsupportedAlgorithm("envelope suite"));
+        // A non-shared envelope's entry does not open as shared either.
+        let plain = crate::envelope::seal(b"x", &ctx("a"), &[&ring]).unwrap();
+        let mut set = plain.clone();
+        set[9] = 0x81;
+        assert_eq!(open(&set, &ctx("a"), &[&ring]).unwrap_err(), Error::HeaderAuthFailed);
+    }
+}
