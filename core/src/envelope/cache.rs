@@ -330,7 +330,7 @@ mod tests {
             assert!(h.shares_data_key());
             assert_eq!(h.suite(), Suite::ChaCha20Poly1305);
             // Same wrapped entry within a batch of 5, another across batches.
-            assert_eq!(h.wrapped_keys() == headers[i - i % 5].wrapped_keys(), true);
+            assert!(h.wrapped_keys() == headers[i - i % 5].wrapped_keys());
             if i >= 5 {
                 assert_ne!(h.wrapped_keys(), headers[i - 5].wrapped_keys());
             }

@@ -390,7 +390,7 @@ impl VaultTransit {
     }
 
     /// The ciphertext string of an entry, checked against its version.
-    fn ciphertext_of<'e>(entry: &'e WrappedKey) -> Result<&'e str> {
+    fn ciphertext_of(entry: &WrappedKey) -> Result<&str> {
         let ct = core::str::from_utf8(entry.wrapped()).map_err(|_| Error::HeaderAuthFailed)?;
         match ciphertext_version(ct) {
             Some(v) if v == entry.key_version() => Ok(ct),
