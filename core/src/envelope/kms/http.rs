@@ -202,8 +202,8 @@ impl HttpClient {
                 match send(&self.agent) {
                     Ok(mut resp) => {
                         let status = resp.status().as_u16();
-                        match resp.body_mut().with_config().limit(MAX_RESPONSE_LEN).read_to_vec() {
-                            Ok(body) => classify(Reply { status, body: Zeroizing::new(body) }),
+                        match read_body(resp.body_mut()) {
+                            Ok(body) => classify(Reply { status, body }),
                             Err(e) => transport_error(e),
                         }
                     }
@@ -219,6 +219,16 @@ impl HttpClient {
         }
         r
     }
+}
+
+/// Read a response body (at most 1 MiB) into a zeroizing buffer sized from Content-Length,
+/// so the buffer holding a data key is not reallocated (leaving copies) while it is read.
+fn read_body(body: &mut ureq::Body) -> core::result::Result<Zeroizing<Vec<u8>>, ureq::Error> {
+    use std::io::Read as _;
+    let cap = body.content_length().unwrap_or(8 * 1024).min(MAX_RESPONSE_LEN);
+    let mut buf = Zeroizing::new(Vec::with_capacity(usize::try_from(cap).unwrap_or(8 * 1024)));
+    body.with_config().limit(MAX_RESPONSE_LEN).reader().read_to_end(&mut buf).map_err(ureq::Error::from)?;
+    Ok(buf)
 }
 
 /// Transport failures: never retried except a connection the server dropped (which a
