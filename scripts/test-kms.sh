@@ -19,7 +19,7 @@ if ! bash scripts/kms-servers.sh start; then
   exit 1
 fi
 
-cargo test --release -p sealwire --features kms --test kms_vault --test kms_aws
+cargo test --release -p sealwire --features kms --test kms_vault --test kms_aws --test kms_logging
 rc=$?
 if [ "$rc" -ne 0 ]; then
   for f in "$KMS_STATE_DIR"/*.log; do [ -f "$f" ] && { echo "--- $f (tail)"; tail -20 "$f"; }; done

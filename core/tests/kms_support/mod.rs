@@ -48,10 +48,12 @@ pub fn require(test: &str, names: &[&str]) -> Option<HashMap<String, String>> {
     if std::env::var("SEALWIRE_KMS_REQUIRED").is_ok_and(|v| v == "1") {
         panic!("{test}: KMS test servers are required (SEALWIRE_KMS_REQUIRED=1) but not configured: missing {missing:?}");
     }
-    eprintln!(
+    // Written to stderr directly (not `eprintln!`), so the test harness does not capture it.
+    let msg = format!(
         "\n*** SKIPPED {test}: KMS test servers not configured (missing {missing:?}).\n\
          *** Run `bash scripts/test-kms.sh`, or `bash scripts/kms-servers.sh start` first.\n"
     );
+    std::io::stderr().write_all(msg.as_bytes()).ok();
     None
 }
 
