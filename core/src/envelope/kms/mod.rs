@@ -56,3 +56,32 @@ pub(crate) fn decode_data_key(b64: &str) -> Result<DataKey> {
 pub(crate) fn env_first(names: &[&str]) -> Option<Zeroizing<String>> {
     names.iter().find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()).map(Zeroizing::new))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn providers_and_cache_are_send_and_sync() {
+        send_sync::<VaultTransit>();
+        send_sync::<AwsKms>();
+        send_sync::<crate::envelope::DataKeyCache>();
+    }
+
+    #[test]
+    fn data_key_base64_round_trip_and_length_check() {
+        let k = DataKey::generate().unwrap();
+        let s = encode_data_key(&k);
+        assert_eq!(s.len(), 44);
+        assert_eq!(decode_data_key(&s).unwrap().as_bytes(), k.as_bytes());
+        assert!(decode_data_key("AAAA").is_err());
+        assert!(decode_data_key(&B64.encode([0u8; 33])).is_err());
+        assert!(decode_data_key("not base64!").is_err());
+        // The error never echoes the input.
+        let e = decode_data_key("c2VjcmV0LWtleS1tYXRlcmlhbA==").unwrap_err();
+        assert!(!e.to_string().contains("c2VjcmV0"));
+    }
+}
