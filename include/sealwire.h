@@ -478,6 +478,44 @@ enum sealwire_result
      */
     SEALWIRE_UNKNOWN_PREKEY = 5005,
     /**
+     * The session store failed (disk, database); nothing was committed (ERR_SEALWIRE_STORAGE).
+     */
+    SEALWIRE_STORAGE = 5006,
+    /**
+     * Another writer changed the session store in between; nothing was committed, reopen
+     * (ERR_SEALWIRE_STORE_CONFLICT).
+     */
+    SEALWIRE_STORE_CONFLICT = 5007,
+    /**
+     * There is no session with this peer yet: start one from its prekey bundle
+     * (ERR_SEALWIRE_NO_SESSION).
+     */
+    SEALWIRE_NO_SESSION = 4007,
+    /**
+     * The KMS refused the credentials or token (ERR_SEALWIRE_KMS_AUTH_FAILED).
+     */
+    SEALWIRE_KMS_AUTH_FAILED = 5008,
+    /**
+     * The KMS does not know the key (ERR_SEALWIRE_KMS_KEY_NOT_FOUND).
+     */
+    SEALWIRE_KMS_KEY_NOT_FOUND = 5009,
+    /**
+     * The KMS key is disabled (ERR_SEALWIRE_KMS_KEY_DISABLED).
+     */
+    SEALWIRE_KMS_KEY_DISABLED = 5010,
+    /**
+     * The KMS could not be reached or failed (ERR_SEALWIRE_KMS_UNAVAILABLE).
+     */
+    SEALWIRE_KMS_UNAVAILABLE = 5011,
+    /**
+     * The KMS did not answer in time (ERR_SEALWIRE_KMS_TIMEOUT).
+     */
+    SEALWIRE_KMS_TIMEOUT = 5012,
+    /**
+     * The KMS throttled the request after every retry (ERR_SEALWIRE_KMS_THROTTLED).
+     */
+    SEALWIRE_KMS_THROTTLED = 5013,
+    /**
      * The core reported an error kind this build of the C layer does not know.
      */
     SEALWIRE_INTERNAL_ERROR = 9000,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The one test command: Rust, C (plain + sanitized), C++, Python and Node suites, the shared
+# The one test command: Rust, KMS (OpenBao + moto), C (plain + sanitized), C++, Python and Node suites, the shared
 # vectors in all four languages, Wycheproof, and the header-drift check.
-# Installs what it needs itself (cargo, pip into a private venv, npm, apt for libcjson).
+# Installs what it needs itself (cargo, pip into private venvs, npm, apt for libcjson).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-x86_64-unknown-linux-gnu}"
@@ -23,6 +23,8 @@ suite() {
 
 # Rust: core (unit, vectors, Wycheproof), ffi (header drift), cli (end-to-end).
 suite "rust" cargo test --release --workspace --exclude sealwire-python --exclude sealwire-node
+# Remote KMS providers (feature `kms`) against real OpenBao and moto servers on loopback.
+suite "kms" bash scripts/test-kms.sh
 suite "c" bash tests/c/run.sh
 suite "python" bash bindings/python/run-tests.sh
 suite "node" bash bindings/node/run-tests.sh

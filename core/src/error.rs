@@ -168,6 +168,28 @@ pub enum Error {
     #[error("no session with this peer")]
     NoSession,
     // ---- end store ----
+    // ---- remote KMS providers (branch `kms`): appended, never reordered ----
+    /// The KMS refused the credentials (bad or expired token, unknown access key, wrong
+    /// signature) or the caller is not allowed to use the key.
+    #[error("KMS authentication failed: {0}")]
+    KmsAuthFailed(&'static str),
+    /// The KMS does not know the key (name, id or ARN).
+    #[error("KMS key not found")]
+    KmsKeyNotFound,
+    /// The KMS key exists but is disabled or pending deletion.
+    #[error("KMS key disabled or pending deletion")]
+    KmsKeyDisabled,
+    /// The KMS could not be reached (connection refused, DNS, TLS) or kept answering with
+    /// server errors until the retries ran out.
+    #[error("KMS unavailable: {0}")]
+    KmsUnavailable(&'static str),
+    /// The KMS did not answer within the configured timeout.
+    #[error("KMS request timed out")]
+    KmsTimeout,
+    /// The KMS kept throttling the requests until the retries ran out.
+    #[error("KMS throttled the requests (retries exhausted)")]
+    KmsThrottled,
+    // ---- end remote KMS providers ----
 }
 
 /// A stable, coarse classification of [`Error`], shared by every binding.
@@ -259,11 +281,25 @@ pub enum ErrorKind {
     /// See [`Error::NoSession`].
     NoSession,
     // ---- end store ----
+    // ---- remote KMS providers (branch `kms`) ----
+    /// See [`Error::KmsAuthFailed`].
+    KmsAuthFailed,
+    /// See [`Error::KmsKeyNotFound`].
+    KmsKeyNotFound,
+    /// See [`Error::KmsKeyDisabled`].
+    KmsKeyDisabled,
+    /// See [`Error::KmsUnavailable`].
+    KmsUnavailable,
+    /// See [`Error::KmsTimeout`].
+    KmsTimeout,
+    /// See [`Error::KmsThrottled`].
+    KmsThrottled,
+    // ---- end remote KMS providers ----
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order (used by bindings to build their tables).
-    pub const ALL: [ErrorKind; 38] = [
+    pub const ALL: [ErrorKind; 44] = [
         ErrorKind::Truncated,
         ErrorKind::TrailingBytes,
         ErrorKind::InvalidLength,
@@ -307,6 +343,14 @@ impl ErrorKind {
         ErrorKind::StoreConflict,
         ErrorKind::NoSession,
         // ---- end store ----
+        // ---- remote KMS providers (branch `kms`) ----
+        ErrorKind::KmsAuthFailed,
+        ErrorKind::KmsKeyNotFound,
+        ErrorKind::KmsKeyDisabled,
+        ErrorKind::KmsUnavailable,
+        ErrorKind::KmsTimeout,
+        ErrorKind::KmsThrottled,
+        // ---- end remote KMS providers ----
     ];
 
     /// The stable code string, e.g. `"ERR_SEALWIRE_TRUNCATED"` (Node's `error.code`,
@@ -356,6 +400,14 @@ impl ErrorKind {
             ErrorKind::StoreConflict => "ERR_SEALWIRE_STORE_CONFLICT",
             ErrorKind::NoSession => "ERR_SEALWIRE_NO_SESSION",
             // ---- end store ----
+            // ---- remote KMS providers (branch `kms`) ----
+            ErrorKind::KmsAuthFailed => "ERR_SEALWIRE_KMS_AUTH_FAILED",
+            ErrorKind::KmsKeyNotFound => "ERR_SEALWIRE_KMS_KEY_NOT_FOUND",
+            ErrorKind::KmsKeyDisabled => "ERR_SEALWIRE_KMS_KEY_DISABLED",
+            ErrorKind::KmsUnavailable => "ERR_SEALWIRE_KMS_UNAVAILABLE",
+            ErrorKind::KmsTimeout => "ERR_SEALWIRE_KMS_TIMEOUT",
+            ErrorKind::KmsThrottled => "ERR_SEALWIRE_KMS_THROTTLED",
+            // ---- end remote KMS providers ----
         }
     }
 
@@ -422,6 +474,14 @@ impl Error {
             Error::StoreConflict => ErrorKind::StoreConflict,
             Error::NoSession => ErrorKind::NoSession,
             // ---- end store ----
+            // ---- remote KMS providers (branch `kms`) ----
+            Error::KmsAuthFailed(_) => ErrorKind::KmsAuthFailed,
+            Error::KmsKeyNotFound => ErrorKind::KmsKeyNotFound,
+            Error::KmsKeyDisabled => ErrorKind::KmsKeyDisabled,
+            Error::KmsUnavailable(_) => ErrorKind::KmsUnavailable,
+            Error::KmsTimeout => ErrorKind::KmsTimeout,
+            Error::KmsThrottled => ErrorKind::KmsThrottled,
+            // ---- end remote KMS providers ----
         }
     }
 }

@@ -145,6 +145,26 @@ pub enum sealwire_result {
     /// An initial ratchet message names a prekey this store does not hold (never issued, or
     /// expired) (ERR_SEALWIRE_UNKNOWN_PREKEY).
     UNKNOWN_PREKEY = 5005,
+    /// The session store failed (disk, database); nothing was committed (ERR_SEALWIRE_STORAGE).
+    STORAGE = 5006,
+    /// Another writer changed the session store in between; nothing was committed, reopen
+    /// (ERR_SEALWIRE_STORE_CONFLICT).
+    STORE_CONFLICT = 5007,
+    /// There is no session with this peer yet: start one from its prekey bundle
+    /// (ERR_SEALWIRE_NO_SESSION).
+    NO_SESSION = 4007,
+    /// The KMS refused the credentials or token (ERR_SEALWIRE_KMS_AUTH_FAILED).
+    KMS_AUTH_FAILED = 5008,
+    /// The KMS does not know the key (ERR_SEALWIRE_KMS_KEY_NOT_FOUND).
+    KMS_KEY_NOT_FOUND = 5009,
+    /// The KMS key is disabled (ERR_SEALWIRE_KMS_KEY_DISABLED).
+    KMS_KEY_DISABLED = 5010,
+    /// The KMS could not be reached or failed (ERR_SEALWIRE_KMS_UNAVAILABLE).
+    KMS_UNAVAILABLE = 5011,
+    /// The KMS did not answer in time (ERR_SEALWIRE_KMS_TIMEOUT).
+    KMS_TIMEOUT = 5012,
+    /// The KMS throttled the request after every retry (ERR_SEALWIRE_KMS_THROTTLED).
+    KMS_THROTTLED = 5013,
 
     /// The core reported an error kind this build of the C layer does not know.
     INTERNAL_ERROR = 9000,
@@ -152,7 +172,7 @@ pub enum sealwire_result {
 
 impl sealwire_result {
     /// Every code, for lookups by number and for tests.
-    pub(crate) const ALL: [sealwire_result; 42] = [
+    pub(crate) const ALL: [sealwire_result; 51] = [
         Self::OK,
         Self::NULL_POINTER,
         Self::BUFFER_TOO_SMALL,
@@ -188,12 +208,21 @@ impl sealwire_result {
         Self::NONCE_EXHAUSTED,
         Self::TOO_MANY_SKIPPED_MESSAGES,
         Self::SESSION_MISMATCH,
+        Self::NO_SESSION,
         Self::IO,
         Self::NO_MATCHING_KEY,
         Self::KEY_NOT_FOUND,
         Self::KEY_RETIRED,
         Self::PROVIDER_FAILED,
         Self::UNKNOWN_PREKEY,
+        Self::STORAGE,
+        Self::STORE_CONFLICT,
+        Self::KMS_AUTH_FAILED,
+        Self::KMS_KEY_NOT_FOUND,
+        Self::KMS_KEY_DISABLED,
+        Self::KMS_UNAVAILABLE,
+        Self::KMS_TIMEOUT,
+        Self::KMS_THROTTLED,
         Self::INTERNAL_ERROR,
     ];
 
@@ -240,6 +269,15 @@ impl sealwire_result {
             ErrorKind::StaleState => Self::STALE_STATE,
             ErrorKind::IdentityMismatch => Self::IDENTITY_MISMATCH,
             ErrorKind::SessionMismatch => Self::SESSION_MISMATCH,
+            ErrorKind::Storage => Self::STORAGE,
+            ErrorKind::StoreConflict => Self::STORE_CONFLICT,
+            ErrorKind::NoSession => Self::NO_SESSION,
+            ErrorKind::KmsAuthFailed => Self::KMS_AUTH_FAILED,
+            ErrorKind::KmsKeyNotFound => Self::KMS_KEY_NOT_FOUND,
+            ErrorKind::KmsKeyDisabled => Self::KMS_KEY_DISABLED,
+            ErrorKind::KmsUnavailable => Self::KMS_UNAVAILABLE,
+            ErrorKind::KmsTimeout => Self::KMS_TIMEOUT,
+            ErrorKind::KmsThrottled => Self::KMS_THROTTLED,
             // `ErrorKind` is non-exhaustive; a kind added to core without a code here lands in
             // 9000 (and the unit test `every_kind_has_its_own_code` fails).
             _ => Self::INTERNAL_ERROR,
@@ -291,6 +329,15 @@ impl sealwire_result {
             Self::KEY_RETIRED => c"ERR_SEALWIRE_KEY_RETIRED",
             Self::PROVIDER_FAILED => c"ERR_SEALWIRE_PROVIDER_FAILED",
             Self::UNKNOWN_PREKEY => c"ERR_SEALWIRE_UNKNOWN_PREKEY",
+            Self::STORAGE => c"ERR_SEALWIRE_STORAGE",
+            Self::STORE_CONFLICT => c"ERR_SEALWIRE_STORE_CONFLICT",
+            Self::NO_SESSION => c"ERR_SEALWIRE_NO_SESSION",
+            Self::KMS_AUTH_FAILED => c"ERR_SEALWIRE_KMS_AUTH_FAILED",
+            Self::KMS_KEY_NOT_FOUND => c"ERR_SEALWIRE_KMS_KEY_NOT_FOUND",
+            Self::KMS_KEY_DISABLED => c"ERR_SEALWIRE_KMS_KEY_DISABLED",
+            Self::KMS_UNAVAILABLE => c"ERR_SEALWIRE_KMS_UNAVAILABLE",
+            Self::KMS_TIMEOUT => c"ERR_SEALWIRE_KMS_TIMEOUT",
+            Self::KMS_THROTTLED => c"ERR_SEALWIRE_KMS_THROTTLED",
             Self::INTERNAL_ERROR => c"ERR_SEALWIRE_INTERNAL",
         }
     }
@@ -339,6 +386,15 @@ impl sealwire_result {
             Self::KEY_RETIRED => c"key version retired: its decryption cutoff has passed",
             Self::PROVIDER_FAILED => c"a key provider failed",
             Self::UNKNOWN_PREKEY => c"unknown or expired prekey",
+            Self::STORAGE => c"session store failed; nothing was committed",
+            Self::STORE_CONFLICT => c"session store changed by another writer; nothing was committed",
+            Self::NO_SESSION => c"no session with this peer",
+            Self::KMS_AUTH_FAILED => c"the KMS refused the credentials or token",
+            Self::KMS_KEY_NOT_FOUND => c"the KMS does not know the key",
+            Self::KMS_KEY_DISABLED => c"the KMS key is disabled",
+            Self::KMS_UNAVAILABLE => c"the KMS could not be reached or failed",
+            Self::KMS_TIMEOUT => c"the KMS did not answer in time",
+            Self::KMS_THROTTLED => c"the KMS throttled the request after every retry",
             Self::INTERNAL_ERROR => c"internal error: unclassified error kind",
         }
     }

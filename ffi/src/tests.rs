@@ -38,7 +38,7 @@ fn every_kind_has_its_own_code() {
 #[test]
 fn every_code_number_is_pinned() {
     use sealwire_result as R;
-    let pinned: [(R, u32, &str); 42] = [
+    let pinned: [(R, u32, &str); 51] = [
         (R::OK, 0, "OK"),
         (R::NULL_POINTER, 1000, "ERR_SEALWIRE_NULL_POINTER"),
         (R::BUFFER_TOO_SMALL, 1001, "ERR_SEALWIRE_BUFFER_TOO_SMALL"),
@@ -80,6 +80,15 @@ fn every_code_number_is_pinned() {
         (R::KEY_RETIRED, 5003, "ERR_SEALWIRE_KEY_RETIRED"),
         (R::PROVIDER_FAILED, 5004, "ERR_SEALWIRE_PROVIDER_FAILED"),
         (R::UNKNOWN_PREKEY, 5005, "ERR_SEALWIRE_UNKNOWN_PREKEY"),
+        (R::STORAGE, 5006, "ERR_SEALWIRE_STORAGE"),
+        (R::STORE_CONFLICT, 5007, "ERR_SEALWIRE_STORE_CONFLICT"),
+        (R::NO_SESSION, 4007, "ERR_SEALWIRE_NO_SESSION"),
+        (R::KMS_AUTH_FAILED, 5008, "ERR_SEALWIRE_KMS_AUTH_FAILED"),
+        (R::KMS_KEY_NOT_FOUND, 5009, "ERR_SEALWIRE_KMS_KEY_NOT_FOUND"),
+        (R::KMS_KEY_DISABLED, 5010, "ERR_SEALWIRE_KMS_KEY_DISABLED"),
+        (R::KMS_UNAVAILABLE, 5011, "ERR_SEALWIRE_KMS_UNAVAILABLE"),
+        (R::KMS_TIMEOUT, 5012, "ERR_SEALWIRE_KMS_TIMEOUT"),
+        (R::KMS_THROTTLED, 5013, "ERR_SEALWIRE_KMS_THROTTLED"),
         (R::INTERNAL_ERROR, 9000, "ERR_SEALWIRE_INTERNAL"),
     ];
     assert_eq!(pinned.len(), R::ALL.len(), "a code was added: pin it here");
@@ -104,10 +113,19 @@ fn every_code_number_is_pinned() {
         (ErrorKind::StaleState, 3011),
         (ErrorKind::IdentityMismatch, 3010),
         (ErrorKind::SessionMismatch, 4006),
+        (ErrorKind::Storage, 5006),
+        (ErrorKind::StoreConflict, 5007),
+        (ErrorKind::NoSession, 4007),
+        (ErrorKind::KmsAuthFailed, 5008),
+        (ErrorKind::KmsKeyNotFound, 5009),
+        (ErrorKind::KmsKeyDisabled, 5010),
+        (ErrorKind::KmsUnavailable, 5011),
+        (ErrorKind::KmsTimeout, 5012),
+        (ErrorKind::KmsThrottled, 5013),
     ] {
         assert_eq!(R::from_kind(kind) as u32, number, "{kind:?}");
     }
-    assert_eq!(ErrorKind::ALL.len(), 35);
+    assert_eq!(ErrorKind::ALL.len(), 44);
 }
 
 #[test]

@@ -106,7 +106,9 @@ fn class_of(kind: ErrorKind) -> Class {
         | ErrorKind::HandshakeComplete
         | ErrorKind::HandshakeIncomplete
         | ErrorKind::NonceExhausted
-        | ErrorKind::SessionMismatch => (&PROTOCOL_ERROR, "ProtocolError"),
+        | ErrorKind::SessionMismatch
+        // Store: no session with this peer yet (start one from its prekey bundle).
+        | ErrorKind::NoSession => (&PROTOCOL_ERROR, "ProtocolError"),
         ErrorKind::RemoteKeyMismatch | ErrorKind::IdentityMismatch => {
             (&REMOTE_KEY_MISMATCH_ERROR, "RemoteKeyMismatchError")
         }
@@ -115,8 +117,18 @@ fn class_of(kind: ErrorKind) -> Class {
         | ErrorKind::KeyRetired
         | ErrorKind::KeyNotFound
         | ErrorKind::UnknownPrekey => (&KEY_NOT_AVAILABLE_ERROR, "KeyNotAvailableError"),
-        ErrorKind::ProviderFailed => (&PROVIDER_ERROR, "ProviderError"),
-        ErrorKind::Io => (&STORAGE_ERROR, "StorageError"),
+        // A key provider, including the remote KMS providers, failed for its own reason.
+        ErrorKind::ProviderFailed
+        | ErrorKind::KmsAuthFailed
+        | ErrorKind::KmsKeyNotFound
+        | ErrorKind::KmsKeyDisabled
+        | ErrorKind::KmsUnavailable
+        | ErrorKind::KmsTimeout
+        | ErrorKind::KmsThrottled => (&PROVIDER_ERROR, "ProviderError"),
+        // Files, streams and the session store; nothing was committed.
+        ErrorKind::Io | ErrorKind::Storage | ErrorKind::StoreConflict => {
+            (&STORAGE_ERROR, "StorageError")
+        }
         ErrorKind::StaleState => (&STALE_STATE_ERROR, "StaleStateError"),
         // `ErrorKind` is non-exhaustive: a kind added to core later still surfaces as
         // the base class, with its own code.

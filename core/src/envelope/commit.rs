@@ -38,6 +38,11 @@ pub(crate) const LABEL_NONCE_PREFIX: &[u8] = b"SEALWIRE\x00envelope-v1\x00nonce-
 pub(crate) const LABEL_COMMITMENT: &[u8] = b"SEALWIRE\x00envelope-v1\x00commitment\x00";
 pub(crate) const LABEL_HEADER_MAC: &[u8] = b"SEALWIRE\x00envelope-v1\x00header-mac\x00";
 pub(crate) const LABEL_WRAP: &[u8] = b"SEALWIRE\x00envelope-v1\x00wrap\x00";
+/// Scope digest of a shared-data-key envelope (data-key cache): the immutable fields but the
+/// message id.
+pub(crate) const LABEL_SCOPE: &[u8] = b"SEALWIRE\x00envelope-v1\x00scope\x00";
+/// Wrap associated data of a shared-data-key envelope.
+pub(crate) const LABEL_WRAP_SHARED: &[u8] = b"SEALWIRE\x00envelope-v1\x00wrap-shared\x00";
 
 /// A 32-byte data key (DEK): one per object, fresh from the OS CSPRNG.
 ///
@@ -78,9 +83,14 @@ impl DataKey {
 
 /// `D`, the digest of the header's immutable fields (see the module documentation).
 pub(crate) fn header_digest(suite: Suite, segment_size: u32, message_id: &[u8; MESSAGE_ID_LEN], context: &[u8]) -> [u8; 32] {
+    header_digest_raw(suite.id(), segment_size, message_id, context)
+}
+
+/// `D` over the raw suite byte (suite id, with the shared-data-key flag where set).
+pub(crate) fn header_digest_raw(suite_byte: u8, segment_size: u32, message_id: &[u8; MESSAGE_ID_LEN], context: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(LABEL_HEADER);
-    h.update([suite.id()]);
+    h.update([suite_byte]);
     h.update(segment_size.to_be_bytes());
     h.update(message_id);
     h.update(context);
@@ -92,6 +102,25 @@ pub(crate) fn wrap_aad(digest: &[u8; 32]) -> Vec<u8> {
     let mut v = Vec::with_capacity(LABEL_WRAP.len() + 32);
     v.extend_from_slice(LABEL_WRAP);
     v.extend_from_slice(digest);
+    v
+}
+
+/// `S`, the scope digest of a shared-data-key envelope: like `D` without the message id.
+pub(crate) fn scope_digest(suite_byte: u8, segment_size: u32, context: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(LABEL_SCOPE);
+    h.update([suite_byte]);
+    h.update(segment_size.to_be_bytes());
+    h.update(context);
+    h.finalize().into()
+}
+
+/// The associated data the wrapped keys of a shared-data-key envelope are bound to:
+/// `LABEL_WRAP_SHARED ‖ S`.
+pub(crate) fn wrap_aad_shared(scope: &[u8; 32]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(LABEL_WRAP_SHARED.len() + 32);
+    v.extend_from_slice(LABEL_WRAP_SHARED);
+    v.extend_from_slice(scope);
     v
 }
 

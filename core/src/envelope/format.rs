@@ -2,7 +2,7 @@
 //! `docs/FORMATS.md ("Envelope encryption")`.
 
 use super::aead::Suite;
-use super::commit::{header_digest, COMMITMENT_LEN, HEADER_TAG_LEN, MESSAGE_ID_LEN};
+use super::commit::{header_digest_raw, scope_digest, wrap_aad, wrap_aad_shared, COMMITMENT_LEN, HEADER_TAG_LEN, MESSAGE_ID_LEN};
 use super::context::EncryptionContext;
 use crate::encoding::Reader;
 use crate::error::{Error, Result};
@@ -27,6 +27,10 @@ pub const MAX_PROVIDER_LEN: usize = 64;
 pub const MAX_KEY_ID_LEN: usize = 2048;
 /// Longest wrapped-key blob.
 pub const MAX_WRAPPED_LEN: usize = u16::MAX as usize;
+/// Flag bit of header byte 9 (the suite byte): the envelope uses a data key shared with other
+/// envelopes of the same scope (the data-key cache), so its wrapped keys are bound to the
+/// scope (suite, segment size, context) instead of to the message.
+pub const SHARED_DATA_KEY_FLAG: u8 = 0x80;
 /// Bytes before anything else can be decoded: magic, version, header length.
 pub const HEADER_PREFIX_LEN: usize = 4 + 1 + 4;
 /// Shortest structurally possible header (no context entries, no wrapped keys).
@@ -134,6 +138,8 @@ impl WrappedKey {
 #[derive(Clone, PartialEq, Eq)]
 pub struct EnvelopeHeader {
     pub(crate) suite: Suite,
+    /// The data key is shared with other envelopes of the same scope (data-key cache).
+    pub(crate) shared: bool,
     pub(crate) segment_size: u32,
     pub(crate) message_id: [u8; MESSAGE_ID_LEN],
     pub(crate) context: EncryptionContext,
@@ -149,6 +155,7 @@ impl core::fmt::Debug for EnvelopeHeader {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("EnvelopeHeader")
             .field("suite", &self.suite)
+            .field("shared", &self.shared)
             .field("segment_size", &self.segment_size)
             .field("wrapped", &self.wrapped)
             .field("len", &self.len)
@@ -184,7 +191,9 @@ impl EnvelopeHeader {
         }
         let (body, tag) = bytes[HEADER_PREFIX_LEN..len].split_at(len - HEADER_PREFIX_LEN - HEADER_TAG_LEN);
         let mut r = Reader::new(body, WHAT);
-        let suite = Suite::from_id(r.u8()?)?;
+        let suite_byte = r.u8()?;
+        let shared = suite_byte & SHARED_DATA_KEY_FLAG != 0;
+        let suite = Suite::from_id(suite_byte & !SHARED_DATA_KEY_FLAG)?;
         let segment_size = r.u32()?;
         if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&segment_size) {
             return Err(Error::Malformed("envelope segment size out of range"));
@@ -207,11 +216,12 @@ impl EnvelopeHeader {
         r.finish()?;
         let mut t = [0u8; HEADER_TAG_LEN];
         t.copy_from_slice(tag);
-        Ok(Self { suite, segment_size, message_id, context, context_bytes, commitment, wrapped, tag: t, len })
+        Ok(Self { suite, shared, segment_size, message_id, context, context_bytes, commitment, wrapped, tag: t, len })
     }
 
     pub(crate) fn new(
         suite: Suite,
+        shared: bool,
         segment_size: u32,
         message_id: [u8; MESSAGE_ID_LEN],
         context: &EncryptionContext,
@@ -221,6 +231,7 @@ impl EnvelopeHeader {
         }
         Ok(Self {
             suite,
+            shared,
             segment_size,
             message_id,
             context: context.clone(),
@@ -234,7 +245,32 @@ impl EnvelopeHeader {
 
     /// `D`, the digest of the immutable fields.
     pub(crate) fn digest(&self) -> [u8; 32] {
-        header_digest(self.suite, self.segment_size, &self.message_id, &self.context_bytes)
+        header_digest_raw(self.suite_byte(), self.segment_size, &self.message_id, &self.context_bytes)
+    }
+
+    /// Header byte 9: the suite id, with [`SHARED_DATA_KEY_FLAG`] where the data key is shared.
+    pub(crate) fn suite_byte(&self) -> u8 {
+        if self.shared {
+            self.suite.id() | SHARED_DATA_KEY_FLAG
+        } else {
+            self.suite.id()
+        }
+    }
+
+    /// The context handed to providers to unwrap or re-wrap this header's entries.
+    pub(crate) fn wrap_context<'a>(&'a self, aad: &'a [u8]) -> super::provider::WrapContext<'a> {
+        let message_id = if self.shared { &super::SHARED_MESSAGE_ID } else { &self.message_id };
+        super::provider::WrapContext { message_id, shared: self.shared, context: &self.context, suite: self.suite, aad }
+    }
+
+    /// What every wrapped key of this header is bound to: `"…wrap\0" ‖ D`, or for a
+    /// shared data key `"…wrap-shared\0" ‖ S` (S: the scope digest, without the message id).
+    pub(crate) fn wrap_aad(&self) -> Vec<u8> {
+        if self.shared {
+            wrap_aad_shared(&scope_digest(self.suite_byte(), self.segment_size, &self.context_bytes))
+        } else {
+            wrap_aad(&self.digest())
+        }
     }
 
     /// Encoded length for the current field values.
@@ -267,7 +303,7 @@ impl EnvelopeHeader {
         out.extend_from_slice(MAGIC);
         out.push(VERSION);
         out.extend_from_slice(&(len as u32).to_be_bytes());
-        out.push(self.suite.id());
+        out.push(self.suite_byte());
         out.extend_from_slice(&self.segment_size.to_be_bytes());
         out.extend_from_slice(&self.message_id);
         out.extend_from_slice(&self.context_bytes);
@@ -282,6 +318,12 @@ impl EnvelopeHeader {
     /// The payload algorithm suite.
     pub fn suite(&self) -> Suite {
         self.suite
+    }
+    /// True when the envelope was sealed with a data key shared with other envelopes of the
+    /// same context (the data-key cache): its wrapped keys are bound to the scope (suite,
+    /// segment size, context), not to this message. Payload keys still differ per message.
+    pub fn shares_data_key(&self) -> bool {
+        self.shared
     }
     /// Plaintext bytes per segment (every segment but the last holds exactly this many).
     pub fn segment_size(&self) -> u32 {

@@ -9,6 +9,9 @@
 //!   bounded by one segment; the reader releases only verified segments.
 //! * Rewrap: [`Rewrap`] adds, removes or re-wraps wrapped-DEK entries (new KEK version, new
 //!   recipient) without touching the payload bytes.
+//! * Data-key cache: [`DataKeyCache`] lets one data key serve several envelopes of the same
+//!   context within limits, so remote KMS providers are not called per object.
+//! * Remote KMS (cargo feature `kms`): [`kms::VaultTransit`] and [`kms::AwsKms`].
 //! * Inspection: [`EnvelopeHeader::parse`] shows suite, context and wrapped-key entries
 //!   (which KEK versions an object uses) without any key.
 //!
@@ -21,6 +24,7 @@
 //! commitment, header tag — all before the first segment is decrypted.
 
 mod aead;
+mod cache;
 mod commit;
 mod context;
 mod format;
@@ -31,17 +35,21 @@ mod rewrap;
 mod rng;
 mod stream;
 
+#[cfg(feature = "kms")]
+pub mod kms;
+
 #[cfg(test)]
 mod tests;
 
 pub use aead::Suite;
+pub use cache::{CacheLimits, CacheStats, DataKeyCache};
 #[doc(hidden)]
 pub use commit::{key_schedule_for_vectors, KeyScheduleForVectors};
 pub use commit::{DataKey, COMMITMENT_LEN, DATA_KEY_LEN, HEADER_TAG_LEN, MESSAGE_ID_LEN, NONCE_PREFIX_LEN};
 pub use context::{EncryptionContext, MAX_CONTEXT_ENCODED_LEN, MAX_CONTEXT_ENTRIES, MAX_CONTEXT_FIELD_LEN};
 pub use format::{
     header_len, EnvelopeHeader, WrappedKey, DEFAULT_SEGMENT_SIZE, HEADER_PREFIX_LEN, MAGIC, MAX_HEADER_LEN,
-    MAX_SEGMENT_SIZE, MAX_WRAPPED_KEYS, MIN_SEGMENT_SIZE, VERSION,
+    MAX_SEGMENT_SIZE, MAX_WRAPPED_KEYS, MIN_SEGMENT_SIZE, SHARED_DATA_KEY_FLAG, VERSION,
 };
 pub use keyring::{
     KeyVersionInfo, Keyring, KeyringKey, RootKey, KEYRING_MAGIC, KEYRING_PROVIDER, KEYRING_VERSION, ROOT_KEY_ENV,
@@ -59,7 +67,7 @@ pub use stream::{EnvelopeReader, EnvelopeWriter};
 use zeroize::Zeroizing;
 
 use aead::TAG_LEN;
-use commit::{wrap_aad, MessageKeys};
+use commit::MessageKeys;
 use crate::error::{Error, Result};
 use crate::random;
 
@@ -115,7 +123,9 @@ pub fn seal(plaintext: &[u8], context: &EncryptionContext, providers: &[&dyn Key
     seal_with(plaintext, context, providers, &SealOptions::default())
 }
 
-/// [`seal`] with explicit options.
+/// [`seal`] with explicit options. The data key comes from the first provider when it
+/// generates data keys ([`KeyProvider::generate_data_key`], e.g. AWS KMS `GenerateDataKey`),
+/// else from the OS random generator; every other provider wraps it.
 pub fn seal_with(
     plaintext: &[u8],
     context: &EncryptionContext,
@@ -125,12 +135,9 @@ pub fn seal_with(
     if providers.is_empty() {
         return Err(Error::InvalidParameter("at least one key provider is needed"));
     }
-    let dek = DataKey::generate()?;
     let mut message_id = [0u8; MESSAGE_ID_LEN];
     random::fill(&mut message_id)?;
-    seal_parts(plaintext, context, options, &dek, message_id, &|w| {
-        providers.iter().map(|p| p.wrap(&dek, w)).collect()
-    })
+    seal_parts(plaintext, context, options, message_id, KeySource::Providers(providers))
 }
 
 /// Seal with a caller-fixed data key and message id and caller-made wrapped keys: only for
@@ -144,26 +151,60 @@ pub fn seal_deterministic_for_vectors(
     message_id: [u8; MESSAGE_ID_LEN],
     wrap: &dyn Fn(&WrapContext<'_>) -> Result<Vec<WrappedKey>>,
 ) -> Result<Vec<u8>> {
-    seal_parts(plaintext, context, options, dek, message_id, wrap)
+    seal_parts(plaintext, context, options, message_id, KeySource::Fixed(dek, wrap))
 }
 
-/// Build and authenticate a header for (dek, message id), with the entries `wrap` makes.
-/// Returns the header bytes (with `extra` spare capacity) and the message keys.
+/// Where the data key and the wrapped entries of a new header come from.
+pub(crate) enum KeySource<'a> {
+    /// A caller-fixed data key and a wrap function (test vectors).
+    Fixed(&'a DataKey, &'a dyn Fn(&WrapContext<'_>) -> Result<Vec<WrappedKey>>),
+    /// Fresh materials from providers ([`provider::make_materials`]).
+    Providers(&'a [&'a dyn KeyProvider]),
+    /// A data key shared by several envelopes of one scope and its scope-bound entries
+    /// (the data-key cache); the header gets the shared-data-key flag.
+    Shared(&'a DataKey, &'a [WrappedKey]),
+}
+
+/// The wrap associated data of a shared-data-key envelope with these options and context
+/// (what the data-key cache wraps its shared data keys under).
+pub(crate) fn shared_wrap_aad(options: &SealOptions, context: &EncryptionContext) -> Vec<u8> {
+    let byte = options.suite.id() | SHARED_DATA_KEY_FLAG;
+    commit::wrap_aad_shared(&commit::scope_digest(byte, options.segment_size, &context.to_bytes()))
+}
+
+/// The all-zero message id handed to providers for shared-data-key wraps.
+pub(crate) const SHARED_MESSAGE_ID: [u8; MESSAGE_ID_LEN] = [0; MESSAGE_ID_LEN];
+
+/// Build and authenticate a header for `message_id`, with the data key and entries `source`
+/// gives. Returns the header bytes (with `extra` spare capacity) and the message keys.
 pub(crate) fn build_header(
     context: &EncryptionContext,
     options: &SealOptions,
-    dek: &DataKey,
     message_id: [u8; MESSAGE_ID_LEN],
-    wrap: &dyn Fn(&WrapContext<'_>) -> Result<Vec<WrappedKey>>,
+    source: KeySource<'_>,
     extra: usize,
 ) -> Result<(Vec<u8>, MessageKeys)> {
-    let mut header = EnvelopeHeader::new(options.suite, options.segment_size, message_id, context)?;
+    let shared = matches!(source, KeySource::Shared(..));
+    let mut header = EnvelopeHeader::new(options.suite, shared, options.segment_size, message_id, context)?;
     let digest = header.digest();
-    let keys = MessageKeys::derive(dek, &message_id, options.suite, digest)?;
+    let aad = header.wrap_aad();
+    let wctx = WrapContext { message_id: &message_id, shared: false, context, suite: options.suite, aad: &aad };
+    let keys = match source {
+        KeySource::Fixed(dek, wrap) => {
+            header.wrapped = wrap(&wctx)?;
+            MessageKeys::derive(dek, &message_id, options.suite, digest)?
+        }
+        KeySource::Providers(providers) => {
+            let (dek, entries) = provider::make_materials(providers, &wctx)?;
+            header.wrapped = entries;
+            MessageKeys::derive(&dek, &message_id, options.suite, digest)?
+        }
+        KeySource::Shared(dek, entries) => {
+            header.wrapped = entries.to_vec();
+            MessageKeys::derive(dek, &message_id, options.suite, digest)?
+        }
+    };
     header.commitment = keys.commitment;
-    let aad = wrap_aad(&digest);
-    let wctx = WrapContext { message_id: &message_id, context, suite: options.suite, aad: &aad };
-    header.wrapped = wrap(&wctx)?;
     let mut out = Vec::with_capacity(header.encoded_len().saturating_add(extra));
     header.encode_without_tag(&mut out)?;
     let tag = keys.header_tag(&out)?;
@@ -171,17 +212,16 @@ pub(crate) fn build_header(
     Ok((out, keys))
 }
 
-fn seal_parts(
+pub(crate) fn seal_parts(
     plaintext: &[u8],
     context: &EncryptionContext,
     options: &SealOptions,
-    dek: &DataKey,
     message_id: [u8; MESSAGE_ID_LEN],
-    wrap: &dyn Fn(&WrapContext<'_>) -> Result<Vec<WrappedKey>>,
+    source: KeySource<'_>,
 ) -> Result<Vec<u8>> {
     let payload_len = sealed_payload_len(plaintext.len() as u64, options.segment_size)?;
     let payload_len = usize::try_from(payload_len).map_err(|_| Error::InvalidParameter("payload too large"))?;
-    let (mut out, keys) = build_header(context, options, dek, message_id, wrap, payload_len)?;
+    let (mut out, keys) = build_header(context, options, message_id, source, payload_len)?;
     let seg = options.segment_size as usize;
     let too_many = || Error::InvalidParameter("payload exceeds 2^32 segments");
     for (i, chunk) in plaintext.chunks(seg).enumerate() {
@@ -214,8 +254,8 @@ pub(crate) fn authenticate(
         return Err(Error::ContextMismatch);
     }
     let digest = header.digest();
-    let aad = wrap_aad(&digest);
-    let wctx = WrapContext { message_id: &header.message_id, context: &header.context, suite: header.suite, aad: &aad };
+    let aad = header.wrap_aad();
+    let wctx = header.wrap_context(&aad);
     let (dek, _) = provider::unwrap_any(&header.wrapped, providers, &wctx)?;
     let keys = MessageKeys::derive(&dek, &header.message_id, header.suite, digest)?;
     keys.check_commitment(&header.commitment)?;

@@ -15,20 +15,29 @@ use crate::error::{Error, Result};
 
 /// What a wrapped data key is bound to. Every provider must bind [`WrapContext::aad`] to the
 /// wrapped key (as AEAD associated data, or — for services that only take a string map,
-/// like AWS KMS — as an extra encryption-context entry, e.g. `"sealwire:aad"` = hex of it),
+/// like AWS KMS — as an extra encryption-context entry: `"sealwire:wrap"` = hex of SHA-256 of it),
 /// so that a wrapped key copied into another envelope no longer unwraps.
 #[derive(Debug, Clone, Copy)]
 pub struct WrapContext<'a> {
     pub(crate) message_id: &'a [u8; MESSAGE_ID_LEN],
+    /// Shared-data-key (cached) wrap: bound to the scope, not to one message.
+    pub(crate) shared: bool,
     pub(crate) context: &'a EncryptionContext,
     pub(crate) suite: Suite,
     pub(crate) aad: &'a [u8],
 }
 
 impl<'a> WrapContext<'a> {
-    /// The envelope's message id.
+    /// The envelope's message id (all zero for a shared-data-key wrap, which serves several
+    /// messages: see [`WrapContext::shares_data_key`]).
     pub fn message_id(&self) -> &'a [u8; MESSAGE_ID_LEN] {
         self.message_id
+    }
+    /// True when the data key is shared by several envelopes of one scope (the data-key
+    /// cache); [`WrapContext::aad`] then binds suite, segment size and context but no
+    /// message id.
+    pub fn shares_data_key(&self) -> bool {
+        self.shared
     }
     /// The envelope's encryption context (AWS KMS providers pass it as `EncryptionContext`).
     pub fn encryption_context(&self) -> &'a EncryptionContext {
@@ -40,7 +49,8 @@ impl<'a> WrapContext<'a> {
     }
     /// The bytes the wrapped key must be bound to:
     /// `"SEALWIRE\0envelope-v1\0wrap\0" ‖ D` (D = digest of suite, segment size, message id
-    /// and context; see `docs/FORMATS.md ("Envelope encryption")`).
+    /// and context; see `docs/FORMATS.md ("Envelope encryption")`), or for a shared data key
+    /// `"SEALWIRE\0envelope-v1\0wrap-shared\0" ‖ S` (S = the same without the message id).
     pub fn aad(&self) -> &'a [u8] {
         self.aad
     }
@@ -79,6 +89,15 @@ pub trait KeyProvider {
     /// key id and the key version used.
     fn wrap(&self, dek: &DataKey, ctx: &WrapContext<'_>) -> Result<WrappedKey>;
 
+    /// Optionally generate the data key itself and return it with its wrapped entry, bound
+    /// to `ctx.aad()` (AWS KMS `GenerateDataKey`, Vault Transit `datakey/plaintext`). Sealing
+    /// asks the first provider of the list; the default (`Ok(None)`) means "no": the data
+    /// key then comes from the OS random generator and every provider [`wrap`s](KeyProvider::wrap) it.
+    fn generate_data_key(&self, ctx: &WrapContext<'_>) -> Result<Option<(DataKey, WrappedKey)>> {
+        let _ = ctx;
+        Ok(None)
+    }
+
     /// Unwrap an entry this provider [`owns`](KeyProvider::owns).
     fn unwrap(&self, entry: &WrappedKey, ctx: &WrapContext<'_>) -> Result<DataKey>;
 
@@ -89,6 +108,29 @@ pub trait KeyProvider {
         let dek = self.unwrap(entry, ctx)?;
         self.wrap(&dek, ctx)
     }
+}
+
+/// The data key and its wrapped entries for a new envelope: the first provider may generate
+/// the data key ([`KeyProvider::generate_data_key`]); otherwise it comes from the OS random
+/// generator. Every other provider wraps it.
+pub(crate) fn make_materials(providers: &[&dyn KeyProvider], ctx: &WrapContext<'_>) -> Result<(DataKey, Vec<WrappedKey>)> {
+    let (first, rest) = providers.split_first().ok_or(Error::InvalidParameter("at least one key provider is needed"))?;
+    let mut entries = Vec::with_capacity(providers.len());
+    let dek = match first.generate_data_key(ctx)? {
+        Some((dek, entry)) => {
+            entries.push(entry);
+            dek
+        }
+        None => {
+            let dek = DataKey::generate()?;
+            entries.push(first.wrap(&dek, ctx)?);
+            dek
+        }
+    };
+    for p in rest {
+        entries.push(p.wrap(&dek, ctx)?);
+    }
+    Ok((dek, entries))
 }
 
 /// Try every entry against every provider that owns it; the first success wins. If no entry

@@ -6,7 +6,7 @@
 //! exactly like `open` (context, unwrap, commitment, header tag), edits the list, and
 //! re-encodes the header with a fresh tag. The payload bytes are reused as they are.
 
-use super::commit::{wrap_aad, DataKey, MessageKeys, HEADER_TAG_LEN};
+use super::commit::{DataKey, MessageKeys, HEADER_TAG_LEN};
 use super::context::EncryptionContext;
 use super::format::{EnvelopeHeader, WrappedKey};
 use super::provider::{KeyProvider, WrapContext};
@@ -37,12 +37,12 @@ impl Rewrap {
         let header = EnvelopeHeader::parse(sealed)?;
         let (keys, dek) = authenticate(&header, sealed, expected, providers)?;
         let original_len = header.len;
-        let aad = wrap_aad(&header.digest());
+        let aad = header.wrap_aad();
         Ok(Self { header, keys, dek, original_len, aad })
     }
 
     fn ctx(&self) -> WrapContext<'_> {
-        WrapContext { message_id: &self.header.message_id, context: &self.header.context, suite: self.header.suite, aad: &self.aad }
+        self.header.wrap_context(&self.aad)
     }
 
     /// The header as it currently stands (entries reflect the edits so far).
@@ -84,12 +84,7 @@ impl Rewrap {
         let mut n = 0;
         for i in 0..self.header.wrapped.len() {
             if provider.owns(&self.header.wrapped[i]) {
-                let ctx = WrapContext {
-                    message_id: &self.header.message_id,
-                    context: &self.header.context,
-                    suite: self.header.suite,
-                    aad: &self.aad,
-                };
+                let ctx = self.header.wrap_context(&self.aad);
                 let new = provider.rewrap(&self.header.wrapped[i], &ctx)?;
                 self.header.wrapped[i] = new;
                 n += 1;

@@ -11,11 +11,11 @@ use std::io::{Read, Write};
 use zeroize::Zeroizing;
 
 use super::aead::TAG_LEN;
-use super::commit::{DataKey, MessageKeys, MESSAGE_ID_LEN};
+use super::commit::{MessageKeys, MESSAGE_ID_LEN};
 use super::context::EncryptionContext;
 use super::format::{header_len, EnvelopeHeader, HEADER_PREFIX_LEN};
 use super::provider::KeyProvider;
-use super::{authenticate, build_header, SealOptions};
+use super::{authenticate, build_header, KeySource, SealOptions};
 use crate::error::{Error, Result};
 use crate::random;
 
@@ -51,11 +51,9 @@ impl<W: Write> EnvelopeWriter<W> {
         if providers.is_empty() {
             return Err(Error::InvalidParameter("at least one key provider is needed"));
         }
-        let dek = DataKey::generate()?;
         let mut message_id = [0u8; MESSAGE_ID_LEN];
         random::fill(&mut message_id)?;
-        let (header, keys) =
-            build_header(context, options, &dek, message_id, &|w| providers.iter().map(|p| p.wrap(&dek, w)).collect(), 0)?;
+        let (header, keys) = build_header(context, options, message_id, KeySource::Providers(providers), 0)?;
         inner.write_all(&header)?;
         let segment_size = options.segment_size() as usize;
         Ok(Self {

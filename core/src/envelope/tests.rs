@@ -354,7 +354,7 @@ fn key_commitment_mismatch_detected_before_any_plaintext() {
     let evil_dek = DataKey::from_bytes(&[9; 32]).unwrap();
     let digest = h.digest();
     let aad = commit::wrap_aad(&digest);
-    let wctx = WrapContext { message_id: &h.message_id, context: &h.context, suite: h.suite, aad: &aad };
+    let wctx = WrapContext { message_id: &h.message_id, shared: false, context: &h.context, suite: h.suite, aad: &aad };
     h.wrapped = vec![bob.public().wrap(&evil_dek, &wctx).unwrap()];
     let evil_keys = MessageKeys::derive(&evil_dek, &h.message_id, h.suite, digest).unwrap();
     let mut hdr = Vec::new();
@@ -391,7 +391,7 @@ fn ten_thousand_seals_never_repeat_message_id_nonce_prefix_or_key_nonce() {
         let h = EnvelopeHeader::parse(&sealed).unwrap();
         let digest = header_digest(h.suite, h.segment_size, &h.message_id, &h.context_bytes);
         let aad = commit::wrap_aad(&digest);
-        let wctx = WrapContext { message_id: &h.message_id, context: &h.context, suite: h.suite, aad: &aad };
+        let wctx = WrapContext { message_id: &h.message_id, shared: false, context: &h.context, suite: h.suite, aad: &aad };
         let dek = ring.unwrap(&h.wrapped_keys()[0], &wctx).unwrap();
         let keys = MessageKeys::derive(&dek, &h.message_id, h.suite, digest).unwrap();
         // The payload key itself (recomputed: SuiteAead does not expose it).

@@ -41,12 +41,14 @@ Code → class (every code is ``"ERR_SEALWIRE_" + suffix``)::
     RANDOMNESS                                              RandomnessError
     REMOTE_KEY_MISMATCH, IDENTITY_MISMATCH                  RemoteKeyMismatchError
     OUT_OF_TURN, HANDSHAKE_COMPLETE, HANDSHAKE_INCOMPLETE,
-    NONCE_EXHAUSTED, SESSION_MISMATCH                       ProtocolError
+    NONCE_EXHAUSTED, SESSION_MISMATCH, NO_SESSION           ProtocolError
     CONTEXT_MISMATCH                                        ContextMismatchError
     NO_MATCHING_KEY, KEY_RETIRED, KEY_NOT_FOUND,
     UNKNOWN_PREKEY                                          KeyNotAvailableError
-    PROVIDER_FAILED                                         ProviderError
-    IO                                                      StorageError
+    PROVIDER_FAILED, KMS_AUTH_FAILED, KMS_KEY_NOT_FOUND,
+    KMS_KEY_DISABLED, KMS_UNAVAILABLE, KMS_TIMEOUT,
+    KMS_THROTTLED                                           ProviderError
+    IO, STORAGE, STORE_CONFLICT                             StorageError
     STALE_STATE                                             StaleStateError
 
 A code added to the library later and not yet listed here is raised as
@@ -181,7 +183,8 @@ class ProtocolError(SealwireError):
     before the handshake produced it), ``ERR_SEALWIRE_NONCE_EXHAUSTED`` (2**64 - 1
     messages in one direction: start a new session), ``ERR_SEALWIRE_SESSION_MISMATCH``
     (a ratchet initial message belongs to another session than the one asked to
-    decrypt it).
+    decrypt it), ``ERR_SEALWIRE_NO_SESSION`` (no session with this peer yet: start one
+    from its prekey bundle).
     """
 
 
@@ -207,13 +210,20 @@ class KeyNotAvailableError(SealwireError, LookupError):
 class ProviderError(SealwireError):
     """A key provider failed for a reason of its own (a KMS outage, a Python key
     provider that raised or returned something invalid). The provider's exception, if
-    any, is the ``__cause__``. Code: ``ERR_SEALWIRE_PROVIDER_FAILED``."""
+    any, is the ``__cause__``. Codes: ``ERR_SEALWIRE_PROVIDER_FAILED``; from the remote
+    KMS providers ``ERR_SEALWIRE_KMS_AUTH_FAILED`` (token or credentials refused),
+    ``ERR_SEALWIRE_KMS_KEY_NOT_FOUND``, ``ERR_SEALWIRE_KMS_KEY_DISABLED``,
+    ``ERR_SEALWIRE_KMS_UNAVAILABLE`` (unreachable, or failing after every retry),
+    ``ERR_SEALWIRE_KMS_TIMEOUT`` and ``ERR_SEALWIRE_KMS_THROTTLED``."""
 
 
 class StorageError(SealwireError, OSError):
     """Reading or writing a file or stream failed. ``errno``, ``strerror`` and
     ``filename`` are set when sealwire opened the file itself; when a Python file
-    object raised, that exception is the ``__cause__``. Code: ``ERR_SEALWIRE_IO``."""
+    object raised, that exception is the ``__cause__``. Codes: ``ERR_SEALWIRE_IO``;
+    from the session store ``ERR_SEALWIRE_STORAGE`` (the database failed; nothing was
+    committed) and ``ERR_SEALWIRE_STORE_CONFLICT`` (another writer changed the store in
+    between; nothing was committed, reopen it)."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         fields = {"errno": self.errno, "strerror": self.strerror, "filename": self.filename}
