@@ -73,7 +73,7 @@ impl<W: Write> EnvelopeWriter<W> {
         let tag = self.keys.aead.seal_in_place(&nonce, &self.keys.digest, &mut self.buf)?;
         self.buf.extend_from_slice(&tag);
         self.inner.write_all(&self.buf)?;
-        zeroize::Zeroize::zeroize(&mut *self.buf);
+        // The buffer holds ciphertext now (sealed in place), nothing to wipe.
         self.buf.clear();
         if !last {
             self.index = self
