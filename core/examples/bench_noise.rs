@@ -11,6 +11,9 @@
 //! multiplications (es, ss, ee, se on each side) and 2 fixed-base ones (the two ephemeral
 //! keys); XX: 6 variable-base (ee, es, se) and 2 fixed-base.
 //!
+//! Rates are the best of five runs, per CPU time of the benchmarking thread (this machine is
+//! shared with other work; time spent descheduled is not counted).
+//!
 //! Handshakes are measured two ways: "fresh" builds new `NoiseBuilder`s for every handshake
 //! (as the snow side must: its builder is consumed); "reused" keeps one initiator builder per
 //! peer and one responder builder, as a long-running agent would, so the initiator's
@@ -26,16 +29,38 @@ use sealwire::Identity;
 fn rate(budget: Duration, mut f: impl FnMut()) -> f64 {
     let mut best = 0f64;
     for _ in 0..5 {
-        let start = Instant::now();
+        let start = now();
         let mut n = 0u64;
-        while start.elapsed() < budget {
+        while start.0.elapsed() < budget {
             f();
             n += 1;
         }
-        best = best.max(n as f64 / start.elapsed().as_secs_f64());
+        best = best.max(n as f64 / elapsed(start));
     }
     best
 }
+
+/// CPU time of this thread in seconds, from `/proc/thread-self/schedstat` (nanoseconds on
+/// CPU), so that time the scheduler gives to other processes on this shared machine is not
+/// counted; `None` where that file does not exist (then wall-clock time is used).
+fn thread_cpu_secs() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
+}
+
+/// Seconds elapsed since `(wall, cpu)` were taken: CPU time if available, else wall time.
+fn elapsed(start: (Instant, Option<f64>)) -> f64 {
+    match (start.1, thread_cpu_secs()) {
+        (Some(a), Some(b)) => b - a,
+        _ => start.0.elapsed().as_secs_f64(),
+    }
+}
+
+fn now() -> (Instant, Option<f64>) {
+    (Instant::now(), thread_cpu_secs())
+}
+
 
 struct Statics {
     alice: Identity,

@@ -267,3 +267,29 @@ impl NoiseBuilder {
         }))
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_static_cached_once_and_discarded_on_key_change() {
+        let (alice, bob) = (Identity::from_secret_bytes(&[1; 32], &[2; 32]), Identity::from_secret_bytes(&[3; 32], &[4; 32]));
+        let b = NoiseBuilder::new("Noise_IK_25519_ChaChaPoly_BLAKE2s").unwrap().local_identity(&alice).remote_identity(bob.public());
+        assert!(b.static_static.get().is_none(), "computed lazily");
+        b.build_initiator().unwrap();
+        let cached = b.static_static.get().unwrap().as_ref().unwrap();
+        assert_eq!(cached.as_slice(), alice.diffie_hellman(bob.public()).unwrap().as_bytes());
+        assert_eq!(b.local_public.as_ref(), Some(alice.public().x25519_bytes()));
+        let b = b.remote_identity(alice.public());
+        assert!(b.static_static.get().is_none());
+        // Patterns without `ss` never compute it.
+        let xx = NoiseBuilder::new("Noise_XX_25519_ChaChaPoly_BLAKE2s").unwrap().local_identity(&alice).remote_identity(bob.public());
+        xx.build_initiator().unwrap();
+        assert!(xx.static_static.get().is_none());
+        // A raw secret gets its public key computed once, at the setter.
+        let raw = NoiseBuilder::new("Noise_XX_25519_ChaChaPoly_BLAKE2s").unwrap().local_static_secret(&[2; 32]).unwrap();
+        assert_eq!(raw.local_public.as_ref(), Some(alice.public().x25519_bytes()));
+    }
+}
