@@ -92,7 +92,7 @@ impl<W: Write> EnvelopeWriter<W> {
         while !data.is_empty() {
             let room = self.segment_size - self.buf.len();
             let n = room.min(data.len());
-            self.buf.extend_from_slice(&data[..n]);
+            crate::aead::extend_chunked(&mut self.buf, &data[..n]);
             data = &data[n..];
             if self.buf.len() == self.segment_size {
                 // A full segment is never the final one.
@@ -239,7 +239,7 @@ impl<R: Read> EnvelopeReader<R> {
         loop {
             if self.pos < self.end {
                 let n = (self.end - self.pos).min(out.len());
-                out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+                crate::aead::copy_chunked(&mut out[..n], &self.buf[self.pos..self.pos + n]);
                 self.pos += n;
                 if self.pos == self.end {
                     zeroize::Zeroize::zeroize(&mut self.buf[..self.end]);
