@@ -172,8 +172,9 @@ impl Transport {
     /// [`decrypt`](Self::decrypt) into a caller's buffer, without allocating: writes the
     /// [`decrypted_len`](Self::decrypted_len)`(message.len())` bytes of plaintext at the start
     /// of `out` and returns that length. A shorter `out` is [`Error::InvalidLength`]. On any
-    /// failure the transport is unchanged and the bytes of `out` that would have held the
-    /// plaintext are zero.
+    /// failure the transport is unchanged; if the message failed authentication, the bytes of
+    /// `out` that would have held the plaintext are zero (other errors are found before
+    /// anything is written).
     pub fn decrypt_into(&mut self, message: &[u8], out: &mut [u8]) -> Result<usize> {
         let len = self.decrypted_len(message.len())?;
         let actual = out.len();
