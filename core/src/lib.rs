@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod aead;
 pub mod dh;
 mod encoding;
 pub mod envelope;
@@ -37,4 +38,9 @@ pub mod deterministic {
 }
 
 pub use error::{Error, ErrorKind, Result};
+
+/// The implementation compiled in for ChaCha20-Poly1305 and AES-256-GCM on the bulk paths
+/// (Noise handshake and transport, envelope segments): `"rustcrypto"` by default, `"ring"`
+/// with the cargo feature `aead-ring`. Wire formats do not depend on it.
+pub const AEAD_BACKEND: &str = aead::BACKEND;
 pub use identity::{Identity, KdfParams, PublicIdentity, SIGNATURE_LEN};

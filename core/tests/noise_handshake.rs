@@ -658,3 +658,95 @@ fn length_helpers_are_exact_and_change_nothing() {
     assert_eq!(b.decrypted_len(23).unwrap_err().kind(), ErrorKind::Truncated);
     assert_eq!(b.decrypted_len(MAX_MESSAGE_LEN + 1).unwrap_err().kind(), ErrorKind::MessageTooLarge);
 }
+
+#[test]
+fn transport_into_buffers() {
+    for name in ["Noise_XX_25519_ChaChaPoly_BLAKE2s", "Noise_XX_25519_AESGCM_SHA256"] {
+        let (mut a, mut b) = transports(name);
+        a.set_rekey_interval(3);
+        b.set_rekey_interval(3);
+        let mut ct = vec![0u8; 100];
+        let mut pt = vec![0xeeu8; 100];
+        // A short output buffer is a length error and uses no nonce.
+        assert_eq!(a.encrypt_into(b"hello", &mut ct[..20]).unwrap_err().kind(), ErrorKind::InvalidLength);
+        assert_eq!(a.sending_nonce(), Some(0));
+        for i in 0..10u8 {
+            let msg = [i; 5];
+            let n = a.encrypt_into(&msg, &mut ct).unwrap();
+            assert_eq!(n, 21);
+            // The Vec API and the buffer API interoperate (rekeys included).
+            if i % 2 == 0 {
+                assert_eq!(b.decrypt(&ct[..n]).unwrap(), msg);
+            } else {
+                let mut bad = ct[..n].to_vec();
+                bad[n - 1] ^= 1;
+                assert_eq!(b.decrypt_into(&bad, &mut pt).unwrap_err(), Error::DecryptionFailed);
+                assert!(pt[..5].iter().all(|x| *x == 0), "failed decrypt must not leave output");
+                assert_eq!(b.decrypt_into(&ct[..n], &mut pt[..4]).unwrap_err().kind(), ErrorKind::InvalidLength);
+                assert_eq!(b.receiving_nonce(), Some(u64::from(i)));
+                assert_eq!(b.decrypt_into(&ct[..n], &mut pt).unwrap(), 5);
+                assert_eq!(pt[..5], msg);
+            }
+        }
+        let m = b.encrypt(b"back").unwrap();
+        assert_eq!(a.decrypt_into(&m, &mut pt).unwrap(), 4);
+        assert_eq!(&pt[..4], b"back");
+    }
+}
+
+/// A builder reused for many handshakes (its static-static DH computed once) gives exactly
+/// the handshakes fresh builders give, on both sides of IK and KK; changing a static key on
+/// the builder discards the cached value.
+#[test]
+fn reused_builders_match_fresh_ones() {
+    let (alice, bob, carol) = (id(1), id(2), id(3));
+    let e_i = [0x31u8; 32];
+    let e_r = [0x32u8; 32];
+    for name in ["Noise_IK_25519_ChaChaPoly_BLAKE2s", "Noise_KK_25519_AESGCM_SHA256", "Noise_IKpsk2_25519_ChaChaPoly_SHA256"] {
+        let psk = name.contains("psk");
+        let make = |me: &Identity, peer: &Identity| {
+            let mut b = NoiseBuilder::new(name).unwrap().local_identity(me).remote_identity(peer.public());
+            if psk {
+                b = b.psk(2, &[9; 32]).unwrap();
+            }
+            b
+        };
+        let run = |ib: &NoiseBuilder, rb: &NoiseBuilder| {
+            let mut i = ib.clone().fixed_ephemeral_for_vectors(&e_i).unwrap().build_initiator().unwrap();
+            let mut r = rb.clone().fixed_ephemeral_for_vectors(&e_r).unwrap().build_responder().unwrap();
+            let sent = complete(&mut i, &mut r);
+            assert_eq!(i.handshake_hash(), r.handshake_hash());
+            (sent, i.handshake_hash().to_vec())
+        };
+        let reference = run(&make(&alice, &bob), &make(&bob, &alice));
+        let (ib, rb) = (make(&alice, &bob), make(&bob, &alice));
+        // The first build computes the static-static DH; clones made after it carry it.
+        let _ = (ib.build_initiator().unwrap(), rb.build_responder().unwrap());
+        for _ in 0..3 {
+            assert_eq!(run(&ib, &rb), reference, "{name}");
+        }
+        // Live (random ephemerals) handshakes from the reused builders, several times.
+        for _ in 0..3 {
+            let (mut i, mut r) = (ib.build_initiator().unwrap(), rb.build_responder().unwrap());
+            complete(&mut i, &mut r);
+            let (mut a, mut b) = (i.into_transport().unwrap(), r.into_transport().unwrap());
+            assert_eq!(b.decrypt(&a.encrypt(b"x").unwrap()).unwrap(), b"x");
+        }
+        // Re-pointing the reused builder at another peer must not keep the old DH.
+        let ib2 = ib.clone().remote_identity(carol.public());
+        let rc = make(&carol, &alice);
+        let (mut i, mut r) = (ib2.build_initiator().unwrap(), rc.build_responder().unwrap());
+        complete(&mut i, &mut r);
+        // ... nor re-keying the local side.
+        let ib3 = ib.clone().local_identity(&carol);
+        let rb3 = make(&bob, &carol);
+        let (mut i, mut r) = (ib3.build_initiator().unwrap(), rb3.build_responder().unwrap());
+        complete(&mut i, &mut r);
+        // A responder builder expecting alice, used by carol: refused at her static key.
+        if name.contains("_IK") {
+            let mut i = make(&carol, &bob).build_initiator().unwrap();
+            let mut r = rb.build_responder().unwrap();
+            assert_eq!(r.read_message(&i.write_message(b"").unwrap()).unwrap_err(), Error::RemoteKeyMismatch);
+        }
+    }
+}

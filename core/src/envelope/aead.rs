@@ -2,18 +2,9 @@
 //! 16-byte tag, in-place. Everything the envelope seals goes through [`SuiteAead`]; the
 //! Wycheproof AEAD sets are run through it too (see `tests.rs`).
 
-use aes_gcm::Aes256Gcm;
-use chacha20poly1305::aead::{AeadInOut, KeyInit};
-use chacha20poly1305::ChaCha20Poly1305;
-
+pub(crate) use crate::aead::{KEY_LEN, NONCE_LEN, TAG_LEN};
+use crate::aead::{AeadKey, Algorithm};
 use crate::error::{Error, Result};
-
-/// Key length of both suites.
-pub(crate) const KEY_LEN: usize = 32;
-/// Nonce length of both suites.
-pub(crate) const NONCE_LEN: usize = 12;
-/// Tag length of both suites.
-pub(crate) const TAG_LEN: usize = 16;
 
 /// The payload algorithm suite of an envelope (header byte 9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -53,26 +44,20 @@ impl Suite {
     }
 }
 
-/// A keyed AEAD of either suite. Key schedules are boxed and zeroized on drop (both crates'
-/// `zeroize` features are on).
-pub(crate) enum SuiteAead {
-    ChaCha(Box<ChaCha20Poly1305>),
-    Aes(Box<Aes256Gcm>),
-}
+/// A keyed AEAD of either suite: the crate's AEAD backend (`crate::aead`, RustCrypto or,
+/// with the `aead-ring` feature, ring) with the envelope's argument checks. The expanded key
+/// is kept for all segments and wiped on drop.
+pub(crate) struct SuiteAead(AeadKey);
 
 impl SuiteAead {
     pub(crate) fn new(suite: Suite, key: &[u8]) -> Result<Self> {
-        if key.len() != KEY_LEN {
-            return Err(Error::InvalidLength { what: "AEAD key", expected: KEY_LEN, actual: key.len() });
-        }
-        Ok(match suite {
-            Suite::ChaCha20Poly1305 => SuiteAead::ChaCha(Box::new(
-                ChaCha20Poly1305::new_from_slice(key).map_err(|_| Error::InvalidParameter("AEAD key"))?,
-            )),
-            Suite::Aes256Gcm => SuiteAead::Aes(Box::new(
-                Aes256Gcm::new_from_slice(key).map_err(|_| Error::InvalidParameter("AEAD key"))?,
-            )),
-        })
+        let key: &[u8; KEY_LEN] =
+            key.try_into().map_err(|_| Error::InvalidLength { what: "AEAD key", expected: KEY_LEN, actual: key.len() })?;
+        let alg = match suite {
+            Suite::ChaCha20Poly1305 => Algorithm::ChaCha20Poly1305,
+            Suite::Aes256Gcm => Algorithm::Aes256Gcm,
+        };
+        Ok(SuiteAead(AeadKey::new(alg, key)?))
     }
 
     fn nonce(nonce: &[u8]) -> Result<&[u8; NONCE_LEN]> {
@@ -83,15 +68,7 @@ impl SuiteAead {
 
     /// Encrypt `buf` in place; returns the tag.
     pub(crate) fn seal_in_place(&self, nonce: &[u8], aad: &[u8], buf: &mut [u8]) -> Result<[u8; TAG_LEN]> {
-        let nonce = Self::nonce(nonce)?;
-        let tag = match self {
-            SuiteAead::ChaCha(c) => c.encrypt_inout_detached(nonce.into(), aad, buf.into()),
-            SuiteAead::Aes(c) => c.encrypt_inout_detached(nonce.into(), aad, buf.into()),
-        }
-        .map_err(|_| Error::InvalidParameter("AEAD input too long"))?;
-        let mut out = [0u8; TAG_LEN];
-        out.copy_from_slice(&tag);
-        Ok(out)
+        self.0.seal_in_place(Self::nonce(nonce)?, aad, buf)
     }
 
     /// Decrypt `buf` in place after checking `tag`. On failure `buf` is wiped (it would hold
@@ -101,14 +78,6 @@ impl SuiteAead {
         let tag: &[u8; TAG_LEN] = tag
             .try_into()
             .map_err(|_| Error::InvalidLength { what: "AEAD tag", expected: TAG_LEN, actual: tag.len() })?;
-        let res = match self {
-            SuiteAead::ChaCha(c) => c.decrypt_inout_detached(nonce.into(), aad, (&mut *buf).into(), tag.into()),
-            SuiteAead::Aes(c) => c.decrypt_inout_detached(nonce.into(), aad, (&mut *buf).into(), tag.into()),
-        };
-        if res.is_err() {
-            zeroize::Zeroize::zeroize(buf);
-            return Err(Error::DecryptionFailed);
-        }
-        Ok(())
+        self.0.open_in_place(nonce, aad, buf, tag)
     }
 }

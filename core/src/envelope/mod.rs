@@ -229,7 +229,7 @@ pub(crate) fn seal_parts(
         let last = chunk.len() < seg;
         let index = u32::try_from(i).map_err(|_| too_many())?;
         let start = out.len();
-        out.extend_from_slice(chunk);
+        crate::aead::extend_chunked(&mut out, chunk);
         let tag = keys.aead.seal_in_place(&keys.nonce(index, last), &keys.digest, &mut out[start..])?;
         out.extend_from_slice(&tag);
     }
@@ -290,7 +290,7 @@ pub fn open(sealed: &[u8], expected: &EncryptionContext, providers: &[&dyn KeyPr
         let index = if last { final_index } else { i as u32 };
         let (ct, tag) = chunk.split_at(chunk.len() - TAG_LEN);
         let start = out.len();
-        out.extend_from_slice(ct);
+        crate::aead::extend_chunked(&mut out, ct);
         keys.aead.open_in_place(&keys.nonce(index, last), &keys.digest, &mut out[start..], tag)?;
     }
     Ok(core::mem::take(&mut *out))

@@ -71,7 +71,7 @@ impl<W: Write> EnvelopeWriter<W> {
         let tag = self.keys.aead.seal_in_place(&nonce, &self.keys.digest, &mut self.buf)?;
         self.buf.extend_from_slice(&tag);
         self.inner.write_all(&self.buf)?;
-        zeroize::Zeroize::zeroize(&mut *self.buf);
+        // The buffer holds ciphertext now (sealed in place), nothing to wipe.
         self.buf.clear();
         if !last {
             self.index = self
@@ -90,7 +90,7 @@ impl<W: Write> EnvelopeWriter<W> {
         while !data.is_empty() {
             let room = self.segment_size - self.buf.len();
             let n = room.min(data.len());
-            self.buf.extend_from_slice(&data[..n]);
+            crate::aead::extend_chunked(&mut self.buf, &data[..n]);
             data = &data[n..];
             if self.buf.len() == self.segment_size {
                 // A full segment is never the final one.
@@ -138,7 +138,9 @@ enum State {
 /// commitment, header tag), then decrypts one segment at a time and releases a segment's
 /// plaintext only after its tag verified. A stream that ends before its final segment is
 /// reported as `Truncated`; a modified, reordered, duplicated or extended stream as
-/// `DecryptionFailed`. Errors are sticky. Memory: one segment buffer.
+/// `DecryptionFailed`. Errors are sticky. Memory: one segment buffer. A read into a buffer
+/// of at least one sealed segment (segment size + 16 bytes) opens the next segment directly
+/// in that buffer, saving a copy.
 ///
 /// As `io::Read`, errors come out as `io::Error` wrapping the sealwire [`Error`];
 /// `Error::from(io_error)` recovers it.
@@ -171,6 +173,25 @@ fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// Read the segment with number `*index` from `inner` into `buf` (at least `seg + TAG_LEN`
+/// bytes), authenticate and decrypt it in place; returns the plaintext length (at the start of
+/// `buf`) and whether it was the final segment, and advances `*index`. A segment is final
+/// exactly when it is short (see the module documentation).
+fn open_next<R: Read>(inner: &mut R, keys: &MessageKeys, seg: usize, index: &mut u64, buf: &mut [u8]) -> Result<(usize, bool)> {
+    let buf = buf.get_mut(..seg + TAG_LEN).ok_or(Error::InvalidParameter("segment buffer too small"))?;
+    let n = read_full(inner, buf)?;
+    let last = n < seg + TAG_LEN;
+    if last && n < TAG_LEN {
+        return Err(Error::Truncated("envelope payload (stream ended before the final segment)"));
+    }
+    let i = u32::try_from(*index).map_err(|_| Error::Malformed("envelope payload exceeds 2^32 segments"))?;
+    let nonce = keys.nonce(i, last);
+    let (ct, tag) = buf[..n].split_at_mut(n - TAG_LEN);
+    keys.aead.open_in_place(&nonce, &keys.digest, ct, tag)?;
+    *index += 1;
+    Ok((n - TAG_LEN, last))
 }
 
 impl<R: Read> EnvelopeReader<R> {
@@ -211,20 +232,12 @@ impl<R: Read> EnvelopeReader<R> {
         matches!(self.state, State::Done) && self.pos == self.end
     }
 
+    /// Read the next segment into the internal buffer and open it there.
     fn next_segment(&mut self) -> Result<()> {
         let seg = self.header.segment_size as usize;
-        let n = read_full(&mut self.inner, &mut self.buf)?;
-        let last = n < seg + TAG_LEN;
-        if last && n < TAG_LEN {
-            return Err(Error::Truncated("envelope payload (stream ended before the final segment)"));
-        }
-        let index = u32::try_from(self.index).map_err(|_| Error::Malformed("envelope payload exceeds 2^32 segments"))?;
-        let nonce = self.keys.nonce(index, last);
-        let (ct, tag) = self.buf[..n].split_at_mut(n - TAG_LEN);
-        self.keys.aead.open_in_place(&nonce, &self.keys.digest, ct, tag)?;
+        let (n, last) = open_next(&mut self.inner, &self.keys, seg, &mut self.index, &mut self.buf)?;
         self.pos = 0;
-        self.end = n - TAG_LEN;
-        self.index += 1;
+        self.end = n;
         if last {
             self.state = State::Done;
         }
@@ -237,7 +250,7 @@ impl<R: Read> EnvelopeReader<R> {
         loop {
             if self.pos < self.end {
                 let n = (self.end - self.pos).min(out.len());
-                out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+                crate::aead::copy_chunked(&mut out[..n], &self.buf[self.pos..self.pos + n]);
                 self.pos += n;
                 if self.pos == self.end {
                     zeroize::Zeroize::zeroize(&mut self.buf[..self.end]);
@@ -251,6 +264,24 @@ impl<R: Read> EnvelopeReader<R> {
             }
             if out.is_empty() {
                 return Ok(0);
+            }
+            let seg = self.header.segment_size as usize;
+            if out.len() >= seg + TAG_LEN {
+                // Room for a whole sealed segment: open it in the caller's buffer, which saves
+                // copying the plaintext out and wiping our buffer. Nothing is returned unless
+                // the tag verified; on failure the bytes written are ciphertext or wiped.
+                match open_next(&mut self.inner, &self.keys, seg, &mut self.index, out) {
+                    Ok((n, last)) => {
+                        if last {
+                            self.state = State::Done;
+                        }
+                        return Ok(n);
+                    }
+                    Err(e) => {
+                        self.state = State::Failed(e.clone());
+                        return Err(e);
+                    }
+                }
             }
             if let Err(e) = self.next_segment() {
                 self.pos = 0;

@@ -488,13 +488,15 @@ fn streaming_reader_releases_only_verified_segments() {
     let sealed = seal_with(&pt, &ctx(), &[&ring], &small(Suite::ChaCha20Poly1305)).unwrap();
     let hlen = EnvelopeHeader::parse(&sealed).unwrap().len();
     let full = 64 + TAG_LEN;
-    for bad in 0..7usize {
+    // 13-byte reads go through the reader's buffer; reads of a whole sealed segment or more
+    // open segments directly in the caller's buffer.
+    for (bad, size) in (0..7usize).flat_map(|b| [(b, 13usize), (b, full), (b, 500)]) {
         // Corrupt the first byte of segment `bad`'s ciphertext.
         let mut t = sealed.clone();
         t[hlen + bad * full] ^= 1;
         let mut r = EnvelopeReader::new(&t[..], &ctx(), &[&ring]).unwrap();
         let mut out = Vec::new();
-        let mut buf = [0u8; 13];
+        let mut buf = vec![0u8; size];
         let err = loop {
             match r.read_plaintext(&mut buf) {
                 Ok(0) => panic!("corrupt stream finished"),
@@ -505,6 +507,10 @@ fn streaming_reader_releases_only_verified_segments() {
         assert_eq!(err, crate::Error::DecryptionFailed);
         // Exactly the verified segments before the bad one, and correct.
         assert_eq!(out, pt[..bad * 64]);
+        // Nothing of the failed segment's plaintext is left in the caller's buffer.
+        if size >= full {
+            assert!(buf[..64.min(pt.len() - bad * 64)].iter().all(|b| *b == 0), "size {size} bad {bad}");
+        }
         // Sticky.
         assert_eq!(r.read_plaintext(&mut buf).unwrap_err(), crate::Error::DecryptionFailed);
         assert!(r.read(&mut buf).is_err());
@@ -517,6 +523,22 @@ fn streaming_reader_releases_only_verified_segments() {
     assert_eq!(crate::Error::from(err).kind(), K::Truncated);
     assert_eq!(out, pt[..6 * 64]);
     assert!(!r.is_finished());
+    // The same with whole-segment reads, and a complete stream read that way.
+    for (input, complete) in [(cut, false), (&sealed[..], true)] {
+        let mut r = EnvelopeReader::new(input, &ctx(), &[&ring]).unwrap();
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; full];
+        let res = loop {
+            match r.read_plaintext(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) => break Err(e),
+            }
+        };
+        assert_eq!(res.is_ok(), complete);
+        assert_eq!(r.is_finished(), complete);
+        assert_eq!(out, if complete { &pt[..] } else { &pt[..6 * 64] });
+    }
 }
 
 #[test]

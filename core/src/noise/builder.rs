@@ -1,7 +1,9 @@
 //! [`NoiseBuilder`]: everything a handshake needs, checked against the pattern before the
 //! first message, so a missing key or psk is an error at build time, not mid-handshake.
 
-use x25519_dalek::StaticSecret;
+use std::sync::OnceLock;
+
+use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
 use super::handshake::{Handshake, Parts};
@@ -52,11 +54,24 @@ pub(crate) struct Fixed {
 /// Setters take `self` by value and return it, so calls chain; the builder can be reused
 /// (cloned) to build several handshakes. Secrets inside are zeroized on drop and `Debug`
 /// shows only the protocol name.
+///
+/// Reuse pays off for the patterns with an `ss` token (`IK`, `KK` and their psk/hfs
+/// variants) when the builder knows both static keys (the initiator of `IK`/`KK`; a
+/// responder given the expected peer key): the static-static X25519 result is computed once,
+/// at the first build, and kept in the builder (zeroized on drop, copied into clones) for
+/// every later handshake with that peer. It is no new secret to guard: anyone who can read
+/// the builder can read the static private key in it and recompute it. Changing either static
+/// key discards it.
 #[derive(Clone)]
 pub struct NoiseBuilder {
     protocol: Protocol,
     local_static: Option<Box<StaticSecret>>,
+    /// The public key of `local_static`, computed once (or taken from the identity).
+    local_public: Option<[u8; X25519_LEN]>,
     remote_static: Option<[u8; X25519_LEN]>,
+    /// DH(local_static, remote_static) for the `ss` token; `None` inside if it failed (the
+    /// handshake then recomputes it and reports the error at the token).
+    static_static: OnceLock<Option<Zeroizing<[u8; X25519_LEN]>>>,
     psks: Vec<(u8, Zeroizing<[u8; PSK_LEN]>)>,
     prologue: Vec<u8>,
     fixed: Fixed,
@@ -86,7 +101,9 @@ impl NoiseBuilder {
         Ok(Self {
             protocol: Protocol::parse(protocol_name)?,
             local_static: None,
+            local_public: None,
             remote_static: None,
+            static_static: OnceLock::new(),
             psks: Vec::new(),
             prologue: Vec::new(),
             fixed: Fixed::default(),
@@ -96,6 +113,9 @@ impl NoiseBuilder {
     /// Use the X25519 exchange key of `identity` as the local static key.
     pub fn local_identity(mut self, identity: &Identity) -> Self {
         self.local_static = Some(Box::new(identity.exchange_secret().clone()));
+        // The identity already knows its X25519 public key: no scalar multiplication here.
+        self.local_public = Some(*identity.public().x25519_bytes());
+        self.static_static = OnceLock::new();
         self
     }
 
@@ -103,7 +123,10 @@ impl NoiseBuilder {
     /// prefer [`local_identity`](Self::local_identity)).
     pub fn local_static_secret(mut self, secret: &[u8]) -> Result<Self> {
         let bytes = fixed_array::<X25519_LEN>(secret, "X25519 private key")?;
-        self.local_static = Some(Box::new(StaticSecret::from(*bytes)));
+        let secret = Box::new(StaticSecret::from(*bytes));
+        self.local_public = Some(PublicKey::from(secret.as_ref()).to_bytes());
+        self.local_static = Some(secret);
+        self.static_static = OnceLock::new();
         Ok(self)
     }
 
@@ -121,12 +144,14 @@ impl NoiseBuilder {
         })?;
         dh::validate_public(&key)?;
         self.remote_static = Some(key);
+        self.static_static = OnceLock::new();
         Ok(self)
     }
 
     /// [`remote_static`](Self::remote_static) with the X25519 key of a verified identity.
     pub fn remote_identity(mut self, peer: &PublicIdentity) -> Self {
         self.remote_static = Some(*peer.x25519_bytes());
+        self.static_static = OnceLock::new();
         self
     }
 
@@ -182,6 +207,19 @@ impl NoiseBuilder {
         self.build(Role::Responder)
     }
 
+    /// The cached `ss` DH result with the peer key it belongs to, computed on first use; only
+    /// for patterns with an `ss` token and when both static keys are known.
+    fn static_static(&self) -> Option<([u8; X25519_LEN], Zeroizing<[u8; X25519_LEN]>)> {
+        if !self.protocol.pattern.messages.iter().any(|m| m.contains(&Token::Ss)) {
+            return None;
+        }
+        let (s, rs) = (self.local_static.as_deref()?, self.remote_static?);
+        let shared = self
+            .static_static
+            .get_or_init(|| dh::diffie_hellman(s, &rs).ok().map(|k| Zeroizing::new(*k.as_bytes())));
+        shared.as_ref().map(|k| (rs, k.clone()))
+    }
+
     /// Build either side, after checking that the configuration fits the pattern: a local
     /// static key exactly when our side has one, the peer's key when it is a pre-message, and
     /// every psk.
@@ -219,11 +257,39 @@ impl NoiseBuilder {
             protocol: self.protocol.clone(),
             role,
             s: self.local_static.clone(),
+            s_pub: self.local_public,
+            static_static: self.static_static(),
             rs,
             expected_remote,
             psks: self.psks.clone(),
             prologue: self.prologue.clone(),
             fixed: self.fixed.clone(),
         }))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_static_cached_once_and_discarded_on_key_change() {
+        let (alice, bob) = (Identity::from_secret_bytes(&[1; 32], &[2; 32]), Identity::from_secret_bytes(&[3; 32], &[4; 32]));
+        let b = NoiseBuilder::new("Noise_IK_25519_ChaChaPoly_BLAKE2s").unwrap().local_identity(&alice).remote_identity(bob.public());
+        assert!(b.static_static.get().is_none(), "computed lazily");
+        b.build_initiator().unwrap();
+        let cached = b.static_static.get().unwrap().as_ref().unwrap();
+        assert_eq!(cached.as_slice(), alice.diffie_hellman(bob.public()).unwrap().as_bytes());
+        assert_eq!(b.local_public.as_ref(), Some(alice.public().x25519_bytes()));
+        let b = b.remote_identity(alice.public());
+        assert!(b.static_static.get().is_none());
+        // Patterns without `ss` never compute it.
+        let xx = NoiseBuilder::new("Noise_XX_25519_ChaChaPoly_BLAKE2s").unwrap().local_identity(&alice).remote_identity(bob.public());
+        xx.build_initiator().unwrap();
+        assert!(xx.static_static.get().is_none());
+        // A raw secret gets its public key computed once, at the setter.
+        let raw = NoiseBuilder::new("Noise_XX_25519_ChaChaPoly_BLAKE2s").unwrap().local_static_secret(&[2; 32]).unwrap();
+        assert_eq!(raw.local_public.as_ref(), Some(alice.public().x25519_bytes()));
     }
 }

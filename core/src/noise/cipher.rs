@@ -5,17 +5,15 @@
 //! never used for a message, only by REKEY (§4.2), and reaching it is
 //! [`Error::NonceExhausted`].
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::Aes256Gcm;
-use chacha20poly1305::ChaCha20Poly1305;
 use zeroize::Zeroizing;
 
+use crate::aead::{AeadKey, Algorithm};
 use crate::error::{Error, Result};
 
 /// Cipher key length (both ciphers).
-pub(crate) const KEY_LEN: usize = 32;
+pub(crate) const KEY_LEN: usize = crate::aead::KEY_LEN;
 /// Authentication tag length (both ciphers).
-pub(crate) const TAG_LEN: usize = 16;
+pub(crate) const TAG_LEN: usize = crate::aead::TAG_LEN;
 /// The reserved nonce value.
 pub(crate) const MAX_NONCE: u64 = u64::MAX;
 
@@ -35,6 +33,13 @@ impl CipherKind {
         }
     }
 
+    fn algorithm(self) -> Algorithm {
+        match self {
+            Self::ChaChaPoly => Algorithm::ChaCha20Poly1305,
+            Self::AesGcm => Algorithm::Aes256Gcm,
+        }
+    }
+
     fn nonce(self, n: u64) -> [u8; 12] {
         let mut out = [0u8; 12];
         match self {
@@ -43,39 +48,19 @@ impl CipherKind {
         }
         out
     }
-
-    /// ENCRYPT(k, n, ad, plaintext) → ciphertext ‖ tag.
-    fn encrypt(self, k: &[u8; KEY_LEN], n: u64, ad: &[u8], msg: &[u8]) -> Result<Vec<u8>> {
-        let nonce = self.nonce(n);
-        let payload = Payload { msg, aad: ad };
-        let out = match self {
-            Self::ChaChaPoly => ChaCha20Poly1305::new(&(*k).into()).encrypt(&nonce.into(), payload),
-            Self::AesGcm => Aes256Gcm::new(&(*k).into()).encrypt(&nonce.into(), payload),
-        };
-        // Encryption fails only for inputs far beyond the 65535-byte Noise limit.
-        out.map_err(|_| Error::InvalidParameter("plaintext too long for the AEAD"))
-    }
-
-    /// DECRYPT(k, n, ad, ciphertext); the plaintext is zeroized when dropped.
-    fn decrypt(self, k: &[u8; KEY_LEN], n: u64, ad: &[u8], msg: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let nonce = self.nonce(n);
-        let payload = Payload { msg, aad: ad };
-        let out = match self {
-            Self::ChaChaPoly => ChaCha20Poly1305::new(&(*k).into()).decrypt(&nonce.into(), payload),
-            Self::AesGcm => Aes256Gcm::new(&(*k).into()).decrypt(&nonce.into(), payload),
-        };
-        out.map(Zeroizing::new).map_err(|_| Error::DecryptionFailed)
-    }
 }
 
 /// §5.1 CipherState: a key (possibly empty) and a 64-bit counter nonce.
 ///
-/// Every method either succeeds and advances the nonce by one, or fails and changes nothing.
-/// The key is zeroized on drop; `Debug` prints only whether a key is set and the counter.
-#[derive(Clone)]
+/// The key is expanded once, when it is set ([`initialize_key`](Self::initialize_key),
+/// [`rekey`](Self::rekey)), and the keyed AEAD instance is kept for every message; it is
+/// wiped on drop (see `crate::aead`). Every method either succeeds and advances the nonce by
+/// one, or fails and changes nothing: the AEAD runs first, and the nonce (and, for the
+/// `_then_rekey` variants, the key) is committed only after it succeeded. `Debug` prints only
+/// whether a key is set and the counter.
 pub(crate) struct CipherState {
     kind: CipherKind,
-    k: Option<Zeroizing<[u8; KEY_LEN]>>,
+    k: Option<AeadKey>,
     n: u64,
 }
 
@@ -94,10 +79,22 @@ impl CipherState {
         Self { kind, k: None, n: 0 }
     }
 
+    /// A copy with the same key and counter (the key is expanded again). For transactional
+    /// work on a copy (handshake messages, framed decryption); never keep two live copies of
+    /// a sending state.
+    pub(crate) fn try_clone(&self) -> Result<Self> {
+        let k = match &self.k {
+            Some(k) => Some(k.try_clone()?),
+            None => None,
+        };
+        Ok(Self { kind: self.kind, k, n: self.n })
+    }
+
     /// InitializeKey(key): set the key and reset the counter.
-    pub(crate) fn initialize_key(&mut self, key: &[u8; KEY_LEN]) {
-        self.k = Some(Zeroizing::new(*key));
+    pub(crate) fn initialize_key(&mut self, key: &[u8; KEY_LEN]) -> Result<()> {
+        self.k = Some(AeadKey::new(self.kind.algorithm(), key)?);
         self.n = 0;
+        Ok(())
     }
 
     pub(crate) fn has_key(&self) -> bool {
@@ -114,51 +111,102 @@ impl CipherState {
         self.n = n;
     }
 
-    /// EncryptWithAd: the plaintext unchanged while no key is set.
-    pub(crate) fn encrypt_with_ad(&mut self, ad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
-        let Some(k) = &self.k else {
-            return Ok(plaintext.to_vec());
-        };
-        if self.n == MAX_NONCE {
-            return Err(Error::NonceExhausted);
-        }
-        let out = self.kind.encrypt(k, self.n, ad, plaintext)?;
-        self.n += 1;
-        Ok(out)
-    }
-
-    /// DecryptWithAd: on failure the nonce does not advance (§5.1).
-    pub(crate) fn decrypt_with_ad(&mut self, ad: &[u8], ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let Some(k) = &self.k else {
-            return Ok(Zeroizing::new(ciphertext.to_vec()));
-        };
-        if self.n == MAX_NONCE {
-            return Err(Error::NonceExhausted);
-        }
-        let out = self.kind.decrypt(k, self.n, ad, ciphertext)?;
-        self.n += 1;
-        Ok(out)
-    }
-
-    /// Decrypt under an explicit nonce without touching the counter.
-    pub(crate) fn decrypt_at(&self, n: u64, ad: &[u8], ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let k = self.k.as_ref().ok_or(Error::HandshakeIncomplete("no transport key"))?;
+    fn usable_nonce(&self, n: u64) -> Result<()> {
         if n == MAX_NONCE {
             return Err(Error::NonceExhausted);
         }
-        self.kind.decrypt(k, n, ad, ciphertext)
+        Ok(())
     }
 
-    /// §4.2 / §11.3 REKEY: `k = first 32 bytes of ENCRYPT(k, 2^64 − 1, ε, 32 zero bytes)`.
-    /// The counter is left as it is (the spec rekeys without resetting `n`).
-    pub(crate) fn rekey(&mut self) -> Result<()> {
+    /// EncryptWithAd: the plaintext unchanged while no key is set.
+    #[cfg(test)]
+    pub(crate) fn encrypt_with_ad(&mut self, ad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+        let len = if self.k.is_some() { plaintext.len().saturating_add(TAG_LEN) } else { plaintext.len() };
+        let mut out = vec![0u8; len];
+        self.encrypt_into(ad, plaintext, &mut out, false)?;
+        Ok(out)
+    }
+
+    /// EncryptWithAd into `out` (`plaintext.len() + 16` bytes with a key, `plaintext.len()`
+    /// without), then REKEY if `rekey_after`; all or nothing.
+    pub(crate) fn encrypt_into(&mut self, ad: &[u8], plaintext: &[u8], out: &mut [u8], rekey_after: bool) -> Result<()> {
         let Some(k) = &self.k else {
-            return Err(Error::HandshakeIncomplete("no key to rekey"));
+            if out.len() != plaintext.len() {
+                return Err(Error::InvalidLength { what: "output buffer", expected: plaintext.len(), actual: out.len() });
+            }
+            out.copy_from_slice(plaintext);
+            return Ok(());
         };
-        let out = Zeroizing::new(self.kind.encrypt(k, MAX_NONCE, &[], &[0u8; KEY_LEN])?);
+        self.usable_nonce(self.n)?;
+        k.seal_into(&self.kind.nonce(self.n), ad, plaintext, out)?;
+        let next = if rekey_after { Some(self.rekeyed()?) } else { None };
+        self.commit(next);
+        Ok(())
+    }
+
+    /// DecryptWithAd: on failure the nonce does not advance (§5.1). The plaintext is zeroized
+    /// when dropped.
+    pub(crate) fn decrypt_with_ad(&mut self, ad: &[u8], ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let len = if self.k.is_some() { ciphertext.len().checked_sub(TAG_LEN) } else { Some(ciphertext.len()) };
+        let mut out = Zeroizing::new(vec![0u8; len.ok_or(Error::DecryptionFailed)?]);
+        self.decrypt_into(ad, ciphertext, &mut out, false)?;
+        Ok(out)
+    }
+
+    /// DecryptWithAd into `out` (`ciphertext.len() − 16` bytes with a key), then REKEY if
+    /// `rekey_after`; all or nothing (on failure `out` is wiped).
+    pub(crate) fn decrypt_into(&mut self, ad: &[u8], ciphertext: &[u8], out: &mut [u8], rekey_after: bool) -> Result<()> {
+        let Some(k) = &self.k else {
+            if out.len() != ciphertext.len() {
+                return Err(Error::InvalidLength { what: "output buffer", expected: ciphertext.len(), actual: out.len() });
+            }
+            out.copy_from_slice(ciphertext);
+            return Ok(());
+        };
+        self.usable_nonce(self.n)?;
+        k.open_into(&self.kind.nonce(self.n), ad, ciphertext, out)?;
+        let next = match rekey_after {
+            true => match self.rekeyed() {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    zeroize::Zeroize::zeroize(out);
+                    return Err(e);
+                }
+            },
+            false => None,
+        };
+        self.commit(next);
+        Ok(())
+    }
+
+    fn commit(&mut self, next_key: Option<AeadKey>) {
+        self.n += 1;
+        if let Some(k) = next_key {
+            self.k = Some(k);
+        }
+    }
+
+    /// Decrypt under an explicit nonce into `out` without touching the counter.
+    pub(crate) fn decrypt_at_into(&self, n: u64, ad: &[u8], ciphertext: &[u8], out: &mut [u8]) -> Result<()> {
+        let k = self.k.as_ref().ok_or(Error::HandshakeIncomplete("no transport key"))?;
+        self.usable_nonce(n)?;
+        k.open_into(&self.kind.nonce(n), ad, ciphertext, out)
+    }
+
+    /// The key after §4.2 / §11.3 REKEY: `first 32 bytes of ENCRYPT(k, 2^64 − 1, ε, 32 zero
+    /// bytes)`, expanded; nothing is changed.
+    fn rekeyed(&self) -> Result<AeadKey> {
+        let k = self.k.as_ref().ok_or(Error::HandshakeIncomplete("no key to rekey"))?;
         let mut next = Zeroizing::new([0u8; KEY_LEN]);
-        next.copy_from_slice(out.get(..KEY_LEN).ok_or(Error::InvalidParameter("REKEY output too short"))?);
-        self.k = Some(next);
+        // In-place encryption of zeros: the ciphertext is the keystream, of which the tag is
+        // not needed (REKEY keeps only the first 32 bytes).
+        let _tag = k.seal_in_place(&self.kind.nonce(MAX_NONCE), &[], next.as_mut())?;
+        AeadKey::new(self.kind.algorithm(), &next)
+    }
+
+    /// REKEY now. The counter is left as it is (the spec rekeys without resetting `n`).
+    pub(crate) fn rekey(&mut self) -> Result<()> {
+        self.k = Some(self.rekeyed()?);
         Ok(())
     }
 }
@@ -179,8 +227,8 @@ mod tests {
         for kind in [CipherKind::ChaChaPoly, CipherKind::AesGcm] {
             let mut a = CipherState::new(kind);
             let mut b = CipherState::new(kind);
-            a.initialize_key(&[9; 32]);
-            b.initialize_key(&[9; 32]);
+            a.initialize_key(&[9; 32]).unwrap();
+            b.initialize_key(&[9; 32]).unwrap();
             let c = a.encrypt_with_ad(b"ad", b"hello").unwrap();
             let mut bad = c.clone();
             bad[0] ^= 1;

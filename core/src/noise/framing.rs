@@ -13,7 +13,9 @@
 //! unchanged.
 
 use super::cipher::TAG_LEN;
-use super::transport::{Transport, MAX_PLAINTEXT_LEN};
+use zeroize::Zeroizing;
+
+use super::transport::{rekey_due, Transport, MAX_PLAINTEXT_LEN};
 use crate::encoding::Reader;
 use crate::error::{Error, Result};
 
@@ -40,13 +42,17 @@ impl Transport {
             plain.clear();
             plain.push(if i == last { FLAG_FINAL } else { FLAG_MORE });
             plain.extend_from_slice(chunk);
-            let message = self.encrypt(&plain)?;
-            let len = u16::try_from(message.len()).map_err(|_| Error::MessageTooLarge {
-                actual: message.len(),
-                limit: usize::from(u16::MAX),
-            })?;
-            out.extend_from_slice(&len.to_be_bytes());
-            out.extend_from_slice(&message);
+            let len = self.encrypted_len(plain.len())?;
+            let prefix = u16::try_from(len)
+                .map_err(|_| Error::MessageTooLarge { actual: len, limit: usize::from(u16::MAX) })?;
+            out.extend_from_slice(&prefix.to_be_bytes());
+            let start = out.len();
+            out.resize(start + len, 0);
+            let dst = out.get_mut(start..).ok_or(Error::InvalidParameter("framing buffer"))?;
+            if let Err(e) = self.encrypt_into(&plain, dst) {
+                zeroize::Zeroize::zeroize(&mut plain);
+                return Err(e);
+            }
         }
         zeroize::Zeroize::zeroize(&mut plain);
         Ok(out)
@@ -89,17 +95,23 @@ impl Transport {
     /// truncation (anywhere, including a missing final frame), trailing bytes and
     /// non-canonical framing (a final flag other than 0x00/0x01, an empty non-final frame).
     pub fn decrypt_framed(&mut self, framed: &[u8]) -> Result<Vec<u8>> {
-        // Work on a copy so a failure in frame k does not leave frames 1..k consumed.
-        let mut scratch = self.clone_for_framing();
+        // Work on a copy of the receiving state so a failure in frame k does not leave frames
+        // 1..k consumed.
+        let mut scratch = self.receiver_copy()?;
+        let interval = self.rekey_interval();
         let mut r = Reader::new(framed, WHAT);
         let mut out = Vec::with_capacity(framed.len());
+        let mut plain = Zeroizing::new(vec![0u8; MAX_PLAINTEXT_LEN]);
         loop {
             if r.remaining() == 0 {
                 return Err(Error::Truncated(WHAT));
             }
             let len = usize::from(r.u16()?);
-            let plain = scratch.decrypt_zeroizing(r.take(len)?)?;
-            let (flag, chunk) = plain.split_first().ok_or(Error::Malformed(WHAT))?;
+            let message = r.take(len)?;
+            let plain_len = self.decrypted_len(message.len())?;
+            let dst = plain.get_mut(..plain_len).ok_or(Error::Malformed(WHAT))?;
+            scratch.decrypt_into(&[], message, dst, rekey_due(interval, scratch.nonce()))?;
+            let (flag, chunk) = dst.split_first().ok_or(Error::Malformed(WHAT))?;
             match *flag {
                 FLAG_FINAL => {
                     out.extend_from_slice(chunk);
@@ -110,7 +122,7 @@ impl Transport {
             }
         }
         r.finish()?;
-        *self = scratch;
+        self.commit_receiver(scratch);
         Ok(out)
     }
 }

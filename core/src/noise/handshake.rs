@@ -25,9 +25,8 @@ use crate::random;
 
 const WHAT: &str = "Noise handshake message";
 
-/// The part of the handshake that changes while messages are processed. Cloned before each
+/// The part of the handshake that changes while messages are processed. Copied before each
 /// message, committed after it.
-#[derive(Clone)]
 struct Progress {
     sym: SymmetricState,
     e: Option<Box<StaticSecret>>,
@@ -37,6 +36,20 @@ struct Progress {
     rkem: Option<Vec<u8>>,
     /// Index of the next message of the pattern.
     next: usize,
+}
+
+impl Progress {
+    fn try_clone(&self) -> Result<Self> {
+        Ok(Self {
+            sym: self.sym.try_clone()?,
+            e: self.e.clone(),
+            kem: self.kem.clone(),
+            re: self.re,
+            rs: self.rs,
+            rkem: self.rkem.clone(),
+            next: self.next,
+        })
+    }
 }
 
 /// A Noise handshake in progress (Noise rev 34 §5.3), created by
@@ -53,6 +66,8 @@ pub struct Handshake {
     role: Role,
     s: Option<Box<StaticSecret>>,
     s_pub: Option<[u8; X25519_LEN]>,
+    /// Precomputed DH(s, rs) and the peer key it is for (see `NoiseBuilder`).
+    static_static: Option<([u8; X25519_LEN], Zeroizing<[u8; X25519_LEN]>)>,
     expected_remote: Option<[u8; X25519_LEN]>,
     psks: Vec<(u8, Zeroizing<[u8; 32]>)>,
     fixed: Fixed,
@@ -75,6 +90,9 @@ pub(crate) struct Parts {
     pub(crate) protocol: Protocol,
     pub(crate) role: Role,
     pub(crate) s: Option<Box<StaticSecret>>,
+    /// The public key of `s` (the builder knows it; no scalar multiplication per handshake).
+    pub(crate) s_pub: Option<[u8; X25519_LEN]>,
+    pub(crate) static_static: Option<([u8; X25519_LEN], Zeroizing<[u8; X25519_LEN]>)>,
     pub(crate) rs: Option<[u8; X25519_LEN]>,
     pub(crate) expected_remote: Option<[u8; X25519_LEN]>,
     pub(crate) psks: Vec<(u8, Zeroizing<[u8; 32]>)>,
@@ -86,10 +104,9 @@ impl Handshake {
     /// §5.3 Initialize(): InitializeSymmetric(name), MixHash(prologue), then the pre-message
     /// public keys, initiator's first (§7.1).
     pub(crate) fn new(parts: Parts) -> Self {
-        let Parts { protocol, role, s, rs, expected_remote, psks, prologue, fixed } = parts;
+        let Parts { protocol, role, s, s_pub, static_static, rs, expected_remote, psks, prologue, fixed } = parts;
         let mut sym = SymmetricState::initialize(protocol.name.as_bytes(), protocol.hash, protocol.cipher);
         sym.mix_hash(&prologue);
-        let s_pub = s.as_ref().map(|s| PublicKey::from(s.as_ref()).to_bytes());
         let base = protocol.pattern.base;
         let (initiator_pre, responder_pre) = match role {
             Role::Initiator => (s_pub, rs),
@@ -106,7 +123,7 @@ impl Handshake {
             }
         }
         let state = Progress { sym, e: None, kem: None, re: None, rs, rkem: None, next: 0 };
-        Self { protocol, role, s, s_pub, expected_remote, psks, fixed, state }
+        Self { protocol, role, s, s_pub, static_static, expected_remote, psks, fixed, state }
     }
 
     /// The protocol name this handshake runs.
@@ -237,13 +254,13 @@ impl Handshake {
     /// WriteMessage(payload): the next handshake message, carrying `payload` (encrypted once
     /// the pattern has produced a key). The whole message may be at most 65535 bytes.
     pub fn write_message(&mut self, payload: &[u8]) -> Result<Vec<u8>> {
-        let tokens = self.check_turn(true)?.to_vec();
-        let mut st = self.state.clone();
-        let mut out = Vec::new();
-        for token in tokens {
+        let tokens = self.check_turn(true)?;
+        let mut st = self.state.try_clone()?;
+        let mut out = Vec::with_capacity(self.overhead(tokens).saturating_add(payload.len()));
+        for &token in tokens {
             self.write_token(&mut st, token, &mut out)?;
         }
-        out.extend_from_slice(&st.sym.encrypt_and_hash(payload)?);
+        st.sym.encrypt_and_hash_append(payload, &mut out)?;
         if out.len() > MAX_MESSAGE_LEN {
             return Err(Error::MessageTooLarge { actual: out.len(), limit: MAX_MESSAGE_LEN });
         }
@@ -255,23 +272,24 @@ impl Handshake {
     /// ReadMessage(message): process the peer's next handshake message and return its
     /// payload. On any error the handshake is unchanged.
     pub fn read_message(&mut self, message: &[u8]) -> Result<Vec<u8>> {
-        let tokens = self.check_turn(false)?.to_vec();
+        let tokens = self.check_turn(false)?;
         if message.len() > MAX_MESSAGE_LEN {
             return Err(Error::MessageTooLarge { actual: message.len(), limit: MAX_MESSAGE_LEN });
         }
-        let mut st = self.state.clone();
+        let mut st = self.state.try_clone()?;
         let mut r = Reader::new(message, WHAT);
-        for token in tokens {
+        for &token in tokens {
             self.read_token(&mut st, token, &mut r)?;
         }
         let rest = r.rest();
         if st.sym.has_key() && rest.len() < TAG_LEN {
             return Err(Error::Truncated(WHAT));
         }
-        let payload = st.sym.decrypt_and_hash(rest)?;
+        let mut payload = st.sym.decrypt_and_hash(rest)?;
         st.next += 1;
         self.state = st;
-        Ok(payload.to_vec())
+        // The plaintext leaves the zeroizing buffer without a copy: it is the caller's now.
+        Ok(core::mem::take(&mut *payload))
     }
 
     fn write_token(&self, st: &mut Progress, token: Token, out: &mut Vec<u8>) -> Result<()> {
@@ -293,7 +311,7 @@ impl Handshake {
             }
             Token::S => {
                 let s_pub = self.s_pub.ok_or(Error::InvalidParameter("pattern needs a local static key"))?;
-                out.extend_from_slice(&st.sym.encrypt_and_hash(&s_pub)?);
+                st.sym.encrypt_and_hash_append(&s_pub, out)?;
             }
             Token::Psk(n) => st.sym.mix_key_and_hash(self.psk(n)?)?,
             Token::E1 => {
@@ -303,7 +321,7 @@ impl Handshake {
                     None => random::fill(seed.as_mut())?,
                 }
                 let kp = KemKeypair::from_seed(&seed);
-                out.extend_from_slice(&st.sym.encrypt_and_hash(kp.public())?);
+                st.sym.encrypt_and_hash_append(kp.public(), out)?;
                 st.kem = Some(kp);
             }
             Token::Ekem1 => {
@@ -314,7 +332,7 @@ impl Handshake {
                 }
                 let peer = st.rkem.as_deref().ok_or(Error::InvalidParameter("no peer KEM key"))?;
                 let (ct, shared) = kem::encapsulate(peer, &m)?;
-                out.extend_from_slice(&st.sym.encrypt_and_hash(&ct)?);
+                st.sym.encrypt_and_hash_append(&ct, out)?;
                 st.sym.mix_key(shared.as_ref())?;
             }
             dh_token => self.mix_dh(st, dh_token)?,
@@ -378,6 +396,14 @@ impl Handshake {
         let (Some(local), Some(remote)) = (local, remote) else {
             return Err(missing);
         };
+        if token == Token::Ss {
+            if let Some((peer, shared)) = &self.static_static {
+                // Public keys: an ordinary comparison is fine.
+                if *peer == remote {
+                    return st.sym.mix_key(shared.as_ref());
+                }
+            }
+        }
         let shared = dh::diffie_hellman(local, &remote)?;
         st.sym.mix_key(shared.as_bytes())
     }

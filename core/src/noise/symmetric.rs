@@ -1,15 +1,15 @@
 //! §5.2 SymmetricState: the chaining key `ck`, the handshake hash `h` and a CipherState.
 //!
-//! `Clone` exists so the handshake can process a message on a copy and commit it only on
-//! success. The chaining key is zeroized on drop and never printed.
+//! [`try_clone`](SymmetricState::try_clone) exists so the handshake can process a message on
+//! a copy and commit it only on success. The chaining key is zeroized on drop and never
+//! printed.
 
 use zeroize::Zeroizing;
 
-use super::cipher::{CipherKind, CipherState, KEY_LEN};
+use super::cipher::{CipherKind, CipherState, KEY_LEN, TAG_LEN};
 use super::hash::HashKind;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
-#[derive(Clone)]
 pub(crate) struct SymmetricState {
     hash: HashKind,
     cipher_kind: CipherKind,
@@ -48,13 +48,22 @@ impl SymmetricState {
         Self { hash, cipher_kind, cipher: CipherState::new(cipher_kind), ck: Zeroizing::new(h.clone()), h }
     }
 
+    pub(crate) fn try_clone(&self) -> Result<Self> {
+        Ok(Self {
+            hash: self.hash,
+            cipher_kind: self.cipher_kind,
+            cipher: self.cipher.try_clone()?,
+            ck: self.ck.clone(),
+            h: self.h.clone(),
+        })
+    }
+
     /// MixKey(ikm): `ck, temp_k = HKDF(ck, ikm, 2)`; InitializeKey(temp_k).
     pub(crate) fn mix_key(&mut self, ikm: &[u8]) -> Result<()> {
         let len = self.hash.len();
         let out = self.hash.hkdf(&self.ck, ikm, 2)?;
         self.ck = Zeroizing::new(out[..len].to_vec());
-        self.cipher.initialize_key(&cipher_key(&out[len..]));
-        Ok(())
+        self.cipher.initialize_key(&cipher_key(&out[len..]))
     }
 
     /// MixHash(data): `h = HASH(h ‖ data)`.
@@ -69,8 +78,7 @@ impl SymmetricState {
         let out = self.hash.hkdf(&self.ck, ikm, 3)?;
         self.ck = Zeroizing::new(out[..len].to_vec());
         self.mix_hash(&out[len..2 * len]);
-        self.cipher.initialize_key(&cipher_key(&out[2 * len..]));
-        Ok(())
+        self.cipher.initialize_key(&cipher_key(&out[2 * len..]))
     }
 
     pub(crate) fn has_key(&self) -> bool {
@@ -81,11 +89,20 @@ impl SymmetricState {
         &self.h
     }
 
-    /// EncryptAndHash(plaintext): encrypt with `h` as associated data, then MixHash(ciphertext).
-    pub(crate) fn encrypt_and_hash(&mut self, plaintext: &[u8]) -> Result<Vec<u8>> {
-        let ciphertext = self.cipher.encrypt_with_ad(&self.h, plaintext)?;
-        self.mix_hash(&ciphertext);
-        Ok(ciphertext)
+    /// EncryptAndHash(plaintext): encrypt with `h` as associated data, then MixHash(ciphertext);
+    /// the ciphertext is appended to `out` (nothing is appended on failure).
+    pub(crate) fn encrypt_and_hash_append(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let start = out.len();
+        let len = if self.cipher.has_key() { plaintext.len().saturating_add(TAG_LEN) } else { plaintext.len() };
+        out.resize(start.saturating_add(len), 0);
+        let ct = out.get_mut(start..).ok_or(Error::InvalidParameter("message too long"))?;
+        if let Err(e) = self.cipher.encrypt_into(&self.h, plaintext, ct, false) {
+            out.truncate(start);
+            return Err(e);
+        }
+        let ct = out.get(start..).ok_or(Error::InvalidParameter("message too long"))?;
+        self.h = self.hash.hash2(&self.h, ct);
+        Ok(())
     }
 
     /// DecryptAndHash(ciphertext): decrypt with `h` as associated data, then MixHash(ciphertext).
@@ -102,8 +119,8 @@ impl SymmetricState {
         let out = self.hash.hkdf(&self.ck, &[], 2)?;
         let mut c1 = CipherState::new(self.cipher_kind);
         let mut c2 = CipherState::new(self.cipher_kind);
-        c1.initialize_key(&cipher_key(&out[..len]));
-        c2.initialize_key(&cipher_key(&out[len..]));
+        c1.initialize_key(&cipher_key(&out[..len]))?;
+        c2.initialize_key(&cipher_key(&out[len..]))?;
         Ok((c1, c2))
     }
 }

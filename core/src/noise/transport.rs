@@ -10,8 +10,6 @@
 //!
 //! In both, a failed decryption changes no state at all.
 
-use zeroize::Zeroizing;
-
 use super::cipher::{CipherState, MAX_NONCE, TAG_LEN};
 use super::handshake::check_remote;
 use super::MAX_MESSAGE_LEN;
@@ -77,6 +75,11 @@ fn receiver(c: &Option<CipherState>) -> Result<&CipherState> {
     c.as_ref().ok_or(Error::OutOfTurn("one-way pattern: this side only sends"))
 }
 
+/// Whether the message with nonce `n` is the last one before an automatic rekey.
+pub(crate) fn rekey_due(interval: u64, n: u64) -> bool {
+    interval != 0 && n.wrapping_add(1).is_multiple_of(interval)
+}
+
 /// Ordered transport: implicit nonces, optional automatic rekeying.
 ///
 /// Wire format: each message is a plain Noise transport message, `ciphertext ‖ 16-byte tag`,
@@ -110,19 +113,6 @@ impl Transport {
 
     session_accessors!();
 
-    /// A copy for all-or-nothing multi-message operations. Deliberately not `Clone`: two
-    /// live copies of a sending state would reuse nonces.
-    pub(crate) fn clone_for_framing(&self) -> Self {
-        Self {
-            send: self.send.clone(),
-            recv: self.recv.clone(),
-            handshake_hash: self.handshake_hash.clone(),
-            remote_static: self.remote_static,
-            initiator: self.initiator,
-            rekey_interval: self.rekey_interval,
-        }
-    }
-
     /// Length of the message [`encrypt`](Self::encrypt) produces for `plaintext_len` bytes
     /// (plaintext + 16-byte tag), without using a nonce. Fails as `encrypt` would on the
     /// length alone: [`Error::MessageTooLarge`], [`Error::OutOfTurn`] (receive-only side).
@@ -147,45 +137,67 @@ impl Transport {
         Ok(len)
     }
 
-    /// Encrypt one message (at most [`MAX_PLAINTEXT_LEN`] bytes of plaintext).
+    /// Encrypt one message (at most [`MAX_PLAINTEXT_LEN`] bytes of plaintext). One
+    /// allocation: the returned message.
     pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<Vec<u8>> {
-        if plaintext.len() > MAX_PLAINTEXT_LEN {
-            return Err(Error::MessageTooLarge { actual: plaintext.len() + TAG_LEN, limit: MAX_MESSAGE_LEN });
-        }
-        let mut c = sender(&self.send)?.clone();
-        let out = c.encrypt_with_ad(&[], plaintext)?;
-        self.after_message(&mut c)?;
-        self.send = Some(c);
+        let mut out = vec![0u8; self.encrypted_len(plaintext.len())?];
+        self.encrypt_into(plaintext, &mut out)?;
         Ok(out)
+    }
+
+    /// [`encrypt`](Self::encrypt) into a caller's buffer, without allocating: writes the
+    /// [`encrypted_len`](Self::encrypted_len)`(plaintext.len())` bytes of the message at the
+    /// start of `out` and returns that length. A shorter `out` is [`Error::InvalidLength`]
+    /// (nothing is written and no nonce is used).
+    pub fn encrypt_into(&mut self, plaintext: &[u8], out: &mut [u8]) -> Result<usize> {
+        let len = self.encrypted_len(plaintext.len())?;
+        let actual = out.len();
+        let dst = out.get_mut(..len).ok_or(Error::InvalidLength { what: "output buffer", expected: len, actual })?;
+        let interval = self.rekey_interval;
+        let c = self.send.as_mut().ok_or(Error::OutOfTurn("one-way pattern: this side only receives"))?;
+        let rekey = rekey_due(interval, c.nonce());
+        c.encrypt_into(&[], plaintext, dst, rekey)?;
+        Ok(len)
     }
 
     /// Decrypt the next message from the peer. Any failure (wrong size, tampering, a message
     /// out of order) leaves the transport unchanged: the genuine next message still decrypts.
+    /// One allocation: the returned plaintext.
     pub fn decrypt(&mut self, message: &[u8]) -> Result<Vec<u8>> {
-        let out = self.decrypt_zeroizing(message)?;
-        Ok(out.to_vec())
-    }
-
-    pub(crate) fn decrypt_zeroizing(&mut self, message: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        if message.len() > MAX_MESSAGE_LEN {
-            return Err(Error::MessageTooLarge { actual: message.len(), limit: MAX_MESSAGE_LEN });
-        }
-        if message.len() < TAG_LEN {
-            return Err(Error::Truncated(WHAT));
-        }
-        let mut c = receiver(&self.recv)?.clone();
-        let out = c.decrypt_with_ad(&[], message)?;
-        self.after_message(&mut c)?;
-        self.recv = Some(c);
+        let mut out = vec![0u8; self.decrypted_len(message.len())?];
+        self.decrypt_into(message, &mut out)?;
         Ok(out)
     }
 
-    /// Automatic rekey: after every `rekey_interval`-th message in a direction.
-    fn after_message(&self, c: &mut CipherState) -> Result<()> {
-        if self.rekey_interval != 0 && c.nonce().is_multiple_of(self.rekey_interval) {
-            c.rekey()?;
-        }
-        Ok(())
+    /// [`decrypt`](Self::decrypt) into a caller's buffer, without allocating: writes the
+    /// [`decrypted_len`](Self::decrypted_len)`(message.len())` bytes of plaintext at the start
+    /// of `out` and returns that length. A shorter `out` is [`Error::InvalidLength`]. On any
+    /// failure the transport is unchanged; if the message failed authentication, the bytes of
+    /// `out` that would have held the plaintext are zero (other errors are found before
+    /// anything is written).
+    pub fn decrypt_into(&mut self, message: &[u8], out: &mut [u8]) -> Result<usize> {
+        let len = self.decrypted_len(message.len())?;
+        let actual = out.len();
+        let dst = out.get_mut(..len).ok_or(Error::InvalidLength { what: "output buffer", expected: len, actual })?;
+        let interval = self.rekey_interval;
+        let c = self.recv.as_mut().ok_or(Error::OutOfTurn("one-way pattern: this side only sends"))?;
+        let rekey = rekey_due(interval, c.nonce());
+        c.decrypt_into(&[], message, dst, rekey)?;
+        Ok(len)
+    }
+
+    /// For all-or-nothing multi-message decryption (framing): a copy of the receiving state,
+    /// to be put back with [`commit_receiver`](Self::commit_receiver).
+    pub(crate) fn receiver_copy(&self) -> Result<CipherState> {
+        receiver(&self.recv)?.try_clone()
+    }
+
+    pub(crate) fn commit_receiver(&mut self, c: CipherState) {
+        self.recv = Some(c);
+    }
+
+    pub(crate) fn rekey_interval(&self) -> u64 {
+        self.rekey_interval
     }
 
     /// Rekey automatically after every `messages` messages in each direction (0 turns it off,
@@ -199,18 +211,12 @@ impl Transport {
     /// REKEY the sending key now (§11.3). The peer must call
     /// [`rekey_incoming`](Self::rekey_incoming) at the same point of the message stream.
     pub fn rekey_outgoing(&mut self) -> Result<()> {
-        let mut c = sender(&self.send)?.clone();
-        c.rekey()?;
-        self.send = Some(c);
-        Ok(())
+        self.send.as_mut().ok_or(Error::OutOfTurn("one-way pattern: this side only receives"))?.rekey()
     }
 
     /// REKEY the receiving key now (§11.3).
     pub fn rekey_incoming(&mut self) -> Result<()> {
-        let mut c = receiver(&self.recv)?.clone();
-        c.rekey()?;
-        self.recv = Some(c);
-        Ok(())
+        self.recv.as_mut().ok_or(Error::OutOfTurn("one-way pattern: this side only sends"))?.rekey()
     }
 
     /// Number of messages sent so far (the next sending nonce); `None` on the receive-only
@@ -306,7 +312,6 @@ pub const MAX_EPOCH_SKIP: u64 = 64;
 
 /// Receiving keys of an [`UnorderedTransport`]: the key of the newest epoch seen and of the
 /// one before it (the replay window never reaches further back, see `set_rekey_interval`).
-#[derive(Clone)]
 struct EpochKeys {
     epoch: u64,
     current: CipherState,
@@ -409,16 +414,13 @@ impl UnorderedTransport {
                 limit: MAX_MESSAGE_LEN,
             });
         }
-        let mut c = sender(&self.send)?.clone();
+        let mut out = vec![0u8; self.encrypted_len(plaintext.len())?];
+        let interval = self.rekey_interval;
+        let c = self.send.as_mut().ok_or(Error::OutOfTurn("one-way pattern: this side only receives"))?;
         let n = c.nonce();
-        let ct = c.encrypt_with_ad(&[], plaintext)?;
-        if self.rekey_interval != 0 && c.nonce().is_multiple_of(self.rekey_interval) {
-            c.rekey()?;
-        }
-        let mut out = Vec::with_capacity(EXPLICIT_NONCE_LEN + ct.len());
-        out.extend_from_slice(&n.to_be_bytes());
-        out.extend_from_slice(&ct);
-        self.send = Some(c);
+        let (prefix, body) = out.split_at_mut(EXPLICIT_NONCE_LEN);
+        prefix.copy_from_slice(&n.to_be_bytes());
+        c.encrypt_into(&[], plaintext, body, rekey_due(interval, n))?;
         Ok(out)
     }
 
@@ -441,33 +443,37 @@ impl UnorderedTransport {
         let keys = self.recv.as_ref().ok_or(Error::OutOfTurn("one-way pattern: this side only sends"))?;
         self.window.check(n)?;
         let epoch = n.checked_div(self.rekey_interval).unwrap_or(0);
-        let (out, next) = if epoch == keys.epoch {
-            (keys.current.decrypt_at(n, &[], ct)?, None)
+        let mut out = vec![0u8; ct.len() - TAG_LEN];
+        let next = if epoch == keys.epoch {
+            keys.current.decrypt_at_into(n, &[], ct, &mut out)?;
+            None
         } else if epoch < keys.epoch {
             // Within the window, so exactly one epoch back (interval ≥ window).
             let previous = keys.previous.as_ref().filter(|_| epoch + 1 == keys.epoch);
             let previous = previous.ok_or(Error::Replay("older than the replay window"))?;
-            (previous.decrypt_at(n, &[], ct)?, None)
+            previous.decrypt_at_into(n, &[], ct, &mut out)?;
+            None
         } else {
             if epoch - keys.epoch > MAX_EPOCH_SKIP {
                 return Err(Error::DecryptionFailed);
             }
-            let mut current = keys.current.clone();
-            let mut previous = current.clone();
+            let mut current = keys.current.try_clone()?;
+            let mut previous = None;
             for _ in keys.epoch..epoch {
-                previous = current.clone();
+                let older = current.try_clone()?;
                 current.rekey()?;
+                previous = Some(older);
             }
-            let out = current.decrypt_at(n, &[], ct)?;
+            current.decrypt_at_into(n, &[], ct, &mut out)?;
             // `previous` now holds the key of epoch − 1; older keys are dropped.
-            (out, Some(EpochKeys { epoch, current, previous: Some(previous) }))
+            Some(EpochKeys { epoch, current, previous })
         };
         // Commit only after authentication succeeded.
         if let Some(next) = next {
             self.recv = Some(next);
         }
         self.window.accept(n);
-        Ok(out.to_vec())
+        Ok(out)
     }
 
     /// The nonce the next sent message will carry.
