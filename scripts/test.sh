@@ -21,8 +21,11 @@ suite() {
   fi
 }
 
-# Rust: core (unit, vectors, Wycheproof), ffi (header drift), cli (end-to-end).
+# Rust: core (unit, vectors, Wycheproof, crash and offline tests), ffi (header drift), cli
+# (end-to-end). The workspace build unifies core with the `aead-ring` feature the shipped
+# artifacts use; the core suite runs once more alone for the default pure-Rust AEAD backend.
 suite "rust" cargo test --release --workspace --exclude sealwire-python --exclude sealwire-node
+suite "rust-core-default-backend" cargo test --release -p sealwire
 # Remote KMS providers (feature `kms`) against real OpenBao and moto servers on loopback.
 suite "kms" bash scripts/test-kms.sh
 suite "c" bash tests/c/run.sh
