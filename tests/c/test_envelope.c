@@ -1880,7 +1880,7 @@ static void test_result_codes(void)
         CHECK(strcmp(sealwire_result_code_string(codes[k].code), codes[k].string) == 0);
         CHECK(msg != NULL && msg[0] != '\0' && strcmp(msg, "unknown result code") != 0);
     }
-    CHECK(strcmp(sealwire_result_code_string(5006), "ERR_SEALWIRE_UNKNOWN_RESULT") == 0);
+    CHECK(strcmp(sealwire_result_code_string(5099), "ERR_SEALWIRE_UNKNOWN_RESULT") == 0);
     CHECK(strcmp(sealwire_result_code_string(3013), "ERR_SEALWIRE_UNKNOWN_RESULT") == 0);
 }
 
