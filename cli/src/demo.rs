@@ -287,9 +287,8 @@ fn copy_identity(id: &Identity) -> CliResult<Identity> {
 }
 
 fn create_agent(db: &Path, id: &Identity, key: &[u8; 32]) -> CliResult<Agent> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let opts = PrekeyOptions { one_time_prekeys: 10, kem_one_time_prekeys: 10, post_quantum: true };
-    Messenger::create(SqliteStore::open(db).map_err(e)?, copy_identity(id)?, key, opts, now).map_err(e)
+    Messenger::create(SqliteStore::open(db).map_err(e)?, copy_identity(id)?, key, opts, crate::dates::now()).map_err(e)
 }
 
 fn async_steps(alice: &Identity, bob: &Identity) -> CliResult {
