@@ -93,5 +93,5 @@ fn demo_runs() {
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
     assert!(out.contains("demo complete"));
-    assert_eq!(out.matches("    ok  ").count(), 27, "{out}");
+    assert_eq!(out.matches("    ok  ").count(), 39, "{out}");
 }
