@@ -98,7 +98,10 @@ fn prekey_options(o: Option<&MessengerCreateOptions>) -> CoreResult<PrekeyOption
             p.one_time_prekeys = n;
             p.kem_one_time_prekeys = n;
         }
-        if let Some(n) = count(o.kem_one_time_prekeys, "kemOneTimePrekeys must be an integer")? {
+        if let Some(n) = count(
+            o.kem_one_time_prekeys,
+            "kemOneTimePrekeys must be an integer",
+        )? {
             p.kem_one_time_prekeys = n;
         }
         if let Some(pq) = o.post_quantum {
@@ -232,6 +235,10 @@ fn received_js(r: Received) -> ReceivedMessage {
     }
 }
 
+fn received_opt_js(r: Option<Received>) -> Option<ReceivedMessage> {
+    r.map(received_js)
+}
+
 /// The 32-byte peer id of a public identity (its Ed25519 public key): how `Messenger` names
 /// peers (`send`, `hasSession`, `ReceivedMessage.peer`).
 #[napi]
@@ -269,7 +276,10 @@ where
         })
     }
 
-    fn on(shared: &Shared, f: impl FnOnce(&mut Core) -> CoreResult<T> + Send + 'static) -> AsyncTask<Self> {
+    fn on(
+        shared: &Shared,
+        f: impl FnOnce(&mut Core) -> CoreResult<T> + Send + 'static,
+    ) -> AsyncTask<Self> {
         let shared = Arc::clone(shared);
         Self::new(move || with_core(&shared, f))
     }
@@ -312,7 +322,7 @@ macro_rules! job_task {
 
 job_task!(Core, Messenger, Messenger::wrap);
 job_task!(OutboxRecord, OutboxMessage, outbox_js);
-job_task!(Option<Received>, Option<ReceivedMessage>, |r: Option<Received>| r.map(received_js));
+job_task!(Option<Received>, Option<ReceivedMessage>, received_opt_js);
 job_task!((), (), |()| ());
 
 // ---------------------------------------------------------------------------------------------
@@ -457,8 +467,11 @@ impl Messenger {
     /// missing or unreadable file.
     #[napi(factory, strict)]
     pub fn open(path: String, storage_key: &[u8], options: MessengerOpenOptions) -> Result<Self> {
-        let min = to_u64(&options.min_counter, "minCounter must be a non-negative integer")
-            .map_err(to_js_error)?;
+        let min = to_u64(
+            &options.min_counter,
+            "minCounter must be a non-negative integer",
+        )
+        .map_err(to_js_error)?;
         open_core(&path, storage_key, min)
             .map(Self::wrap)
             .map_err(to_js_error)
@@ -471,7 +484,10 @@ impl Messenger {
         storage_key: &[u8],
         options: MessengerOpenOptions,
     ) -> AsyncTask<MessengerJob<Core>> {
-        match to_u64(&options.min_counter, "minCounter must be a non-negative integer") {
+        match to_u64(
+            &options.min_counter,
+            "minCounter must be a non-negative integer",
+        ) {
             Ok(min) => {
                 let key = Zeroizing::new(storage_key.to_vec());
                 MessengerJob::new(move || open_core(&path, &key, min))
@@ -529,7 +545,11 @@ impl Messenger {
 
     /// Like `connect`, on the libuv thread pool.
     #[napi(strict, ts_return_type = "Promise<void>")]
-    pub fn connect_async(&self, peer: &PublicIdentity, bundle: &PrekeyBundle) -> AsyncTask<MessengerJob<()>> {
+    pub fn connect_async(
+        &self,
+        peer: &PublicIdentity,
+        bundle: &PrekeyBundle,
+    ) -> AsyncTask<MessengerJob<()>> {
         let peer = peer.inner.clone();
         let bundle = bundle.inner.clone();
         MessengerJob::on(&self.shared, move |m| m.connect(&peer, &bundle))
@@ -537,7 +557,10 @@ impl Messenger {
 
     /// Whether a session with `peer` (a `PublicIdentity` or a 32-byte peer id) exists.
     #[napi(strict)]
-    pub fn has_session(&self, peer: Either<ClassInstance<'_, PublicIdentity>, Uint8Array>) -> Result<bool> {
+    pub fn has_session(
+        &self,
+        peer: Either<ClassInstance<'_, PublicIdentity>, Uint8Array>,
+    ) -> Result<bool> {
         let pid = to_peer(&peer).map_err(to_js_error)?;
         self.with(|m| m.has_session(&pid))
     }

@@ -271,6 +271,27 @@ describe('Messenger', () => {
     await assert.rejects(alice.receiveAsync(reply.ciphertext), code('ERR_SEALWIRE_STORAGE'))
   })
 
+  test('concurrent async operations on one messenger are serialized', async () => {
+    const { bobId, alice, bob } = pair()
+    alice.connect(bobId.public, bob.bundle())
+    const first = alice.send(bobId.public, Buffer.from('m0')) // the initial message
+    assert.equal(text(bob.receive(first.ciphertext).plaintext), 'm0')
+    // Several sends in flight at once, plus synchronous calls while they run.
+    const pending = [1, 2, 3, 4].map((i) => alice.sendAsync(bobId.public, Buffer.from(`m${i}`)))
+    assert.equal(typeof alice.counter, 'bigint')
+    pending.push(Promise.resolve(alice.send(bobId.public, Buffer.from('m5'))))
+    const outs = await Promise.all(pending)
+    const ids = outs.map((o) => o.id)
+    assert.equal(new Set(ids.map(String)).size, ids.length)
+    assert.equal(alice.pendingOutbox().length, 6)
+    // Received in any order (out-of-order delivery is within the ratchet's skip window).
+    const got = await Promise.all(outs.reverse().map((o) => bob.receiveAsync(o.ciphertext)))
+    assert.deepEqual(got.map((g) => text(g.plaintext)).sort(), ['m1', 'm2', 'm3', 'm4', 'm5'])
+    assert.equal(bob.pendingInbox().length, 6)
+    alice.close()
+    bob.close()
+  })
+
   test('nothing secret in inspect; no constructor', () => {
     const key = crypto.randomBytes(32)
     const id = Identity.generate()
