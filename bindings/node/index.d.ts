@@ -296,6 +296,122 @@ export declare class KeyringKey {
 }
 
 /**
+ * An agent's asynchronous sessions with its peers, persisted in one SQLite file (WAL,
+ * `synchronous=FULL`), everything secret sealed under a 32-byte storage key.
+ *
+ * `send` commits the new ratchet state and the ciphertext (outbox) before returning it;
+ * after a crash, `pendingOutbox()` returns the same bytes to send again. `receive` commits
+ * state, consumed prekey, duplicate marker and plaintext (inbox) in one transaction and
+ * returns `null` for a message already received. Save `counter` outside the store after each
+ * operation and pass it to `open` as `minCounter` to detect a rolled-back store.
+ *
+ * One `Messenger` per file. Await each `…Async` call before the next operation on the same
+ * messenger if order matters. `new Messenger()` is not allowed: use `create` / `open`.
+ */
+export declare class Messenger {
+  /**
+   * Set up a new store at `path` (the file must not hold another store) for `identity`:
+   * generates the prekeys and commits both, sealed under `storageKey` (32 bytes). Then
+   * publish `bundle()`. Blocks on disk I/O and one Argon2id run: prefer `createAsync`.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_LENGTH` (storage key), `ERR_SEALWIRE_STORAGE`
+   * (the database), `ERR_SEALWIRE_STORE_CONFLICT` (the file already holds a store),
+   * `ERR_SEALWIRE_INVALID_PARAMETER` (options).
+   */
+  static create(path: string, identity: Identity, storageKey: Uint8Array, options?: MessengerCreateOptions | undefined | null): Messenger
+  /** Like `create`, on the libuv thread pool. Rejections carry the same `code`s. */
+  static createAsync(path: string, identity: Identity, storageKey: Uint8Array, options?: MessengerCreateOptions | undefined | null): Promise<Messenger>
+  /**
+   * Open the store at `path` set up by `create`.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_STALE_STATE` if the store's counter is below
+   * `options.minCounter` (an older copy of the store: do not use it for sessions),
+   * `ERR_SEALWIRE_DECRYPTION_FAILED` for a wrong storage key, `ERR_SEALWIRE_STORAGE` for a
+   * missing or unreadable file.
+   */
+  static open(path: string, storageKey: Uint8Array, options: MessengerOpenOptions): Messenger
+  /** Like `open`, on the libuv thread pool. Rejections carry the same `code`s. */
+  static openAsync(path: string, storageKey: Uint8Array, options: MessengerOpenOptions): Promise<Messenger>
+  /** Our own public identity. */
+  get identity(): PublicIdentity
+  /**
+   * The store counter after our last commit. Save it outside the store and pass it to
+   * `open` as `minCounter`.
+   */
+  get counter(): bigint
+  /** The prekey bundle to publish (current signed prekey, every unused one-time prekey). */
+  bundle(): PrekeyBundle
+  /** Unused one-time X25519 prekeys (each accepted session consumes one). */
+  oneTimePrekeyCount(): number
+  /** Top the one-time prekeys back up and commit; publish `bundle()` again. */
+  replenishPrekeys(): void
+  /**
+   * Start a session with `peer` from its bundle and commit it (offline: the peer learns
+   * of the session from the first message). An existing session is kept as an older one.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_IDENTITY_MISMATCH` if the bundle is not `peer`'s.
+   */
+  connect(peer: PublicIdentity, bundle: PrekeyBundle): void
+  /** Like `connect`, on the libuv thread pool. */
+  connectAsync(peer: PublicIdentity, bundle: PrekeyBundle): Promise<void>
+  /** Whether a session with `peer` (a `PublicIdentity` or a 32-byte peer id) exists. */
+  hasSession(peer: PublicIdentity | Uint8Array): boolean
+  /** The peer ids of every peer with a session. */
+  peers(): Array<Buffer>
+  /**
+   * Encrypt `plaintext` for `peer`, commit the new state and the ciphertext (outbox), and
+   * return the record: send `ciphertext`, then `markSent(id)`.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_NO_SESSION` without a session (`connect` first),
+   * `ERR_SEALWIRE_MESSAGE_TOO_LARGE`, `ERR_SEALWIRE_STORAGE` / `ERR_SEALWIRE_STORE_CONFLICT`
+   * (nothing committed, nothing to send).
+   */
+  send(peer: PublicIdentity | Uint8Array, plaintext: Uint8Array): OutboxMessage
+  /** Like `send`, on the libuv thread pool. */
+  sendAsync(peer: PublicIdentity | Uint8Array, plaintext: Uint8Array): Promise<OutboxMessage>
+  /**
+   * Outbox records not yet marked sent, oldest first: after a restart, send each again
+   * (byte for byte) and `markSent` it.
+   */
+  pendingOutbox(): Array<OutboxMessage>
+  /** The transport has taken outbox record `id`: forget it. Idempotent. */
+  markSent(id: number | bigint): void
+  /** Like `markSent`, on the libuv thread pool. */
+  markSentAsync(id: number | bigint): Promise<void>
+  /**
+   * Process one message from the wire: `null` for a message already received (same
+   * bytes; nothing changes), otherwise the committed message (handle it, then `ack(id)`).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_DECRYPTION_FAILED` (no session can read it),
+   * `ERR_SEALWIRE_REPLAY` (its keys were already used), a decoding code for garbage;
+   * nothing is committed.
+   */
+  receive(message: Uint8Array): ReceivedMessage | null
+  /** Like `receive`, on the libuv thread pool. */
+  receiveAsync(message: Uint8Array): Promise<ReceivedMessage | null>
+  /**
+   * Messages received and not yet acknowledged, oldest first (after a restart: handle
+   * those not handled yet, by id, and `ack` them).
+   */
+  pendingInbox(): Array<ReceivedMessage>
+  /**
+   * The application has durably handled inbox message `id`: delete its plaintext.
+   * Idempotent.
+   */
+  ack(id: number | bigint): void
+  /** Like `ack`, on the libuv thread pool. */
+  ackAsync(id: number | bigint): Promise<void>
+  /**
+   * Close the database (waits for a pending async operation). Every later use throws
+   * `ERR_SEALWIRE_STORAGE`. Idempotent. Without it the file is closed when the object is
+   * garbage-collected.
+   */
+  close(): void
+  /** Whether `close()` was called. */
+  get closed(): boolean
+}
+
+/**
  * A Noise Protocol Framework (revision 34) handshake in progress, for one side.
  *
  * The protocol is chosen by its standard name, e.g. `Noise_XX_25519_ChaChaPoly_BLAKE2s`,
@@ -530,6 +646,27 @@ export declare class NoiseUnorderedTransport {
    * one-way pattern.
    */
   get sendingNonce(): bigint | null
+}
+
+/**
+ * A published prekey bundle: what an initiator needs to start a session with its owner
+ * while the owner is offline (`Messenger.connect`). Every instance has been verified
+ * (identity, signatures, keys). Public: publish `toBytes()` anywhere.
+ */
+export declare class PrekeyBundle {
+  /**
+   * Decode and verify a bundle (strict: bad magic, unknown version, truncation, trailing
+   * bytes, invalid keys and bad signatures all throw with their codes).
+   */
+  static fromBytes(bytes: Uint8Array): PrekeyBundle
+  /** The canonical encoding (`docs/RATCHET_FORMATS.md`). */
+  toBytes(): Buffer
+  /** The owner's public identity. */
+  get identity(): PublicIdentity
+  /** Whether the bundle carries ML-KEM-768 prekeys (sessions started from it use PQXDH). */
+  get isPostQuantum(): boolean
+  /** Number of one-time X25519 prekeys in the bundle. */
+  get oneTimePrekeyCount(): number
 }
 
 /**
@@ -768,6 +905,32 @@ export interface KeyVersionInfo {
   decryptUntil?: number
 }
 
+/** Options of `Messenger.create` / `Messenger.createAsync`. */
+export interface MessengerCreateOptions {
+  /**
+   * One-time prekeys to keep published (X25519 and, with `postQuantum`, ML-KEM-768 each;
+   * 0 ..= 1000, default 100).
+   */
+  oneTimePrekeys?: number
+  /** One-time ML-KEM-768 prekeys, if different from `oneTimePrekeys` (0 ..= 1000). */
+  kemOneTimePrekeys?: number
+  /**
+   * Publish ML-KEM-768 prekeys so that peers use PQXDH (default true). Without it only
+   * X3DH is possible.
+   */
+  postQuantum?: boolean
+}
+
+/** Options of `Messenger.open` / `Messenger.openAsync`. */
+export interface MessengerOpenOptions {
+  /**
+   * The lowest store counter accepted: the `counter` saved (outside the store) after the
+   * last operation. A store whose counter is smaller is an older copy (restored backup,
+   * snapshot): `open` fails with `ERR_SEALWIRE_STALE_STATE`. `0` skips the check.
+   */
+  minCounter: number | bigint
+}
+
 /**
  * The handshake payload by which an agent presents its identity in a Noise handshake: the
  * canonical encoding of its `PublicIdentity`. Send it where the payload is encrypted (in
@@ -853,6 +1016,39 @@ export interface OpenOptions {
    * `KeyringKey`, `Identity`, `XWingKeyPair`, or JavaScript providers with `unwrap`.
    */
   keys: Array<KeyProvider>
+}
+
+/** A ciphertext committed for sending (returned by `send`, listed by `pendingOutbox`). */
+export interface OutboxMessage {
+  /** Outbox id (increasing): pass it to `markSent` once the transport has taken the bytes. */
+  id: bigint
+  /** The recipient's 32-byte peer id. */
+  peer: Buffer
+  /** 32-byte id of the ciphertext (what the receiver uses to drop duplicates). */
+  messageId: Buffer
+  /** The exact bytes to send (and, after a restart, to send again). */
+  ciphertext: Buffer
+}
+
+/**
+ * The 32-byte peer id of a public identity (its Ed25519 public key): how `Messenger` names
+ * peers (`send`, `hasSession`, `ReceivedMessage.peer`).
+ */
+export declare function peerId(identity: PublicIdentity): Buffer
+
+/** A message received and committed (returned by `receive`, listed by `pendingInbox`). */
+export interface ReceivedMessage {
+  /**
+   * Inbox id (increasing, the same when re-delivered by `pendingInbox`): `ack` it once
+   * the plaintext is durably handled.
+   */
+  id: bigint
+  /** The sender's 32-byte peer id (authenticated by the session). */
+  peer: Buffer
+  /** 32-byte id of the ciphertext it came from. */
+  messageId: Buffer
+  /** The plaintext. */
+  plaintext: Buffer
 }
 
 /**

@@ -9,7 +9,8 @@
 //! [`noise`] (`NoiseHandshake`, `NoiseTransport`, `NoiseUnorderedTransport`), [`envelope`]
 //! (`seal` / `unseal`, `EnvelopeSealer` / `EnvelopeOpener`, `rewrap`, `EnvelopeHeader`,
 //! `Keyring`, `KeyringKey`, `RootKey`, `XWingPublicKey`, `XWingKeyPair`, JavaScript key
-//! providers). The stream and file helpers are plain JavaScript (`stream.js`), exported with
+//! providers), [`messenger`] (`Messenger`, `PrekeyBundle`, `peerId`: asynchronous sessions,
+//! X3DH / PQXDH and the Double Ratchet, persisted in SQLite). The stream and file helpers are plain JavaScript (`stream.js`), exported with
 //! everything here by the hand-written entry point `sealwire.js`.
 
 use napi_derive::napi;
@@ -17,6 +18,7 @@ use napi_derive::napi;
 mod envelope;
 mod error;
 mod identity;
+mod messenger;
 mod noise;
 
 /// Version of the sealwire native binding (the same as the Rust core's version).

@@ -23,7 +23,13 @@ import {
   Identity,
   PublicIdentity,
   NoiseHandshake,
+  Messenger,
+  PrekeyBundle,
+  peerId,
   version,
+  type OutboxMessage,
+  type ReceivedMessage,
+  type MessengerCreateOptions,
   type CustomKeyProvider,
   type KeyProvider,
   type KeyProviderContext,
@@ -98,4 +104,36 @@ export async function sample(): Promise<void> {
   const root: string = RootKey.generate().toHex()
   const seed: Buffer = carol.exportSeed()
   void [retired, ids, def, kv, loaded, loaded2, n, ctx, last, s, o, hs, root, seed, suite, version]
+}
+
+export async function messengerSample(): Promise<void> {
+  const storageKey = new Uint8Array(32)
+  const opts: MessengerCreateOptions = { oneTimePrekeys: 10, postQuantum: true }
+  const bob: Messenger = Messenger.create('/tmp/bob.db', Identity.generate(), storageKey, opts)
+  const alice: Messenger = await Messenger.createAsync('/tmp/alice.db', Identity.generate(), storageKey)
+  const bundle: PrekeyBundle = PrekeyBundle.fromBytes(bob.bundle().toBytes())
+  const pq: boolean = bundle.isPostQuantum
+  const bobPublic: PublicIdentity = bundle.identity
+  alice.connect(bobPublic, bundle)
+  await alice.connectAsync(bobPublic, bundle)
+  const has: boolean = alice.hasSession(bobPublic) && alice.hasSession(peerId(bobPublic))
+  const out: OutboxMessage = alice.send(bobPublic, Buffer.from('hi'))
+  const out2: OutboxMessage = await alice.sendAsync(peerId(bobPublic), new Uint8Array(1))
+  const id: bigint = out.id
+  alice.markSent(id)
+  await alice.markSentAsync(1)
+  const pending: OutboxMessage[] = alice.pendingOutbox()
+  const got: ReceivedMessage | null = bob.receive(out.ciphertext)
+  const got2: ReceivedMessage | null = await bob.receiveAsync(out2.ciphertext)
+  if (got) bob.ack(got.id)
+  if (got2) await bob.ackAsync(got2.id)
+  const inbox: ReceivedMessage[] = bob.pendingInbox()
+  const counter: bigint = bob.counter
+  const left: number = bob.oneTimePrekeyCount()
+  bob.replenishPrekeys()
+  const peers: Buffer[] = bob.peers()
+  bob.close()
+  const reopened: Messenger = Messenger.open('/tmp/bob.db', storageKey, { minCounter: counter })
+  const reopened2: Messenger = await Messenger.openAsync('/tmp/bob.db', storageKey, { minCounter: 0 })
+  void [pq, has, pending, inbox, left, peers, reopened.identity, reopened2.closed]
 }
