@@ -410,6 +410,43 @@ impl PyMessenger {
         Ok(Self::wrap(inner))
     }
 
+    /// Start over after `open` refused the store at `stale_path` with `StaleStateError`
+    /// (the newer state is lost): set up the new, empty store at `fresh_path` with the
+    /// identity from the stale store, **new** prekeys and a counter above `min_counter`
+    /// (the anchor `open` was given). Nothing else is taken from the stale store (its
+    /// sessions could re-derive message keys already used).
+    ///
+    /// Returns the new messenger and the peer ids the stale store had sessions with: publish
+    /// the new `bundle()`, fetch each peer's bundle and `connect` again, and treat messages
+    /// of the lost interval as possibly lost (`docs/STORE.md`). Releases the GIL.
+    #[staticmethod]
+    #[pyo3(signature = (
+        stale_path, fresh_path, storage_key, *, min_counter, one_time_prekeys=100,
+        kem_one_time_prekeys=None, post_quantum=true
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn recover_from_rollback<'py>(
+        py: Python<'py>,
+        stale_path: PathBuf,
+        fresh_path: PathBuf,
+        storage_key: BytesLike<'_>,
+        min_counter: &Bound<'_, PyInt>,
+        one_time_prekeys: i64,
+        kem_one_time_prekeys: Option<i64>,
+        post_quantum: bool,
+    ) -> Result<(Self, Vec<Bound<'py, PyBytes>>)> {
+        let min_counter = u64_arg(min_counter, "min_counter must be a non-negative integer")?;
+        let options = prekey_options(one_time_prekeys, kem_one_time_prekeys, post_quantum)?;
+        let now = now_arg(None)?;
+        let (inner, peers) = detach(py, || {
+            let stale = SqliteStore::open(&stale_path)?;
+            let fresh: Store = Box::new(SqliteStore::open(&fresh_path)?);
+            Inner::recover_from_rollback(stale, fresh, &storage_key, min_counter, options, now)
+        })?;
+        let peers = peers.iter().map(|p| PyBytes::new(py, p)).collect();
+        Ok((Self::wrap(inner), peers))
+    }
+
     /// Our own public identity.
     #[getter]
     fn identity(&self, py: Python<'_>) -> Result<PyPublicIdentity> {

@@ -379,6 +379,26 @@ def test_stale_snapshot_is_refused(tmp_path: Path) -> None:
     # Without the anchor the rollback goes unnoticed: that is what the anchor is for.
     Messenger.open(db, ALICE_KEY, min_counter=0).close()
 
+    # Recovery: same identity, new prekeys, a counter above the anchor, no sessions.
+    fresh = tmp_path / "alice-fresh.db"
+    alice, peers = Messenger.recover_from_rollback(
+        db, fresh, ALICE_KEY, min_counter=latest, one_time_prekeys=3
+    )
+    assert peers == [bob.identity.ed25519_key]
+    assert alice.counter > latest
+    assert not alice.has_session(bob.identity)
+    assert alice.one_time_prekey_count() == 3
+    # Reconnect from the peer's bundle; the peer takes the new session as current.
+    alice.connect(bob.identity, bob.bundle())
+    deliver(alice, bob, b"after recovery")
+    deliver(bob, alice, b"welcome back")
+    anchor = alice.counter
+    alice.close()
+    Messenger.open(fresh, ALICE_KEY, min_counter=anchor).close()
+    # The fresh store already holds an identity: recovering into it again is refused.
+    with pytest.raises(sealwire.StorageError):
+        Messenger.recover_from_rollback(db, fresh, ALICE_KEY, min_counter=latest)
+
 
 def test_wrong_storage_key_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "m.db"

@@ -482,6 +482,17 @@ class Messenger:
     ) -> Messenger: ...
     @staticmethod
     def open(path: _Path, storage_key: Buffer, *, min_counter: int) -> Messenger: ...
+    @staticmethod
+    def recover_from_rollback(
+        stale_path: _Path,
+        fresh_path: _Path,
+        storage_key: Buffer,
+        *,
+        min_counter: int,
+        one_time_prekeys: int = 100,
+        kem_one_time_prekeys: int | None = None,
+        post_quantum: bool = True,
+    ) -> tuple[Messenger, list[bytes]]: ...
     @property
     def identity(self) -> PublicIdentity: ...
     @property
