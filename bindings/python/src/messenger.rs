@@ -44,7 +44,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Lock with the GIL held; the GIL is released while waiting.
 fn lock_attached<'a, T>(py: Python<'_>, m: &'a Mutex<T>) -> MutexGuard<'a, T> {
-    m.lock_py_attached(py).unwrap_or_else(PoisonError::into_inner)
+    m.lock_py_attached(py)
+        .unwrap_or_else(PoisonError::into_inner)
 }
 
 // --- arguments ------------------------------------------------------------------------------
@@ -81,18 +82,26 @@ fn peer_arg(obj: &Bound<'_, PyAny>) -> Result<PeerId> {
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(PeerId::try_from(&bytes[..]).map_err(|_| sealwire::Error::InvalidLength {
-        what: "peer id",
-        expected: 32,
-        actual: bytes.len(),
-    })?)
+    Ok(
+        PeerId::try_from(&bytes[..]).map_err(|_| sealwire::Error::InvalidLength {
+            what: "peer id",
+            expected: 32,
+            actual: bytes.len(),
+        })?,
+    )
 }
 
 /// Prekey options from the keyword arguments (`kem_one_time_prekeys` defaults to
 /// `one_time_prekeys`). The core refuses more than 1000 of each kind.
-fn prekey_options(one_time: i64, kem_one_time: Option<i64>, post_quantum: bool) -> Result<PrekeyOptions> {
+fn prekey_options(
+    one_time: i64,
+    kem_one_time: Option<i64>,
+    post_quantum: bool,
+) -> Result<PrekeyOptions> {
     let count = |n: i64| {
-        u16::try_from(n).map_err(|_| sealwire::Error::InvalidParameter("at most 1000 one-time prekeys of each kind"))
+        u16::try_from(n).map_err(|_| {
+            sealwire::Error::InvalidParameter("at most 1000 one-time prekeys of each kind")
+        })
     };
     Ok(PrekeyOptions {
         one_time_prekeys: count(one_time)?,
@@ -177,7 +186,11 @@ impl PyPrekeyBundle {
         format!(
             "<PrekeyBundle one_time={} post_quantum={}>",
             self.inner.one_time_prekey_ids().len(),
-            if self.inner.is_post_quantum() { "True" } else { "False" }
+            if self.inner.is_post_quantum() {
+                "True"
+            } else {
+                "False"
+            }
         )
     }
 }
@@ -221,7 +234,11 @@ impl PyOutboxRecord {
     }
 
     fn __repr__(&self) -> String {
-        format!("<OutboxRecord id={} len={}>", self.inner.id, self.inner.ciphertext.len())
+        format!(
+            "<OutboxRecord id={} len={}>",
+            self.inner.id,
+            self.inner.ciphertext.len()
+        )
     }
 }
 
@@ -284,7 +301,10 @@ impl PyReceived {
 }
 
 fn outbox_list(records: Vec<OutboxRecord>) -> Vec<PyOutboxRecord> {
-    records.into_iter().map(|inner| PyOutboxRecord { inner }).collect()
+    records
+        .into_iter()
+        .map(|inner| PyOutboxRecord { inner })
+        .collect()
 }
 
 // --- Messenger ------------------------------------------------------------------------------
@@ -538,7 +558,11 @@ impl PyMessenger {
 
     /// The public identity of `peer` as authenticated by its current session, or None
     /// without a session. Releases the GIL.
-    fn peer_identity(&self, py: Python<'_>, peer: &Bound<'_, PyAny>) -> Result<Option<PyPublicIdentity>> {
+    fn peer_identity(
+        &self,
+        py: Python<'_>,
+        peer: &Bound<'_, PyAny>,
+    ) -> Result<Option<PyPublicIdentity>> {
         let peer = peer_arg(peer)?;
         let identity = self.run(py, |m| m.peer_identity(&peer))?;
         Ok(identity.map(|inner| PyPublicIdentity { inner }))
