@@ -18,6 +18,7 @@ mod error;
 mod identity;
 mod input;
 mod keyring;
+mod messenger;
 mod noise;
 mod provider;
 mod recipient;
@@ -25,7 +26,8 @@ mod stream;
 
 /// Run `f` with the GIL released (polars' `enter_polars` pattern): the one way this module
 /// lets other Python threads run during Argon2, key generation, signing and verification,
-/// Noise handshake messages, Noise transport encryption, and envelope sealing and opening.
+/// Noise handshake messages, Noise transport encryption, envelope sealing and opening, and
+/// every `Messenger` operation (ratchet and prekey work, store reads and commits).
 ///
 /// `f` must not touch Python objects; its captures are `Send` (byte arguments are borrowed
 /// from immutable `bytes` or copied into Rust memory beforehand, see [`input`]).
@@ -64,6 +66,11 @@ fn sealwire_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(envelope::seal_file, m)?)?;
     m.add_function(wrap_pyfunction!(envelope::unseal_file, m)?)?;
     m.add_function(wrap_pyfunction!(envelope::provider_info, m)?)?;
+    // asynchronous sessions (X3DH / PQXDH + Double Ratchet, persistent)
+    m.add_class::<messenger::PyPrekeyBundle>()?;
+    m.add_class::<messenger::PyMessenger>()?;
+    m.add_class::<messenger::PyOutboxRecord>()?;
+    m.add_class::<messenger::PyReceived>()?;
     // private, for the tests
     m.add_function(wrap_pyfunction!(error::_error_classes, m)?)?;
     m.add_function(wrap_pyfunction!(error::_raise_error, m)?)?;

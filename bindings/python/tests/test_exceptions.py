@@ -122,6 +122,10 @@ def test_public_names() -> None:
         "KeyringKey",
         "KeyVersionInfo",
         "RootKey",
+        "PrekeyBundle",
+        "Messenger",
+        "OutboxRecord",
+        "Received",
         "XWingKeyPair",
         "XWingPublicKey",
     }

@@ -1,6 +1,6 @@
 """The GIL is released during expensive calls (Argon2id export/import, generate, sign, verify,
-Noise handshake messages and transport encryption, envelope sealing and opening), and shared
-objects are thread-safe."""
+Noise handshake messages and transport encryption, envelope sealing and opening, Messenger
+operations), and shared objects are thread-safe."""
 
 from __future__ import annotations
 
@@ -361,3 +361,32 @@ def test_shared_keyring_rotating_while_threads_seal_and_open(ring: sealwire.Keyr
     assert not rot.is_alive()
     assert not errors, errors
     assert ring.primary_version("k") > 1
+
+
+def test_messenger_calls_release_the_gil(no_forced_switching: None) -> None:
+    """Prekey generation (ML-KEM key generation), the ratchet and the store run off the GIL."""
+    key = bytes(32)
+    made: list[sealwire.Messenger] = []
+    bob_id = sealwire.Identity.generate()
+
+    def create() -> None:
+        made.append(sealwire.Messenger.create_in_memory(bob_id, key, one_time_prekeys=200))
+
+    assert ran_while(create) > 0
+    bob = made[0]
+    alice_id = sealwire.Identity.generate()
+    alice = sealwire.Messenger.create_in_memory(alice_id, key, one_time_prekeys=1)
+    alice.connect(bob.identity, bob.bundle())
+    sent: list[sealwire.OutboxRecord] = []
+
+    def send_many() -> None:
+        for _ in range(200):
+            sent.append(alice.send(bob.identity, bytes(1024)))
+
+    assert ran_while(send_many) > 0
+
+    def receive_all() -> None:
+        for rec in sent:
+            bob.receive(rec.ciphertext)
+
+    assert ran_while(receive_all) > 0

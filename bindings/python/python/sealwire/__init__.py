@@ -39,6 +39,23 @@ Envelopes (data at rest: a fresh data key per object, wrapped for each key provi
     with open("out.swev", "wb") as f, sealwire.EnvelopeWriter(f, to=ring) as w:
         w.write(b"any amount of data")              # streamed, one segment in memory
 
+Asynchronous sessions (X3DH / PQXDH, then the Double Ratchet), persisted crash-safely::
+
+    key = os.urandom(32)                            # the storage key, from your key store
+    bob = sealwire.Messenger.create("bob.db", bob_identity, key)
+    published = bob.bundle().to_bytes()             # Bob publishes, then may go offline
+    anchor = bob.counter                            # saved outside the store
+
+    alice = sealwire.Messenger.create("alice.db", alice_identity, key)
+    alice.connect(bob_identity.public, sealwire.PrekeyBundle.from_bytes(published))
+    rec = alice.send(bob_identity.public, b"hello")  # committed before you see the bytes
+    transport.put(rec.ciphertext); alice.mark_sent(rec.id)
+
+    bob = sealwire.Messenger.open("bob.db", key, min_counter=anchor)
+    got = bob.receive(ciphertext)                   # None for a duplicate
+    handle(got.plaintext); bob.ack(got.id)
+    bob.send(got.peer, b"hi alice")                 # peer: PublicIdentity or 32-byte peer id
+
 Every error is a :class:`sealwire.SealwireError` with a stable ``code``.
 """
 
@@ -65,10 +82,14 @@ from sealwire._native import (
     Keyring,
     KeyringKey,
     KeyVersionInfo,
+    Messenger,
     NoiseHandshake,
     NoiseTransport,
     NoiseUnorderedTransport,
+    OutboxRecord,
+    PrekeyBundle,
     PublicIdentity,
+    Received,
     RootKey,
     WrapContext,
     XWingKeyPair,
@@ -109,6 +130,10 @@ __all__ = [
     "RootKey",
     "XWingKeyPair",
     "XWingPublicKey",
+    "PrekeyBundle",
+    "Messenger",
+    "OutboxRecord",
+    "Received",
     "SealwireError",
     "DecodeError",
     "InvalidKeyError",
