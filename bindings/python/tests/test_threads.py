@@ -379,9 +379,11 @@ def test_messenger_calls_release_the_gil(no_forced_switching: None) -> None:
     alice.connect(bob.identity, bob.bundle())
     sent: list[sealwire.OutboxRecord] = []
 
+    # Each call must run long enough natively for this thread to be scheduled while the GIL
+    # is released (a 1 KiB send is over in microseconds, before the OS wakes this thread).
     def send_many() -> None:
-        for _ in range(200):
-            sent.append(alice.send(bob.identity, bytes(1024)))
+        for _ in range(8):
+            sent.append(alice.send(bob.identity, bytes(4 * 1024 * 1024)))
 
     assert ran_while(send_many) > 0
 
