@@ -13,9 +13,52 @@
 //! * [`ratchet`] — asynchronous sessions: X3DH / PQXDH from published prekey bundles, then
 //!   the Double Ratchet with header encryption, persisted as sealed, generation-counted state.
 //!
+//! * [`store`] — the persistent session store and `Messenger`: send commits state and an
+//!   outbox record before the ciphertext leaves; receive commits state, the consumed prekey
+//!   and a dedupe record in one transaction.
+//!
 //! Every decoder is strict: malformed input yields a typed [`Error`], never a panic and never a
 //! silently defaulted value. Secret material lives in types that zeroize on drop and never
 //! appear in `Debug` output or error messages.
+//!
+//! The README's quick start, kept compiling and running here:
+//!
+//! ```
+//! # fn main() -> sealwire::Result<()> {
+//! use sealwire::{Identity, PublicIdentity};
+//!
+//! let alice = Identity::generate()?;
+//! let wire: Vec<u8> = alice.public().to_bytes();           // publish this
+//! let seen = PublicIdentity::from_bytes(&wire)?;           // verifies the key binding
+//! println!("{} {}", seen.did(), seen.fingerprint());
+//! let sig = alice.sign(b"hello")?;
+//! seen.verify(b"hello", &sig)?;
+//! let blob = alice.export_with_params(b"passphrase", sealwire::KdfParams::MINIMUM)?;
+//! let again = Identity::import(&blob, b"passphrase")?;
+//! assert_eq!(again.public(), alice.public());
+//!
+//! // Noise IK, then transport
+//! use sealwire::noise::NoiseBuilder;
+//! let bob = Identity::generate()?;
+//! let mut i = NoiseBuilder::new("Noise_IK_25519_ChaChaPoly_BLAKE2s")?
+//!     .local_identity(&alice).remote_identity(bob.public()).build_initiator()?;
+//! let mut r = NoiseBuilder::new("Noise_IK_25519_ChaChaPoly_BLAKE2s")?
+//!     .local_identity(&bob).build_responder()?;
+//! r.read_message(&i.write_message(b"")?)?;
+//! i.read_message(&r.write_message(b"")?)?;
+//! let (mut ti, mut tr) = (i.into_transport()?, r.into_transport()?);
+//! assert_eq!(tr.decrypt(&ti.encrypt(b"hi")?)?, b"hi");
+//!
+//! // Envelope: per-object data key, wrapped for a keyring and for Bob
+//! use sealwire::envelope::{self, EncryptionContext, Keyring};
+//! let mut ring = Keyring::new();
+//! ring.create_key("memories")?;
+//! let ctx = EncryptionContext::from_pairs([("kind", "memory")])?;
+//! let sealed = envelope::seal(b"note", &ctx, &[&ring, bob.public()])?;
+//! assert_eq!(envelope::open(&sealed, &ctx, &[&bob])?, b"note");
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
