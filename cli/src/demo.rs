@@ -145,11 +145,10 @@ pub fn run() -> CliResult {
 /// Run a handshake to the end, passing messages directly; `payloads` gives, per message index,
 /// what its writer sends (identity payloads go only where the message is encrypted).
 /// Returns the transports, the payloads each side received, and the message sizes.
-fn run_handshake(
-    mut i: Handshake,
-    mut r: Handshake,
-    payloads: &[&[u8]],
-) -> Result<(Transport, Transport, Vec<Vec<u8>>, Vec<usize>), String> {
+/// Both transports, the payload each message delivered, and each message's size.
+type HandshakeRun = (Transport, Transport, Vec<Vec<u8>>, Vec<usize>);
+
+fn run_handshake(mut i: Handshake, mut r: Handshake, payloads: &[&[u8]]) -> Result<HandshakeRun, String> {
     let (mut received, mut sizes) = (Vec::new(), Vec::new());
     for (n, payload) in payloads.iter().enumerate() {
         let (w, rd) = if n % 2 == 0 { (&mut i, &mut r) } else { (&mut r, &mut i) };
