@@ -90,6 +90,11 @@ pub fn run() -> CliResult {
     async_steps(&alice, &bob)?;
 
     step(15, "Alice's agent seals a memory object to her local keyring and to Bob's public identity (multi-wrap)");
+    let vault_addr = vault_env();
+    match &vault_addr {
+        Ok(addr) => println!("    using Vault Transit at {addr} (key {VAULT_DEMO_KEY}, step 19)"),
+        Err(unset) => println!("    no Vault configured ({unset} unset): using the embedded local keyring"),
+    }
     let mut keyring = Keyring::new();
     keyring.create_key("agent-memory").map_err(e)?;
     let ctx = EncryptionContext::from_pairs([("agent", "alice"), ("kind", "memory"), ("object", "notes/7")]).map_err(e)?;
@@ -138,7 +143,55 @@ pub fn run() -> CliResult {
         kind(&old) == Some(ErrorKind::KeyNotFound) && envelope::open(&rewrapped, &ctx, &[&keyring]).is_ok(),
     )?;
 
+    if vault_addr.is_ok() {
+        vault_step(&keyring, &ctx, &other_ctx, memory)?;
+    }
+
     println!("\ndemo complete: identities exchanged and verified, signed message checked, Noise XX / IK / hybrid XXhfs sessions run, asynchronous PQXDH sessions survived restarts and a stale snapshot was refused, memory object sealed, rotated, rewrapped and opened by both agents");
+    Ok(())
+}
+
+const VAULT_DEMO_KEY: &str = "sealwire-demo";
+
+/// The Vault address if both an address and a token are set (`VAULT_*`, else `BAO_*`), else
+/// the name of the missing variable.
+fn vault_env() -> Result<String, &'static str> {
+    let get = |a: &str, b: &str| std::env::var(a).ok().filter(|v| !v.is_empty()).or_else(|| std::env::var(b).ok().filter(|v| !v.is_empty()));
+    let addr = get("VAULT_ADDR", "BAO_ADDR").ok_or("VAULT_ADDR")?;
+    get("VAULT_TOKEN", "BAO_TOKEN").ok_or("VAULT_TOKEN")?;
+    Ok(addr)
+}
+
+fn vault_step(keyring: &Keyring, ctx: &EncryptionContext, other_ctx: &EncryptionContext, memory: &[u8]) -> CliResult {
+    use sealwire::envelope::kms::{VaultTransit, VaultTransitConfig};
+    step(19, "Alice's agent also wraps a memory object for Vault Transit (remote KMS, derived key bound to the object)");
+    let ve = |err: sealwire::Error| format!("demo: Vault Transit: {}", crate::errors::core(err));
+    let vault = VaultTransit::new(VaultTransitConfig::from_env(VAULT_DEMO_KEY).map_err(ve)?).map_err(ve)?;
+    // The key must be derived (docs/KMS.md): create it so if missing, refuse an existing
+    // non-derived one (Vault would silently ignore the binding context).
+    match vault.key_info() {
+        Ok(info) if !info.derived => {
+            return Err(format!("demo: Vault Transit key {VAULT_DEMO_KEY} exists but is not derived; delete it or use another Vault"));
+        }
+        Ok(info) => println!("    Transit key {VAULT_DEMO_KEY} exists (version {})", info.latest_version),
+        Err(err) if err.kind() == ErrorKind::KmsKeyNotFound => {
+            vault.create_key().map_err(ve)?;
+            println!("    created derived Transit key {VAULT_DEMO_KEY}");
+        }
+        Err(err) => return Err(ve(err)),
+    }
+    let sealed = envelope::seal(memory, ctx, &[keyring, &vault]).map_err(ve)?;
+    let header = EnvelopeHeader::parse(&sealed).map_err(e)?;
+    for w in header.wrapped_keys() {
+        println!("      {:<13}  key id {}  version {}  ({} bytes)", w.provider(), w.key_id(), w.key_version(), w.wrapped().len());
+    }
+    check(
+        "one data key, wrapped for the keyring and for Vault Transit",
+        header.wrapped_keys().len() == 2 && header.wrapped_keys()[1].provider() == vault.provider_id(),
+    )?;
+    check("the object opens through Vault alone", envelope::open(&sealed, ctx, &[&vault]).map_err(ve)? == memory)?;
+    let res = envelope::open(&sealed, other_ctx, &[&vault]);
+    check(&format!("through Vault too, another context is refused ({})", code(&res)), kind(&res) == Some(ErrorKind::ContextMismatch))?;
     Ok(())
 }
 

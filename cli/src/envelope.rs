@@ -17,6 +17,7 @@ use sealwire::envelope::{
 use sealwire::{Identity, PublicIdentity};
 use zeroize::Zeroizing;
 
+use crate::kms::Kms;
 use crate::files::{AtomicFile, MODE_PRIVATE, MODE_PUBLIC};
 use crate::output::{bytes_bar, json_str, printable};
 use crate::secrets::{self, KeyringFile, SecretArgs};
@@ -81,6 +82,11 @@ pub struct OpenKeyArgs {
     /// An X-Wing private key (from `xwing-keygen`). Repeatable.
     #[arg(long = "xwing-key", value_name = "FILE")]
     pub xwing_keys: Vec<PathBuf>,
+    /// A remote KMS key: `vault://KEYNAME[?mount=transit]` (VAULT_ADDR/VAULT_TOKEN or
+    /// BAO_ADDR/BAO_TOKEN) or `aws-kms://KEY_ID_OR_ARN[?region=R&endpoint=URL]` (AWS_* variables).
+    /// Repeatable.
+    #[arg(long = "kms", value_name = "URI")]
+    pub kms: Vec<String>,
     #[command(flatten)]
     pub secret: SecretArgs,
 }
@@ -90,6 +96,7 @@ pub struct OpenKeys {
     pub keyrings: Vec<KeyringFile>,
     pub identities: Vec<Identity>,
     pub xwing: Vec<XWingKeyPair>,
+    pub kms: Vec<Kms>,
 }
 
 impl OpenKeys {
@@ -98,10 +105,11 @@ impl OpenKeys {
         let identities =
             a.identities.iter().map(|p| secrets::load_identity(p, &a.secret)).collect::<CliResult<Vec<_>>>()?;
         let xwing = a.xwing_keys.iter().map(|p| secrets::load_xwing(p, &a.secret)).collect::<CliResult<Vec<_>>>()?;
-        if keyrings.is_empty() && identities.is_empty() && xwing.is_empty() {
-            return Err("no key to open with: give --keyring, --identity or --xwing-key".into());
+        let kms = Kms::load_all(&a.kms)?;
+        if keyrings.is_empty() && identities.is_empty() && xwing.is_empty() && kms.is_empty() {
+            return Err("no key to open with: give --keyring, --identity, --xwing-key or --kms".into());
         }
-        Ok(Self { keyrings, identities, xwing })
+        Ok(Self { keyrings, identities, xwing, kms })
     }
 
     pub fn providers(&self) -> Vec<&dyn KeyProvider> {
@@ -109,6 +117,7 @@ impl OpenKeys {
         v.extend(self.keyrings.iter().map(|k| &k.ring as &dyn KeyProvider));
         v.extend(self.identities.iter().map(|i| i as &dyn KeyProvider));
         v.extend(self.xwing.iter().map(|x| x as &dyn KeyProvider));
+        v.extend(self.kms.iter().map(Kms::provider));
         v
     }
 }
@@ -174,6 +183,11 @@ pub struct SealArgs {
     pub keys: Vec<String>,
     #[command(flatten)]
     pub recipients: RecipientArgs,
+    /// Also wrap under a remote KMS key: `vault://KEYNAME[?mount=transit]` (VAULT_ADDR/VAULT_TOKEN
+    /// or BAO_ADDR/BAO_TOKEN) or `aws-kms://KEY_ID_OR_ARN[?region=R&endpoint=URL]` (AWS_*
+    /// variables). Repeatable (multi-wrap).
+    #[arg(long = "kms", value_name = "URI")]
+    pub kms: Vec<String>,
     /// Encryption context entry key=value, bound to the envelope (stored in clear). Repeatable.
     #[arg(short = 'c', long = "context", value_name = "KEY=VALUE")]
     pub context: Vec<String>,
@@ -300,8 +314,10 @@ pub fn seal(a: SealArgs) -> CliResult {
         providers.extend(keys.iter().map(|k| k as &dyn KeyProvider));
     }
     recipients.push_providers(&mut providers);
+    let kms = Kms::load_all(&a.kms)?;
+    providers.extend(kms.iter().map(Kms::provider));
     if providers.is_empty() {
-        return Err("nothing to seal to: give --keyring, --to or --to-xwing".into());
+        return Err("nothing to seal to: give --keyring, --to, --to-xwing or --kms".into());
     }
     if a.output == "-" && io::stdout().is_terminal() {
         return Err("refusing to write an envelope to a terminal; use -o FILE or redirect standard output".into());

@@ -13,6 +13,10 @@ pub fn core(e: Error) -> String {
         ErrorKind::KeyRetired => "; `sealwire keyring list` shows the cutoff dates",
         ErrorKind::KeyNotFound => "; `sealwire keyring list` shows the key ids and versions this keyring holds",
         ErrorKind::Truncated => "; the input is incomplete",
+        ErrorKind::KmsAuthFailed => "; check VAULT_TOKEN / BAO_TOKEN or the AWS_* credentials (not shown)",
+        ErrorKind::KmsUnavailable | ErrorKind::KmsTimeout => {
+            "; check VAULT_ADDR / BAO_ADDR or the AWS endpoint and region, and that the server is reachable"
+        }
         _ => "",
     };
     format!("{e}{hint} ({})", e.kind().code())

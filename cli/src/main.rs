@@ -10,6 +10,7 @@ mod envelope;
 mod errors;
 mod files;
 mod keyring;
+mod kms;
 mod output;
 mod passphrase;
 mod rewrap;

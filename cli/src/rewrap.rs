@@ -15,6 +15,7 @@ use sealwire::envelope::{
 
 use crate::envelope::{keyring_keys, parse_context, OpenKeyArgs, OpenKeys, RecipientArgs, Recipients};
 use crate::files::{AtomicFile, MODE_PRIVATE};
+use crate::kms::{Kms, StaleVaultEntries};
 use crate::output::{files_bar, printable};
 use crate::{errors, CliResult};
 
@@ -34,7 +35,8 @@ pub struct RewrapArgs {
     /// … as `inspect` shows them). Repeatable. At least one entry must remain.
     #[arg(long, value_name = "PROVIDER:KEY_ID")]
     pub remove: Vec<String>,
-    /// Re-wrap every keyring entry that is not under its key's primary version.
+    /// Re-wrap every keyring entry that is not under its key's primary version, and every
+    /// entry of a `--kms vault://` key below the key's latest version (Transit `rewrap`).
     #[arg(long)]
     pub rewrap_to_primary: bool,
     /// Only rewrap envelopes with exactly this context (default: each envelope's stored context).
@@ -74,7 +76,12 @@ struct Plan<'a> {
     context: Option<sealwire::envelope::EncryptionContext>,
     unwrap: Vec<&'a dyn KeyProvider>,
     to_primary: Vec<&'a Keyring>,
+    /// Vault Transit keys whose entries below their latest version are rewrapped (server side).
+    vault_to_latest: Vec<StaleVaultEntries<'a>>,
     add: Vec<&'a dyn KeyProvider>,
+    /// Remote KMS keys to add an entry for, unless the envelope already has one of theirs
+    /// (any version: old versions are moved by `--rewrap-to-primary`).
+    add_kms: Vec<&'a dyn KeyProvider>,
     remove: Vec<(String, String)>,
 }
 
@@ -123,6 +130,15 @@ fn rewrap_file(path: &Path, plan: &Plan<'_>) -> CliResult<Outcome> {
         changes += rw
             .remove_where(|w| ring.owns(w) && current.iter().any(|(id, v)| id == w.key_id() && *v != w.key_version()));
         changes += rw.rewrap_with(&StaleEntries(ring)).map_err(&what)?;
+    }
+    for v in &plan.vault_to_latest {
+        changes += rw.rewrap_with(v).map_err(&what)?;
+    }
+    for p in &plan.add_kms {
+        if !rw.header().wrapped_keys().iter().any(|w| p.owns(w)) {
+            rw.add(*p).map_err(&what)?;
+            changes += 1;
+        }
     }
     for p in &plan.add {
         if !has_entry(rw.header(), *p) {
@@ -195,14 +211,28 @@ pub fn run(a: RewrapArgs) -> CliResult {
                 .ok_or_else(|| format!("--remove takes PROVIDER:KEY_ID (e.g. {KEYRING_PROVIDER}:old-key), got {r:?}"))
         })
         .collect::<CliResult<Vec<_>>>()?;
-    if !a.rewrap_to_primary && add.is_empty() && remove.is_empty() {
-        return Err("nothing to do: give --rewrap-to-primary, --key, --to, --to-xwing or --remove".into());
+    if !a.rewrap_to_primary && add.is_empty() && remove.is_empty() && keys.kms.is_empty() {
+        return Err("nothing to do: give --rewrap-to-primary, --key, --kms, --to, --to-xwing or --remove".into());
+    }
+    // For --rewrap-to-primary, learn each Vault key's latest version once.
+    let mut vault_to_latest = Vec::new();
+    if a.rewrap_to_primary {
+        for k in &keys.kms {
+            if let Kms::Vault(v) = k {
+                let info = v
+                    .key_info()
+                    .map_err(errors::core_in(format!("cannot read Vault Transit key {}", printable(v.key_name()))))?;
+                vault_to_latest.push(StaleVaultEntries { vault: v, latest: info.latest_version });
+            }
+        }
     }
     let plan = Plan {
         context: if a.context.is_empty() { None } else { Some(parse_context(&a.context)?) },
         unwrap: keys.providers(),
         to_primary: if a.rewrap_to_primary { keys.keyrings.iter().map(|k| &k.ring).collect() } else { Vec::new() },
+        vault_to_latest,
         add,
+        add_kms: keys.kms.iter().map(Kms::provider).collect(),
         remove,
     };
 

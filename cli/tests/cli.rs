@@ -89,9 +89,11 @@ fn no_passphrase_without_terminal_fails_cleanly() {
 
 #[test]
 fn demo_runs() {
-    let o = bin().arg("demo").output().unwrap();
+    // Without Vault (tests/kms_cli.rs runs the demo against Vault Transit).
+    let o = bin().arg("demo").env_remove("VAULT_ADDR").env_remove("BAO_ADDR").output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
     assert!(out.contains("demo complete"));
+    assert_eq!(out.matches("no Vault configured (VAULT_ADDR unset): using the embedded local keyring").count(), 1, "{out}");
     assert_eq!(out.matches("    ok  ").count(), 39, "{out}");
 }
