@@ -331,16 +331,10 @@ impl World {
     }
 }
 
-/// Copy an identity into an agent home (identities are not `Clone`: secrets move only
-/// through an explicit export).
-fn copy_identity(id: &Identity) -> CliResult<Identity> {
-    let blob = id.export_with_params(b"demo transfer", KdfParams::MINIMUM).map_err(e)?;
-    Identity::import(&blob, b"demo transfer").map_err(e)
-}
 
 fn create_agent(db: &Path, id: &Identity, key: &[u8; 32]) -> CliResult<Agent> {
     let opts = PrekeyOptions { one_time_prekeys: 10, kem_one_time_prekeys: 10, post_quantum: true };
-    Messenger::create(SqliteStore::open(db).map_err(e)?, copy_identity(id)?, key, opts, crate::dates::now()).map_err(e)
+    Messenger::create(SqliteStore::open(db).map_err(e)?, id.duplicate(), key, opts, crate::dates::now()).map_err(e)
 }
 
 fn async_steps(alice: &Identity, bob: &Identity) -> CliResult {

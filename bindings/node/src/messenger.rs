@@ -20,7 +20,7 @@ use napi::{Env, Task};
 use napi_derive::napi;
 use sealwire::ratchet::PrekeyOptions;
 use sealwire::store::{OutboxRecord, PeerId, Received, SqliteStore};
-use sealwire::{Error as CoreError, KdfParams};
+use sealwire::Error as CoreError;
 use zeroize::Zeroizing;
 
 use crate::error::{rejection, to_js_error, Result};
@@ -70,18 +70,6 @@ fn now_unix() -> u64 {
         .unwrap_or(0)
 }
 
-/// The core `Identity` is deliberately not `Clone` and its secrets leave it only through a
-/// passphrase-encrypted export, while the JS `Identity` object keeps its own copy. So the
-/// messenger gets its copy by an export/import round trip in memory with the cheapest
-/// Argon2id parameters the core accepts (19 MiB, 2 passes, 1 lane): the blob never leaves
-/// this function and is zeroized.
-fn duplicate_identity(identity: &sealwire::Identity) -> CoreResult<sealwire::Identity> {
-    const TRANSFER: &[u8] = b"sealwire-node: identity handed to a Messenger";
-    let params = KdfParams::new(19_456, 2, 1)?;
-    let blob = Zeroizing::new(identity.export_with_params(TRANSFER, params)?);
-    sealwire::Identity::import(&blob, TRANSFER)
-}
-
 fn prekey_options(o: Option<&MessengerCreateOptions>) -> CoreResult<PrekeyOptions> {
     let mut p = PrekeyOptions::default();
     let count = |v: Option<f64>, what: &'static str| -> CoreResult<Option<u16>> {
@@ -117,7 +105,7 @@ fn create_core(
     storage_key: &[u8],
     options: PrekeyOptions,
 ) -> CoreResult<Core> {
-    let identity = duplicate_identity(identity)?;
+    let identity = identity.duplicate();
     let store = SqliteStore::open(path)?;
     Core::create(store, identity, storage_key, options, now_unix())
 }

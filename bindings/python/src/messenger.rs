@@ -23,7 +23,7 @@ use pyo3::sync::MutexExt;
 use pyo3::types::{PyBytes, PyInt};
 use sealwire::ratchet::{PrekeyBundle, PrekeyOptions, DEFAULT_SIGNED_PREKEY_GRACE_SECS};
 use sealwire::store::{self, MemoryStore, OutboxRecord, PeerId, SessionStore, SqliteStore};
-use sealwire::{ErrorKind, Identity, KdfParams};
+use sealwire::ErrorKind;
 use zeroize::Zeroizing;
 
 use crate::detach;
@@ -110,17 +110,6 @@ fn prekey_options(
     })
 }
 
-/// A copy of `identity` for the messenger to own.
-///
-/// The core's `Identity` is deliberately not `Clone` and exposes its secrets only through an
-/// encrypted export, so the copy goes through `export` / `import` in Rust memory (cheapest
-/// Argon2id parameters; the transient blob never leaves this function and is wiped).
-fn duplicate_identity(identity: &Identity) -> sealwire::Result<Identity> {
-    const TRANSIENT: &[u8] = b"sealwire-python messenger identity copy";
-    let params = KdfParams::new(19 * 1024, 2, 1)?;
-    let blob = Zeroizing::new(identity.export_with_params(TRANSIENT, params)?);
-    Identity::import(&blob, TRANSIENT)
-}
 
 // --- PrekeyBundle ---------------------------------------------------------------------------
 
@@ -352,7 +341,7 @@ impl PyMessenger {
         let now = now_arg(None)?;
         let inner = detach(py, || {
             let store = open_store()?;
-            let owned = duplicate_identity(identity)?;
+            let owned = identity.duplicate();
             Inner::create(store, owned, &storage_key, options, now)
         })?;
         Ok(Self::wrap(inner))

@@ -135,6 +135,15 @@ impl Identity {
         export::open(blob, passphrase)
     }
 
+    /// An explicit second copy of this identity (both secrets), for a component that must
+    /// own one — e.g. a `store::Messenger` built from an identity a binding keeps using.
+    /// `Identity` is not `Clone` so that secrets are never duplicated by accident; the copy
+    /// is boxed and zeroized on drop like the original.
+    pub fn duplicate(&self) -> Identity {
+        let (ed, x) = self.secret_bytes();
+        Self::from_secret_bytes(&ed, &x)
+    }
+
     pub(crate) fn secret_bytes(&self) -> (Zeroizing<[u8; ED25519_LEN]>, Zeroizing<[u8; X25519_LEN]>) {
         (Zeroizing::new(self.signing.to_bytes()), Zeroizing::new(self.exchange.to_bytes()))
     }

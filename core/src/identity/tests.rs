@@ -161,3 +161,11 @@ fn debug_is_redacted() {
     assert!(!s.contains(&hex::encode(id.public().ed25519_bytes())));
     assert_eq!(s, "Identity(..) PublicIdentity(..)");
 }
+
+#[test]
+fn duplicate_is_the_same_identity() {
+    let id = Identity::generate().unwrap();
+    let copy = id.duplicate();
+    assert_eq!(copy.public(), id.public());
+    assert_eq!(copy.sign(b"m").unwrap(), id.sign(b"m").unwrap());
+}
