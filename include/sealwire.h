@@ -259,6 +259,65 @@
 #define SEALWIRE_XWING_PUBLIC_KEY_ENCODED_LEN 1221
 
 /**
+ * Length of the storage key that seals prekey stores, sessions and messenger stores, in
+ * bytes.
+ */
+#define SEALWIRE_RATCHET_STORAGE_KEY_LEN 32
+
+/**
+ * Length of a session id (`sealwire_ratchet_session_session_id()`), in bytes.
+ */
+#define SEALWIRE_RATCHET_SESSION_ID_LEN 32
+
+/**
+ * Largest plaintext of one ratchet message (16 MiB), in bytes.
+ */
+#define SEALWIRE_RATCHET_MAX_PLAINTEXT_LEN 16777216
+
+/**
+ * Most one-time prekeys of each kind (X25519, ML-KEM-768) a store or bundle may hold.
+ */
+#define SEALWIRE_RATCHET_MAX_PREKEYS 1000
+
+/**
+ * Suggested number of one-time X25519 prekeys.
+ */
+#define SEALWIRE_RATCHET_DEFAULT_ONE_TIME_PREKEYS 100
+
+/**
+ * Suggested number of one-time ML-KEM-768 prekeys.
+ */
+#define SEALWIRE_RATCHET_DEFAULT_KEM_ONE_TIME_PREKEYS 100
+
+/**
+ * Suggested grace period (30 days, in seconds) for a replaced signed prekey, for
+ * `sealwire_prekey_store_remove_expired_signed_prekeys()`.
+ */
+#define SEALWIRE_RATCHET_DEFAULT_SIGNED_PREKEY_GRACE_SECS 2592000
+
+/**
+ * Most message keys one receiving chain may skip (a message further ahead is refused with
+ * SEALWIRE_TOO_MANY_SKIPPED_MESSAGES).
+ */
+#define SEALWIRE_RATCHET_MAX_SKIP 1000
+
+/**
+ * Length of a peer id (the peer's Ed25519 public key), in bytes.
+ */
+#define SEALWIRE_MESSENGER_PEER_ID_LEN 32
+
+/**
+ * Length of a message id (SHA-256 over a label and the wire message), in bytes.
+ */
+#define SEALWIRE_MESSENGER_MESSAGE_ID_LEN 32
+
+/**
+ * Most sessions kept per peer (the current one and older ones whose in-flight messages
+ * still decrypt).
+ */
+#define SEALWIRE_MESSENGER_MAX_SESSIONS_PER_PEER 5
+
+/**
  * The result of every fallible sealwire call.
  *
  * Codes are grouped by range and a number is never reused for a different meaning:
@@ -651,6 +710,24 @@ typedef struct sealwire_key_set sealwire_key_set;
 typedef struct sealwire_keyring sealwire_keyring;
 
 /**
+ * An agent's asynchronous sessions with its peers, persisted in one store: its identity,
+ * its prekeys, one record of sessions per peer, an outbox, an inbox and the ids of the
+ * messages already received, all sealed under the caller's 32-byte storage key.
+ * `_send()` commits the new state and the ciphertext before returning it; `_receive()`
+ * commits state, consumed prekeys, dedupe record and plaintext in one transaction.
+ *
+ * Opaque. Created by `sealwire_messenger_create()`, `_create_in_memory()` or `_open()`;
+ * owned by the caller, who releases it once with `sealwire_messenger_free()` (which closes
+ * the database and zeroizes the keys it holds). Internally locked: every function may be
+ * called from several threads at once (calls run one after the other); the functions that
+ * change the store take a `sealwire_messenger *`. A failed call commits nothing and leaves
+ * the messenger as it was. A messenger whose call panicked (a bug) is poisoned: later
+ * calls return SEALWIRE_PANIC. One messenger per database file: a second writer makes the
+ * other's next commit fail with SEALWIRE_STORE_CONFLICT.
+ */
+typedef struct sealwire_messenger sealwire_messenger;
+
+/**
  * Configuration of one side of a Noise handshake: protocol name, local static key, the
  * peer's static key, psks and prologue.
  *
@@ -711,6 +788,52 @@ typedef struct sealwire_noise_transport sealwire_noise_transport;
 typedef struct sealwire_noise_unordered_transport sealwire_noise_unordered_transport;
 
 /**
+ * The pending outbox records (`sealwire_messenger_pending_outbox()`), oldest first.
+ *
+ * Opaque; owned by the caller, who releases it once with `sealwire_outbox_list_free()`.
+ * Immutable: may be used from several threads at once.
+ */
+typedef struct sealwire_outbox_list sealwire_outbox_list;
+
+/**
+ * A ciphertext committed for sending: outbox id, recipient peer id, message id and the exact
+ * bytes to (re)send.
+ *
+ * Opaque. Created by `sealwire_messenger_send()` and `sealwire_outbox_list_get()`; owned by
+ * the caller, who releases it once with `sealwire_outbox_record_free()`. Immutable: may be
+ * used from several threads at once. Independent of the messenger (may outlive it).
+ */
+typedef struct sealwire_outbox_record sealwire_outbox_record;
+
+/**
+ * A published prekey bundle: the owner's public identity, its signed X25519 prekey, unused
+ * one-time X25519 prekeys and (post-quantum owners) signed ML-KEM-768 prekeys. A handle
+ * always holds a verified bundle (identity, every signature and every key checked).
+ *
+ * Opaque. Created by `sealwire_prekey_bundle_from_bytes()`, `sealwire_prekey_bundle_select()`,
+ * `sealwire_prekey_store_bundle()` or `sealwire_messenger_bundle()`; owned by the caller, who
+ * releases it once with `sealwire_prekey_bundle_free()`. Never modified after creation, so it
+ * may be used from several threads at once (not across a concurrent `_free`).
+ */
+typedef struct sealwire_prekey_bundle sealwire_prekey_bundle;
+
+/**
+ * The owner's private prekeys: the current and recently replaced signed prekeys, the unused
+ * one-time X25519 prekeys and the ML-KEM-768 prekeys (post-quantum stores). Its public half
+ * is `sealwire_prekey_store_bundle()`.
+ *
+ * Opaque. Created by `sealwire_prekey_store_generate()` or `sealwire_prekey_store_open*()`;
+ * owned by the caller, who releases it once with `sealwire_prekey_store_free()`, which
+ * zeroizes the private keys. Changed by `_rotate_signed_prekey()`, `_replenish()`,
+ * `_remove_expired_signed_prekeys()` and `sealwire_ratchet_session_accept()` (which deletes
+ * the one-time prekeys it used): seal and store it after each of them, together with the
+ * session `accept` created. A failed call changes nothing. Not for concurrent use: one
+ * thread at a time (it may move between threads). A handle whose call panicked is poisoned
+ * (later calls return SEALWIRE_PANIC).
+ */
+typedef struct sealwire_prekey_store sealwire_prekey_store;
+
+/**
  * A public identity: Ed25519 verifying key, X25519 exchange key and the signature binding
  * them. A handle always holds a verified identity.
  *
@@ -720,6 +843,44 @@ typedef struct sealwire_noise_unordered_transport sealwire_noise_unordered_trans
  * freed while another call is using it.
  */
 typedef struct sealwire_public_identity sealwire_public_identity;
+
+/**
+ * An end-to-end encrypted conversation with one peer: started from the peer's prekey bundle
+ * (`sealwire_ratchet_session_initiate()`, X3DH or PQXDH) or from an initial message
+ * (`sealwire_ratchet_session_accept()`), then carried on with the Double Ratchet.
+ *
+ * Opaque. Created by `_initiate()`, `_accept()` or `_open*()`; owned by the caller, who
+ * releases it once with `sealwire_ratchet_session_free()`, which zeroizes its keys. Every call
+ * is all-or-nothing: a message that fails to decrypt (modified, replayed, too far ahead,
+ * another session's) leaves the session exactly as it was. Not for concurrent use: one
+ * thread at a time (it may move between threads). A handle whose call panicked is poisoned
+ * (later calls return SEALWIRE_PANIC).
+ *
+ * Persistence is the caller's job here: seal the session after every successful
+ * `_encrypt()` (before sending the message) and `_decrypt()`, record its generation, and
+ * reopen with `sealwire_ratchet_session_open_checked()`. Restoring an older state would
+ * reuse message keys.
+ */
+typedef struct sealwire_ratchet_session sealwire_ratchet_session;
+
+/**
+ * A message received and committed, waiting for `sealwire_messenger_ack()`: inbox id, sender
+ * peer id, message id and plaintext.
+ *
+ * Opaque. Created by `sealwire_messenger_receive()` and `sealwire_received_list_get()`; owned
+ * by the caller, who releases it once with `sealwire_received_free()` (which zeroizes the
+ * plaintext). Immutable: may be used from several threads at once. Independent of the
+ * messenger (may outlive it).
+ */
+typedef struct sealwire_received sealwire_received;
+
+/**
+ * The pending inbox messages (`sealwire_messenger_pending_inbox()`), oldest first.
+ *
+ * Opaque; owned by the caller, who releases it once with `sealwire_received_list_free()`
+ * (which zeroizes the plaintexts). Immutable: may be used from several threads at once.
+ */
+typedef struct sealwire_received_list sealwire_received_list;
 
 /**
  * An X-Wing key pair: the private key is a 32-byte seed (SEALWIRE_XWING_SEED_LEN).
@@ -885,6 +1046,18 @@ typedef struct sealwire_key_version_info {
 } sealwire_key_version_info;
 
 /**
+ * Which key agreement started a session: SEALWIRE_KEY_AGREEMENT_X3DH or
+ * SEALWIRE_KEY_AGREEMENT_PQXDH (the values of the initial message's agreement byte).
+ */
+typedef uint32_t sealwire_key_agreement;
+
+/**
+ * The kind of a ratchet-layer message, from its magic bytes: SEALWIRE_RATCHET_MESSAGE_INITIAL
+ * or SEALWIRE_RATCHET_MESSAGE_RATCHET.
+ */
+typedef uint32_t sealwire_ratchet_message_type;
+
+/**
  * The party that sends the first handshake message.
  */
 #define SEALWIRE_NOISE_INITIATOR 0
@@ -904,6 +1077,26 @@ typedef struct sealwire_key_version_info {
  */
 #define SEALWIRE_ENVELOPE_SUITE_AES_256_GCM 2
 
+/**
+ * X3DH (Signal, revision 1): X25519 only.
+ */
+#define SEALWIRE_KEY_AGREEMENT_X3DH 1
+
+/**
+ * PQXDH (Signal): X3DH plus an ML-KEM-768 encapsulation.
+ */
+#define SEALWIRE_KEY_AGREEMENT_PQXDH 2
+
+/**
+ * `SWRI`: starts a session (`sealwire_ratchet_session_accept()`), or repeats the start of one.
+ */
+#define SEALWIRE_RATCHET_MESSAGE_INITIAL 1
+
+/**
+ * `SWRM`: a Double Ratchet message of an established session.
+ */
+#define SEALWIRE_RATCHET_MESSAGE_RATCHET 2
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -915,7 +1108,9 @@ const char *sealwire_version(void);
 
 /**
  * Zeroize and free a buffer allocated by this library (`sealwire_identity_export*()`,
- * `sealwire_envelope_seal()`, `sealwire_keyring_seal_with_*()`). `data` may be NULL (no-op).
+ * `sealwire_envelope_seal()`, `sealwire_keyring_seal_with_*()`, `sealwire_prekey_store_seal*()`,
+ * `sealwire_ratchet_session_seal*()`, `_encrypt*()`, `_decrypt*()` and `_accept*()`). `data`
+ * may be NULL (no-op).
  *
  * # Safety
  * `data` is NULL, or a pointer returned by this library together with `len`, exactly as
@@ -3097,6 +3292,1428 @@ bool sealwire_xwing_public_key_equal(const struct sealwire_xwing_public_key *a,
  * in use by another call; it must not be used afterwards.
  */
 void sealwire_xwing_public_key_free(struct sealwire_xwing_public_key *public_key);
+
+/**
+ * Decode and verify a prekey bundle (`SWPB`).
+ *
+ * Strict: truncation, trailing bytes, wrong magic or version, unknown flags or KEM types,
+ * unordered ids, KEM prekeys that do not match the post-quantum flag, invalid keys and every
+ * bad signature are errors. On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER; SEALWIRE_TRUNCATED, SEALWIRE_TRAILING_BYTES,
+ * SEALWIRE_BAD_MAGIC, SEALWIRE_UNSUPPORTED_VERSION, SEALWIRE_UNSUPPORTED_ALGORITHM,
+ * SEALWIRE_MALFORMED; SEALWIRE_INVALID_PUBLIC_KEY, SEALWIRE_BAD_SIGNATURE.
+ *
+ * # Safety
+ * `bytes` is NULL (only with `len` 0) or readable for `len` bytes; `out` is NULL or writable.
+ */
+sealwire_result sealwire_prekey_bundle_from_bytes(const uint8_t *bytes,
+                                                  size_t len,
+                                                  struct sealwire_prekey_bundle **out);
+
+/**
+ * The canonical encoding of the bundle (what to publish), following the output-buffer
+ * convention.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * `bundle` is NULL or a live handle; `out` is NULL or writable for `out_len` bytes; `written`
+ * is NULL or writable.
+ */
+sealwire_result sealwire_prekey_bundle_to_bytes(const struct sealwire_prekey_bundle *bundle,
+                                                uint8_t *out,
+                                                size_t out_len,
+                                                size_t *written);
+
+/**
+ * The owner's public identity, as a NEW `sealwire_public_identity` handle owned by the caller
+ * (independent of `bundle`).
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `bundle` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_prekey_bundle_identity(const struct sealwire_prekey_bundle *bundle,
+                                                struct sealwire_public_identity **out);
+
+/**
+ * Whether the owner publishes ML-KEM-768 prekeys (then every session started from this
+ * bundle uses PQXDH; the flag is signed, so it cannot be stripped). False if `bundle` is NULL.
+ *
+ * # Safety
+ * `bundle` is NULL or a live handle.
+ */
+bool sealwire_prekey_bundle_is_post_quantum(const struct sealwire_prekey_bundle *bundle);
+
+/**
+ * The id of the signed prekey, in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `bundle` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_prekey_bundle_signed_prekey_id(const struct sealwire_prekey_bundle *bundle,
+                                                        uint32_t *out);
+
+/**
+ * The number of one-time X25519 prekeys in the bundle, in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `bundle` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_prekey_bundle_one_time_prekey_count(const struct sealwire_prekey_bundle *bundle,
+                                                             size_t *out);
+
+/**
+ * The ids of the one-time X25519 prekeys, increasing, into the array `out` of `out_len`
+ * elements (the output-buffer convention counted in elements: `*written` = the number of ids;
+ * SEALWIRE_BUFFER_TOO_SMALL if `out` is NULL or shorter).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * `bundle` is NULL or a live handle; `out` is NULL or writable for `out_len` elements;
+ * `written` is NULL or writable.
+ */
+sealwire_result sealwire_prekey_bundle_one_time_prekey_ids(const struct sealwire_prekey_bundle *bundle,
+                                                           uint32_t *out,
+                                                           size_t out_len,
+                                                           size_t *written);
+
+/**
+ * The number of one-time ML-KEM-768 prekeys (the last-resort one not counted), in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `bundle` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_prekey_bundle_kem_one_time_prekey_count(const struct sealwire_prekey_bundle *bundle,
+                                                                 size_t *out);
+
+/**
+ * The ids of the one-time ML-KEM-768 prekeys, increasing, as
+ * `sealwire_prekey_bundle_one_time_prekey_ids()`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * As `sealwire_prekey_bundle_one_time_prekey_ids()`.
+ */
+sealwire_result sealwire_prekey_bundle_kem_one_time_prekey_ids(const struct sealwire_prekey_bundle *bundle,
+                                                               uint32_t *out,
+                                                               size_t out_len,
+                                                               size_t *written);
+
+/**
+ * The id of the last-resort ML-KEM-768 prekey, in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_KEY_NOT_FOUND (the bundle has none: not
+ * post-quantum, or a selection naming a one-time ML-KEM prekey).
+ *
+ * # Safety
+ * `bundle` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_prekey_bundle_kem_last_resort_prekey_id(const struct sealwire_prekey_bundle *bundle,
+                                                                 uint32_t *out);
+
+/**
+ * The bundle a directory hands to one initiator: the signed prekey, the one-time X25519
+ * prekey `one_time_id` (only if `use_one_time`), and the ML-KEM-768 prekey `kem_id` (if
+ * `use_kem`; otherwise the last-resort one). On success `*out` receives a NEW handle.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_UNKNOWN_PREKEY (an id not in the bundle),
+ * SEALWIRE_MALFORMED (the selection would break the bundle's rules, e.g. no ML-KEM prekey
+ * left for a post-quantum bundle).
+ *
+ * # Safety
+ * `bundle` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_prekey_bundle_select(const struct sealwire_prekey_bundle *bundle,
+                                              bool use_one_time,
+                                              uint32_t one_time_id,
+                                              bool use_kem,
+                                              uint32_t kem_id,
+                                              struct sealwire_prekey_bundle **out);
+
+/**
+ * Whether two bundles are identical (same encoding). False if either pointer is NULL.
+ *
+ * # Safety
+ * `a` and `b` are NULL or live handles.
+ */
+bool sealwire_prekey_bundle_equal(const struct sealwire_prekey_bundle *a,
+                                  const struct sealwire_prekey_bundle *b);
+
+/**
+ * Free a bundle handle. `bundle` may be NULL (no-op).
+ *
+ * # Safety
+ * `bundle` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another call; it must not be used afterwards.
+ */
+void sealwire_prekey_bundle_free(struct sealwire_prekey_bundle *bundle);
+
+/**
+ * Generate a prekey store for `identity`: a signed prekey dated `now_unix` (Unix seconds,
+ * for rotation decisions), `one_time_prekeys` one-time X25519 prekeys and, if
+ * `post_quantum`, `kem_one_time_prekeys` one-time ML-KEM-768 prekeys plus a last-resort one
+ * (each count 0 ..= SEALWIRE_RATCHET_MAX_PREKEYS; the suggested values are
+ * SEALWIRE_RATCHET_DEFAULT_*). Without `post_quantum` only X3DH is possible. ML-KEM key
+ * generation makes this take a few milliseconds per hundred prekeys.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (a count above 1000),
+ * SEALWIRE_RANDOMNESS.
+ *
+ * # Safety
+ * `identity` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_prekey_store_generate(const struct sealwire_identity *identity,
+                                               uint32_t one_time_prekeys,
+                                               uint32_t kem_one_time_prekeys,
+                                               bool post_quantum,
+                                               uint64_t now_unix,
+                                               struct sealwire_prekey_store **out);
+
+/**
+ * TESTING ONLY -- `sealwire_prekey_store_generate()` with every random byte taken from
+ * `random` (the tape of tests/vectors/ratchet.json: signed prekey (32), each one-time
+ * X25519 secret (32), each one-time ML-KEM seed (64), the last-resort ML-KEM seed (64)), to
+ * reproduce test vectors. The private keys are then known to whoever knows the tape: never
+ * call this in production code.
+ *
+ * Errors: as `sealwire_prekey_store_generate()`; SEALWIRE_INVALID_PARAMETER also when the
+ * tape is too short or not used up exactly (no handle is created then).
+ *
+ * # Safety
+ * `identity` is NULL or a live handle; `random` is NULL (only with length 0) or readable for
+ * `random_len` bytes; `out` is NULL or writable.
+ */
+sealwire_result sealwire_prekey_store_generate_for_vectors(const struct sealwire_identity *identity,
+                                                           uint32_t one_time_prekeys,
+                                                           uint32_t kem_one_time_prekeys,
+                                                           bool post_quantum,
+                                                           uint64_t now_unix,
+                                                           const uint8_t *random,
+                                                           size_t random_len,
+                                                           struct sealwire_prekey_store **out);
+
+/**
+ * The owner's public identity, as a NEW `sealwire_public_identity` handle.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC (poisoned handle).
+ *
+ * # Safety
+ * `store` is NULL or a live handle not being modified concurrently; `out` is NULL or
+ * writable.
+ */
+sealwire_result sealwire_prekey_store_identity(const struct sealwire_prekey_store *store,
+                                               struct sealwire_public_identity **out);
+
+/**
+ * The full bundle to publish (current signed prekey, every unused one-time prekey, the
+ * unused one-time ML-KEM prekeys and the current last-resort one), as a NEW
+ * `sealwire_prekey_bundle` handle. Fetch it again after every change of the store.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC (poisoned handle).
+ *
+ * # Safety
+ * `store` is NULL or a live handle not being modified concurrently; `out` is NULL or
+ * writable.
+ */
+sealwire_result sealwire_prekey_store_bundle(const struct sealwire_prekey_store *store,
+                                             struct sealwire_prekey_bundle **out);
+
+/**
+ * The number of unused one-time X25519 prekeys, in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC (poisoned handle).
+ *
+ * # Safety
+ * `store` is NULL or a live handle not being modified concurrently; `out` is NULL or
+ * writable.
+ */
+sealwire_result sealwire_prekey_store_one_time_prekey_count(const struct sealwire_prekey_store *store,
+                                                            size_t *out);
+
+/**
+ * The number of unused one-time ML-KEM-768 prekeys, in `*out` (0 for a store that is not
+ * post-quantum).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC (poisoned handle).
+ *
+ * # Safety
+ * As `sealwire_prekey_store_one_time_prekey_count()`.
+ */
+sealwire_result sealwire_prekey_store_kem_one_time_prekey_count(const struct sealwire_prekey_store *store,
+                                                                size_t *out);
+
+/**
+ * The id of the current signed prekey, in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC (poisoned handle).
+ *
+ * # Safety
+ * As `sealwire_prekey_store_one_time_prekey_count()`.
+ */
+sealwire_result sealwire_prekey_store_signed_prekey_id(const struct sealwire_prekey_store *store,
+                                                       uint32_t *out);
+
+/**
+ * When the current signed prekey was made (the `now_unix` given then), in `*out`: rotate
+ * it with `sealwire_prekey_store_rotate_signed_prekey()` when it is old enough (weekly to
+ * monthly).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC (poisoned handle).
+ *
+ * # Safety
+ * As `sealwire_prekey_store_one_time_prekey_count()`.
+ */
+sealwire_result sealwire_prekey_store_signed_prekey_created_at(const struct sealwire_prekey_store *store,
+                                                               uint64_t *out);
+
+/**
+ * The generation: incremented by every change (and written into the sealed form), in
+ * `*out`. Record it with every sealed copy you commit and pass it to
+ * `sealwire_prekey_store_open_checked()`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC (poisoned handle).
+ *
+ * # Safety
+ * As `sealwire_prekey_store_one_time_prekey_count()`.
+ */
+sealwire_result sealwire_prekey_store_generation(const struct sealwire_prekey_store *store,
+                                                 uint64_t *out);
+
+/**
+ * Replace the signed prekey (and, post-quantum, the last-resort ML-KEM prekey), dating the
+ * new one `now_unix`. The old ones keep accepting initial messages until
+ * `sealwire_prekey_store_remove_expired_signed_prekeys()` drops them (at most 8 are kept).
+ * Publish the new bundle afterwards. `identity` must be the owner.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_IDENTITY_MISMATCH (not the owner),
+ * SEALWIRE_RANDOMNESS, SEALWIRE_PANIC (poisoned handle). The store is unchanged after any
+ * error.
+ *
+ * # Safety
+ * `store` is NULL or a live handle not used concurrently; `identity` is NULL or a live handle.
+ */
+sealwire_result sealwire_prekey_store_rotate_signed_prekey(struct sealwire_prekey_store *store,
+                                                           const struct sealwire_identity *identity,
+                                                           uint64_t now_unix);
+
+/**
+ * Forget replaced signed prekeys (and last-resort ML-KEM prekeys) retired more than
+ * `grace_secs` before `now_unix` (suggested: SEALWIRE_RATCHET_DEFAULT_SIGNED_PREKEY_GRACE_SECS);
+ * `*removed` receives how many signed prekeys went. The generation changes only if some did.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC (poisoned handle).
+ *
+ * # Safety
+ * `store` is NULL or a live handle not used concurrently; `removed` is NULL or writable.
+ */
+sealwire_result sealwire_prekey_store_remove_expired_signed_prekeys(struct sealwire_prekey_store *store,
+                                                                    uint64_t now_unix,
+                                                                    uint64_t grace_secs,
+                                                                    size_t *removed);
+
+/**
+ * Generate one-time prekeys (X25519 and, post-quantum, ML-KEM-768) until the counts given
+ * at generation are reached again; publish the new bundle afterwards. `identity` must be
+ * the owner.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_IDENTITY_MISMATCH, SEALWIRE_INVALID_PARAMETER (the
+ * prekey id space is used up), SEALWIRE_RANDOMNESS, SEALWIRE_PANIC (poisoned handle). The
+ * store is unchanged after any error.
+ *
+ * # Safety
+ * `store` is NULL or a live handle not used concurrently; `identity` is NULL or a live handle.
+ */
+sealwire_result sealwire_prekey_store_replenish(struct sealwire_prekey_store *store,
+                                                const struct sealwire_identity *identity);
+
+/**
+ * Seal the store under a 32-byte storage key (SEALWIRE_RATCHET_STORAGE_KEY_LEN) into an
+ * `SWPS` blob carrying the generation (authenticated).
+ *
+ * On success `*out_blob` / `*out_blob_len` receive a buffer allocated by this library
+ * (randomized output, so no length query): release it with `sealwire_bytes_free()`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH (storage key not 32 bytes),
+ * SEALWIRE_RANDOMNESS, SEALWIRE_PANIC (poisoned handle).
+ *
+ * # Safety
+ * `store` is NULL or a live handle not being modified concurrently; `storage_key` is NULL
+ * (only with length 0) or readable for `storage_key_len` bytes; `out_blob` and
+ * `out_blob_len` are NULL or writable.
+ */
+sealwire_result sealwire_prekey_store_seal(const struct sealwire_prekey_store *store,
+                                           const uint8_t *storage_key,
+                                           size_t storage_key_len,
+                                           uint8_t **out_blob,
+                                           size_t *out_blob_len);
+
+/**
+ * TESTING ONLY -- `sealwire_prekey_store_seal()` with the 24-byte nonce taken from `random`,
+ * to reproduce test vectors. Reusing a nonce under one storage key breaks the encryption:
+ * never call this in production code.
+ *
+ * Errors: as `sealwire_prekey_store_seal()`; SEALWIRE_INVALID_PARAMETER also when the tape
+ * is not exactly 24 bytes.
+ *
+ * # Safety
+ * As `sealwire_prekey_store_seal()`; `random` is NULL (only with length 0) or readable for
+ * `random_len` bytes.
+ */
+sealwire_result sealwire_prekey_store_seal_for_vectors(const struct sealwire_prekey_store *store,
+                                                       const uint8_t *storage_key,
+                                                       size_t storage_key_len,
+                                                       const uint8_t *random,
+                                                       size_t random_len,
+                                                       uint8_t **out_blob,
+                                                       size_t *out_blob_len);
+
+/**
+ * Open a sealed prekey store. Strict; a wrong key or any modification is
+ * SEALWIRE_DECRYPTION_FAILED. Compare `sealwire_prekey_store_generation()` with the
+ * generation you last committed, or use `sealwire_prekey_store_open_checked()`: an old copy
+ * would accept one-time prekeys already used.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH (storage key), SEALWIRE_TRUNCATED,
+ * SEALWIRE_BAD_MAGIC, SEALWIRE_UNSUPPORTED_VERSION, SEALWIRE_MALFORMED,
+ * SEALWIRE_DECRYPTION_FAILED.
+ *
+ * # Safety
+ * `blob` and `storage_key` are NULL (only with length 0) or readable for their lengths; `out`
+ * is NULL or writable.
+ */
+sealwire_result sealwire_prekey_store_open(const uint8_t *blob,
+                                           size_t blob_len,
+                                           const uint8_t *storage_key,
+                                           size_t storage_key_len,
+                                           struct sealwire_prekey_store **out);
+
+/**
+ * `sealwire_prekey_store_open()`, refusing a store whose generation is below
+ * `expected_generation` (the generation last committed) with SEALWIRE_STALE_STATE.
+ *
+ * Errors: as `sealwire_prekey_store_open()`, and SEALWIRE_STALE_STATE.
+ *
+ * # Safety
+ * As `sealwire_prekey_store_open()`.
+ */
+sealwire_result sealwire_prekey_store_open_checked(const uint8_t *blob,
+                                                   size_t blob_len,
+                                                   const uint8_t *storage_key,
+                                                   size_t storage_key_len,
+                                                   uint64_t expected_generation,
+                                                   struct sealwire_prekey_store **out);
+
+/**
+ * Free a prekey store and zeroize its private keys. `store` may be NULL (no-op).
+ *
+ * # Safety
+ * `store` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another call; it must not be used afterwards.
+ */
+void sealwire_prekey_store_free(struct sealwire_prekey_store *store);
+
+/**
+ * Start a session with `peer` from its prekey bundle: PQXDH when the bundle is post-quantum,
+ * X3DH otherwise. Works offline; the peer learns of the session from the first message
+ * `sealwire_ratchet_session_encrypt()` produces (every message until the peer's first reply
+ * is an initial message able to start the session). `header_encryption` encrypts the Double
+ * Ratchet headers (recommended: `true`; without it ratchet keys and counters travel in clear
+ * and link messages together).
+ *
+ * `peer` is who the caller means to talk to: a bundle of anyone else is refused. On success
+ * `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_IDENTITY_MISMATCH (the bundle is not `peer`'s),
+ * SEALWIRE_NON_CONTRIBUTORY, SEALWIRE_RANDOMNESS.
+ *
+ * # Safety
+ * `identity`, `peer` and `bundle` are NULL or live handles; `out` is NULL or writable.
+ */
+sealwire_result sealwire_ratchet_session_initiate(const struct sealwire_identity *identity,
+                                                  const struct sealwire_public_identity *peer,
+                                                  const struct sealwire_prekey_bundle *bundle,
+                                                  bool header_encryption,
+                                                  struct sealwire_ratchet_session **out);
+
+/**
+ * TESTING ONLY -- `sealwire_ratchet_session_initiate()` with every random byte taken from
+ * `random` (the ephemeral key (32), for PQXDH the ML-KEM encapsulation randomness (32), the
+ * first ratchet key (32)), to reproduce test vectors. Whoever knows the tape can decrypt the
+ * session: never call this in production code.
+ *
+ * Errors: as `sealwire_ratchet_session_initiate()`; SEALWIRE_INVALID_PARAMETER also when the
+ * tape is too short or not used up exactly (no handle is created then).
+ *
+ * # Safety
+ * As `sealwire_ratchet_session_initiate()`; `random` is NULL (only with length 0) or
+ * readable for `random_len` bytes.
+ */
+sealwire_result sealwire_ratchet_session_initiate_for_vectors(const struct sealwire_identity *identity,
+                                                              const struct sealwire_public_identity *peer,
+                                                              const struct sealwire_prekey_bundle *bundle,
+                                                              bool header_encryption,
+                                                              const uint8_t *random,
+                                                              size_t random_len,
+                                                              struct sealwire_ratchet_session **out);
+
+/**
+ * Accept an initial message addressed to `identity`, whose prekeys are in `prekey_store`:
+ * creates the responder's session and decrypts the embedded first message.
+ *
+ * All or nothing: the one-time prekeys the message used are deleted from `prekey_store` only
+ * if the whole message authenticated (a second initial message naming the same one-time
+ * prekey then fails with SEALWIRE_PREKEY_ALREADY_USED). Seal and store `prekey_store` and
+ * the new session together afterwards. Check `sealwire_ratchet_session_peer_identity()`
+ * before trusting the content.
+ *
+ * On success `*out_session` receives a new session handle and `*out_plaintext` /
+ * `*out_plaintext_len` the first message's plaintext in a buffer allocated by this library
+ * (release it with `sealwire_bytes_free()`, which zeroizes it; an empty plaintext is a
+ * non-NULL pointer with length 0, freed the same way).
+ *
+ * Errors: SEALWIRE_NULL_POINTER; decoding (SEALWIRE_TRUNCATED, SEALWIRE_BAD_MAGIC,
+ * SEALWIRE_UNSUPPORTED_VERSION, SEALWIRE_UNSUPPORTED_ALGORITHM, SEALWIRE_MALFORMED,
+ * SEALWIRE_INVALID_PUBLIC_KEY, SEALWIRE_BAD_SIGNATURE); SEALWIRE_IDENTITY_MISMATCH
+ * (`identity` does not own the store), SEALWIRE_UNKNOWN_PREKEY, SEALWIRE_PREKEY_ALREADY_USED,
+ * SEALWIRE_DECRYPTION_FAILED, SEALWIRE_NON_CONTRIBUTORY, SEALWIRE_RANDOMNESS, SEALWIRE_PANIC
+ * (poisoned store).
+ *
+ * # Safety
+ * `identity` is NULL or a live handle; `prekey_store` is NULL or a live handle not used
+ * concurrently; `message` is NULL (only with length 0) or readable for `message_len` bytes;
+ * the three out-pointers are NULL or writable.
+ */
+sealwire_result sealwire_ratchet_session_accept(const struct sealwire_identity *identity,
+                                                struct sealwire_prekey_store *prekey_store,
+                                                const uint8_t *message,
+                                                size_t message_len,
+                                                struct sealwire_ratchet_session **out_session,
+                                                uint8_t **out_plaintext,
+                                                size_t *out_plaintext_len);
+
+/**
+ * TESTING ONLY -- `sealwire_ratchet_session_accept()` with the responder's next ratchet key
+ * (32 bytes) taken from `random`, to reproduce test vectors. Never call this in production
+ * code.
+ *
+ * Errors: as `sealwire_ratchet_session_accept()`; SEALWIRE_INVALID_PARAMETER also when the
+ * tape is not used up exactly (then `prekey_store` is unchanged and nothing is created).
+ *
+ * # Safety
+ * As `sealwire_ratchet_session_accept()`; `random` is NULL (only with length 0) or readable
+ * for `random_len` bytes.
+ */
+sealwire_result sealwire_ratchet_session_accept_for_vectors(const struct sealwire_identity *identity,
+                                                            struct sealwire_prekey_store *prekey_store,
+                                                            const uint8_t *message,
+                                                            size_t message_len,
+                                                            const uint8_t *random,
+                                                            size_t random_len,
+                                                            struct sealwire_ratchet_session **out_session,
+                                                            uint8_t **out_plaintext,
+                                                            size_t *out_plaintext_len);
+
+/**
+ * Encrypt `plaintext` (at most SEALWIRE_RATCHET_MAX_PLAINTEXT_LEN bytes; padded, so the
+ * length is hidden up to the padding bucket) as the next message. Until the peer's first
+ * message arrives, the initiator's messages are initial messages (`SWRI`).
+ *
+ * On success `*out_message` / `*out_message_len` receive the message in a buffer allocated by
+ * this library (randomized output, so no length query): release it with
+ * `sealwire_bytes_free()`. Seal and store the session *before* sending it.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (plaintext too large, or the
+ * sending chain's counter used up), SEALWIRE_RANDOMNESS, SEALWIRE_PANIC (poisoned handle).
+ * The session is unchanged after any error.
+ *
+ * # Safety
+ * `session` is NULL or a live handle not used concurrently; `plaintext` is NULL (only with
+ * length 0) or readable for `plaintext_len` bytes; `out_message` and `out_message_len` are
+ * NULL or writable.
+ */
+sealwire_result sealwire_ratchet_session_encrypt(struct sealwire_ratchet_session *session,
+                                                 const uint8_t *plaintext,
+                                                 size_t plaintext_len,
+                                                 uint8_t **out_message,
+                                                 size_t *out_message_len);
+
+/**
+ * TESTING ONLY -- `sealwire_ratchet_session_encrypt()` with the header nonce (24 bytes with
+ * header encryption, nothing without) taken from `random`, to reproduce test vectors. Never
+ * call this in production code.
+ *
+ * Errors: as `sealwire_ratchet_session_encrypt()`; SEALWIRE_INVALID_PARAMETER also when the
+ * tape is not used up exactly (the session is unchanged then).
+ *
+ * # Safety
+ * As `sealwire_ratchet_session_encrypt()`; `random` is NULL (only with length 0) or readable
+ * for `random_len` bytes.
+ */
+sealwire_result sealwire_ratchet_session_encrypt_for_vectors(struct sealwire_ratchet_session *session,
+                                                             const uint8_t *plaintext,
+                                                             size_t plaintext_len,
+                                                             const uint8_t *random,
+                                                             size_t random_len,
+                                                             uint8_t **out_message,
+                                                             size_t *out_message_len);
+
+/**
+ * Decrypt a message of this session: a ratchet message, or (responder) a repeated initial
+ * message of this same session. Messages may arrive out of order (up to
+ * SEALWIRE_RATCHET_MAX_SKIP skipped per chain).
+ *
+ * On success `*out_plaintext` / `*out_plaintext_len` receive the plaintext in a buffer
+ * allocated by this library (the padded length hides the real one until decryption, so
+ * there is no length query): release it with `sealwire_bytes_free()`, which zeroizes it. An
+ * empty plaintext is a non-NULL pointer with length 0, freed the same way.
+ *
+ * Errors (the session is unchanged after every one): SEALWIRE_NULL_POINTER; decoding
+ * (SEALWIRE_TRUNCATED, SEALWIRE_BAD_MAGIC, SEALWIRE_UNSUPPORTED_VERSION, SEALWIRE_MALFORMED,
+ * ...); SEALWIRE_DECRYPTION_FAILED (modified, or not of this session); SEALWIRE_REPLAY
+ * (already decrypted); SEALWIRE_TOO_MANY_SKIPPED_MESSAGES; SEALWIRE_SESSION_MISMATCH (an
+ * initial message that started another session); SEALWIRE_RANDOMNESS; SEALWIRE_PANIC
+ * (poisoned handle).
+ *
+ * # Safety
+ * `session` is NULL or a live handle not used concurrently; `message` is NULL (only with
+ * length 0) or readable for `message_len` bytes; `out_plaintext` and `out_plaintext_len` are
+ * NULL or writable.
+ */
+sealwire_result sealwire_ratchet_session_decrypt(struct sealwire_ratchet_session *session,
+                                                 const uint8_t *message,
+                                                 size_t message_len,
+                                                 uint8_t **out_plaintext,
+                                                 size_t *out_plaintext_len);
+
+/**
+ * TESTING ONLY -- `sealwire_ratchet_session_decrypt()` with the new ratchet key (32 bytes,
+ * only when the message starts a new receiving chain; else nothing) taken from `random`, to
+ * reproduce test vectors. Never call this in production code.
+ *
+ * Errors: as `sealwire_ratchet_session_decrypt()`; SEALWIRE_INVALID_PARAMETER also when the
+ * tape is not used up exactly (the session is unchanged then). A rejected message uses no
+ * randomness: its error is reported with an empty tape.
+ *
+ * # Safety
+ * As `sealwire_ratchet_session_decrypt()`; `random` is NULL (only with length 0) or readable
+ * for `random_len` bytes.
+ */
+sealwire_result sealwire_ratchet_session_decrypt_for_vectors(struct sealwire_ratchet_session *session,
+                                                             const uint8_t *message,
+                                                             size_t message_len,
+                                                             const uint8_t *random,
+                                                             size_t random_len,
+                                                             uint8_t **out_plaintext,
+                                                             size_t *out_plaintext_len);
+
+/**
+ * Seal the whole session under a 32-byte storage key (SEALWIRE_RATCHET_STORAGE_KEY_LEN) into
+ * an `SWSS` blob carrying the generation (authenticated). Two seals of one state differ
+ * (fresh nonce).
+ *
+ * On success `*out_blob` / `*out_blob_len` receive a buffer allocated by this library:
+ * release it with `sealwire_bytes_free()`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH (storage key), SEALWIRE_RANDOMNESS,
+ * SEALWIRE_PANIC (poisoned handle).
+ *
+ * # Safety
+ * `session` is NULL or a live handle not being modified concurrently; `storage_key` is NULL
+ * (only with length 0) or readable for `storage_key_len` bytes; `out_blob` and
+ * `out_blob_len` are NULL or writable.
+ */
+sealwire_result sealwire_ratchet_session_seal(const struct sealwire_ratchet_session *session,
+                                              const uint8_t *storage_key,
+                                              size_t storage_key_len,
+                                              uint8_t **out_blob,
+                                              size_t *out_blob_len);
+
+/**
+ * TESTING ONLY -- `sealwire_ratchet_session_seal()` with the 24-byte nonce taken from
+ * `random`, to reproduce test vectors. Reusing a nonce under one storage key breaks the
+ * encryption: never call this in production code.
+ *
+ * Errors: as `sealwire_ratchet_session_seal()`; SEALWIRE_INVALID_PARAMETER also when the
+ * tape is not exactly 24 bytes.
+ *
+ * # Safety
+ * As `sealwire_ratchet_session_seal()`; `random` is NULL (only with length 0) or readable
+ * for `random_len` bytes.
+ */
+sealwire_result sealwire_ratchet_session_seal_for_vectors(const struct sealwire_ratchet_session *session,
+                                                          const uint8_t *storage_key,
+                                                          size_t storage_key_len,
+                                                          const uint8_t *random,
+                                                          size_t random_len,
+                                                          uint8_t **out_blob,
+                                                          size_t *out_blob_len);
+
+/**
+ * Open a sealed session. A wrong key or any modification is SEALWIRE_DECRYPTION_FAILED.
+ * Prefer `sealwire_ratchet_session_open_checked()`: a restored older snapshot would
+ * re-derive message keys already used.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH (storage key), SEALWIRE_TRUNCATED,
+ * SEALWIRE_BAD_MAGIC, SEALWIRE_UNSUPPORTED_VERSION, SEALWIRE_MALFORMED,
+ * SEALWIRE_DECRYPTION_FAILED.
+ *
+ * # Safety
+ * `blob` and `storage_key` are NULL (only with length 0) or readable for their lengths; `out`
+ * is NULL or writable.
+ */
+sealwire_result sealwire_ratchet_session_open(const uint8_t *blob,
+                                              size_t blob_len,
+                                              const uint8_t *storage_key,
+                                              size_t storage_key_len,
+                                              struct sealwire_ratchet_session **out);
+
+/**
+ * `sealwire_ratchet_session_open()`, refusing a state whose generation is below
+ * `expected_generation` (the generation of the state last committed) with
+ * SEALWIRE_STALE_STATE. Then do not use the old state: start a new session from a fresh
+ * bundle.
+ *
+ * Errors: as `sealwire_ratchet_session_open()`, and SEALWIRE_STALE_STATE.
+ *
+ * # Safety
+ * As `sealwire_ratchet_session_open()`.
+ */
+sealwire_result sealwire_ratchet_session_open_checked(const uint8_t *blob,
+                                                      size_t blob_len,
+                                                      const uint8_t *storage_key,
+                                                      size_t storage_key_len,
+                                                      uint64_t expected_generation,
+                                                      struct sealwire_ratchet_session **out);
+
+/**
+ * The session id (SEALWIRE_RATCHET_SESSION_ID_LEN = 32 bytes, equal on both sides: a hash of
+ * the initial message's prefix), following the output-buffer convention.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_PANIC (poisoned handle).
+ *
+ * # Safety
+ * `session` is NULL or a live handle not being modified concurrently; `out` is NULL or
+ * writable for `out_len` bytes; `written` is NULL or writable.
+ */
+sealwire_result sealwire_ratchet_session_session_id(const struct sealwire_ratchet_session *session,
+                                                    uint8_t *out,
+                                                    size_t out_len,
+                                                    size_t *written);
+
+/**
+ * The generation, in `*out`: incremented by every successful encrypt and decrypt, written
+ * into the sealed state. Record it with every sealed state you commit (for
+ * `sealwire_ratchet_session_open_checked()`).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC (poisoned handle).
+ *
+ * # Safety
+ * `session` is NULL or a live handle not being modified concurrently; `out` is NULL or
+ * writable.
+ */
+sealwire_result sealwire_ratchet_session_generation(const struct sealwire_ratchet_session *session,
+                                                    uint64_t *out);
+
+/**
+ * The key agreement that started the session (SEALWIRE_KEY_AGREEMENT_X3DH or _PQXDH), in
+ * `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC (poisoned handle).
+ *
+ * # Safety
+ * As `sealwire_ratchet_session_generation()`.
+ */
+sealwire_result sealwire_ratchet_session_key_agreement(const struct sealwire_ratchet_session *session,
+                                                       sealwire_key_agreement *out);
+
+/**
+ * The number of skipped message keys kept for late messages, in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC (poisoned handle).
+ *
+ * # Safety
+ * As `sealwire_ratchet_session_generation()`.
+ */
+sealwire_result sealwire_ratchet_session_skipped_message_keys(const struct sealwire_ratchet_session *session,
+                                                              size_t *out);
+
+/**
+ * Whether the Double Ratchet headers are encrypted. False if `session` is NULL or poisoned.
+ *
+ * # Safety
+ * `session` is NULL or a live handle not being modified concurrently.
+ */
+bool sealwire_ratchet_session_header_encryption(const struct sealwire_ratchet_session *session);
+
+/**
+ * Whether this side started the session. False if `session` is NULL or poisoned.
+ *
+ * # Safety
+ * As `sealwire_ratchet_session_header_encryption()`.
+ */
+bool sealwire_ratchet_session_is_initiator(const struct sealwire_ratchet_session *session);
+
+/**
+ * Whether this side's messages are still initial messages (initiator, until the peer's
+ * first message was decrypted). False if `session` is NULL or poisoned.
+ *
+ * # Safety
+ * As `sealwire_ratchet_session_header_encryption()`.
+ */
+bool sealwire_ratchet_session_awaiting_reply(const struct sealwire_ratchet_session *session);
+
+/**
+ * The peer's public identity (for the responder: as authenticated by the initial message),
+ * as a NEW `sealwire_public_identity` handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC (poisoned handle).
+ *
+ * # Safety
+ * `session` is NULL or a live handle not being modified concurrently; `out` is NULL or
+ * writable.
+ */
+sealwire_result sealwire_ratchet_session_peer_identity(const struct sealwire_ratchet_session *session,
+                                                       struct sealwire_public_identity **out);
+
+/**
+ * Our own public identity in this session, as a NEW `sealwire_public_identity` handle.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC (poisoned handle).
+ *
+ * # Safety
+ * As `sealwire_ratchet_session_peer_identity()`.
+ */
+sealwire_result sealwire_ratchet_session_local_identity(const struct sealwire_ratchet_session *session,
+                                                        struct sealwire_public_identity **out);
+
+/**
+ * Free a session and zeroize its keys. `session` may be NULL (no-op).
+ *
+ * # Safety
+ * `session` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another call; it must not be used afterwards.
+ */
+void sealwire_ratchet_session_free(struct sealwire_ratchet_session *session);
+
+/**
+ * Classify a message by its magic and version without decrypting it
+ * (SEALWIRE_RATCHET_MESSAGE_INITIAL or _RATCHET), in `*out`: an initial message goes to
+ * `sealwire_ratchet_session_accept()` unless a session it started exists.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_TRUNCATED, SEALWIRE_BAD_MAGIC,
+ * SEALWIRE_UNSUPPORTED_VERSION.
+ *
+ * # Safety
+ * `message` is NULL (only with length 0) or readable for `message_len` bytes; `out` is NULL
+ * or writable.
+ */
+sealwire_result sealwire_ratchet_message_kind(const uint8_t *message,
+                                              size_t message_len,
+                                              sealwire_ratchet_message_type *out);
+
+/**
+ * The sender named by an initial message, as a NEW `sealwire_public_identity` handle (its
+ * binding signature verified; the message itself is NOT authenticated until it is accepted
+ * or decrypted): to find the sender's sessions.
+ *
+ * Errors: SEALWIRE_NULL_POINTER; decoding (SEALWIRE_TRUNCATED, SEALWIRE_BAD_MAGIC -- also
+ * for a ratchet message --, SEALWIRE_UNSUPPORTED_VERSION, SEALWIRE_UNSUPPORTED_ALGORITHM,
+ * SEALWIRE_MALFORMED); SEALWIRE_INVALID_PUBLIC_KEY, SEALWIRE_BAD_SIGNATURE.
+ *
+ * # Safety
+ * `message` is NULL (only with length 0) or readable for `message_len` bytes; `out` is NULL
+ * or writable.
+ */
+sealwire_result sealwire_ratchet_initial_message_sender(const uint8_t *message,
+                                                        size_t message_len,
+                                                        struct sealwire_public_identity **out);
+
+/**
+ * Set up a new store in the SQLite file `path` (created if missing; it must hold no other
+ * data) for `identity` (copied), sealed under `storage_key` (SEALWIRE_RATCHET_STORAGE_KEY_LEN
+ * = 32 bytes, from the application's key store), with freshly generated prekeys as in
+ * `sealwire_prekey_store_generate()` (`now_unix` dates the signed prekey). Publish
+ * `sealwire_messenger_bundle()` afterwards. Save `sealwire_messenger_counter()` outside the
+ * store after every operation, for `sealwire_messenger_open()`.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (empty path, a prekey count
+ * above 1000), SEALWIRE_INVALID_LENGTH (storage key), SEALWIRE_INVALID_UTF8 (non-UTF-8 path
+ * outside Unix), SEALWIRE_STORAGE (the file cannot be opened or holds other tables),
+ * SEALWIRE_UNSUPPORTED_VERSION (newer schema), SEALWIRE_STORE_CONFLICT (the file already
+ * holds a sealwire store: use `_open()`), SEALWIRE_RANDOMNESS.
+ *
+ * # Safety
+ * `path` is NULL or a NUL-terminated string; `identity` is NULL or a live handle;
+ * `storage_key` is NULL (only with length 0) or readable for `storage_key_len` bytes; `out`
+ * is NULL or writable.
+ */
+sealwire_result sealwire_messenger_create(const char *path,
+                                          const struct sealwire_identity *identity,
+                                          const uint8_t *storage_key,
+                                          size_t storage_key_len,
+                                          uint32_t one_time_prekeys,
+                                          uint32_t kem_one_time_prekeys,
+                                          bool post_quantum,
+                                          uint64_t now_unix,
+                                          struct sealwire_messenger **out);
+
+/**
+ * `sealwire_messenger_create()` over a store in memory: nothing survives
+ * `sealwire_messenger_free()`. For tests and short-lived agents.
+ *
+ * Errors: as `sealwire_messenger_create()` (no storage errors).
+ *
+ * # Safety
+ * `identity` is NULL or a live handle; `storage_key` is NULL (only with length 0) or readable
+ * for `storage_key_len` bytes; `out` is NULL or writable.
+ */
+sealwire_result sealwire_messenger_create_in_memory(const struct sealwire_identity *identity,
+                                                    const uint8_t *storage_key,
+                                                    size_t storage_key_len,
+                                                    uint32_t one_time_prekeys,
+                                                    uint32_t kem_one_time_prekeys,
+                                                    bool post_quantum,
+                                                    uint64_t now_unix,
+                                                    struct sealwire_messenger **out);
+
+/**
+ * Open the store in the SQLite file `path` set up by `sealwire_messenger_create()` (or any
+ * sealwire binding). `min_counter` is the `sealwire_messenger_counter()` value saved outside
+ * the store after the last operation (0 skips the check): a store whose counter is lower was
+ * rolled back to an older copy and is refused with SEALWIRE_STALE_STATE (using it would
+ * re-derive message keys already used; see docs/STORE.md). Like the other bindings, a path
+ * without a store is created as an empty database, then refused with SEALWIRE_STORAGE.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (empty path),
+ * SEALWIRE_INVALID_LENGTH (storage key), SEALWIRE_STORAGE, SEALWIRE_UNSUPPORTED_VERSION,
+ * SEALWIRE_STALE_STATE, SEALWIRE_DECRYPTION_FAILED (wrong storage key or modified records),
+ * decoding errors of the stored records.
+ *
+ * # Safety
+ * `path` is NULL or a NUL-terminated string; `storage_key` is NULL (only with length 0) or
+ * readable for `storage_key_len` bytes; `out` is NULL or writable.
+ */
+sealwire_result sealwire_messenger_open(const char *path,
+                                        const uint8_t *storage_key,
+                                        size_t storage_key_len,
+                                        uint64_t min_counter,
+                                        struct sealwire_messenger **out);
+
+/**
+ * Free a messenger: close its store and zeroize the keys it holds. `messenger` may be NULL
+ * (no-op). Everything committed stays in the file.
+ *
+ * # Safety
+ * `messenger` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another call (on any thread); it must not be used afterwards.
+ */
+void sealwire_messenger_free(struct sealwire_messenger *messenger);
+
+/**
+ * Our own public identity, as a NEW `sealwire_public_identity` handle.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC (poisoned messenger).
+ *
+ * # Safety
+ * `messenger` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_messenger_identity(const struct sealwire_messenger *messenger,
+                                            struct sealwire_public_identity **out);
+
+/**
+ * Our peer id (SEALWIRE_MESSENGER_PEER_ID_LEN = 32 bytes: our Ed25519 public key, what peers
+ * pass to `sealwire_messenger_send()`), following the output-buffer convention.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `messenger` is NULL or a live handle; `out` is NULL or writable for `out_len` bytes;
+ * `written` is NULL or writable.
+ */
+sealwire_result sealwire_messenger_peer_id(const struct sealwire_messenger *messenger,
+                                           uint8_t *out,
+                                           size_t out_len,
+                                           size_t *written);
+
+/**
+ * The store counter after our last commit, in `*out`. Save it outside the store after each
+ * operation (at least before shutting down) and pass it to `sealwire_messenger_open()` to
+ * detect a rolled-back store. Outbox and inbox ids are counter values.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `messenger` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_messenger_counter(const struct sealwire_messenger *messenger,
+                                           uint64_t *out);
+
+/**
+ * The prekey bundle to publish, as a NEW `sealwire_prekey_bundle` handle. Fetch it again
+ * after `_replenish_prekeys()`, `_rotate_signed_prekey()` and accepted sessions (which
+ * consume one-time prekeys).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC, storage and decoding errors of the stored
+ * prekeys (SEALWIRE_STORAGE, SEALWIRE_DECRYPTION_FAILED, SEALWIRE_STALE_STATE, ...).
+ *
+ * # Safety
+ * `messenger` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_messenger_bundle(const struct sealwire_messenger *messenger,
+                                          struct sealwire_prekey_bundle **out);
+
+/**
+ * The number of unused one-time X25519 prekeys, in `*out` (accepted sessions consume them;
+ * top them up with `sealwire_messenger_replenish_prekeys()`).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC, storage errors.
+ *
+ * # Safety
+ * `messenger` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_messenger_one_time_prekey_count(const struct sealwire_messenger *messenger,
+                                                         size_t *out);
+
+/**
+ * Top the one-time prekeys back up to the counts given at creation and commit; publish the
+ * bundle again.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC, SEALWIRE_RANDOMNESS, SEALWIRE_STORAGE,
+ * SEALWIRE_STORE_CONFLICT.
+ *
+ * # Safety
+ * `messenger` is NULL or a live handle.
+ */
+sealwire_result sealwire_messenger_replenish_prekeys(struct sealwire_messenger *messenger);
+
+/**
+ * Replace the signed prekey (and last-resort ML-KEM prekey), dating it `now_unix`, and
+ * commit; publish the bundle again. The old ones keep accepting initial messages until
+ * `sealwire_messenger_remove_expired_signed_prekeys()`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC, SEALWIRE_RANDOMNESS, SEALWIRE_STORAGE,
+ * SEALWIRE_STORE_CONFLICT.
+ *
+ * # Safety
+ * `messenger` is NULL or a live handle.
+ */
+sealwire_result sealwire_messenger_rotate_signed_prekey(struct sealwire_messenger *messenger,
+                                                        uint64_t now_unix);
+
+/**
+ * Forget replaced signed prekeys retired more than `grace_secs` before `now_unix` and commit
+ * if any were removed; `*removed` receives how many.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC, SEALWIRE_STORAGE, SEALWIRE_STORE_CONFLICT.
+ *
+ * # Safety
+ * `messenger` is NULL or a live handle; `removed` is NULL or writable.
+ */
+sealwire_result sealwire_messenger_remove_expired_signed_prekeys(struct sealwire_messenger *messenger,
+                                                                 uint64_t now_unix,
+                                                                 uint64_t grace_secs,
+                                                                 size_t *removed);
+
+/**
+ * Start a session with `peer` from its bundle (header encryption on) and commit it. Works
+ * offline; the peer learns of the session from the first message sent. An existing session
+ * with `peer` is kept as an older one (its in-flight messages still decrypt); the new one
+ * becomes current.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC, SEALWIRE_IDENTITY_MISMATCH (the bundle is not
+ * `peer`'s), SEALWIRE_NON_CONTRIBUTORY, SEALWIRE_RANDOMNESS, SEALWIRE_STORAGE,
+ * SEALWIRE_STORE_CONFLICT.
+ *
+ * # Safety
+ * `messenger`, `peer` and `bundle` are NULL or live handles.
+ */
+sealwire_result sealwire_messenger_connect(struct sealwire_messenger *messenger,
+                                           const struct sealwire_public_identity *peer,
+                                           const struct sealwire_prekey_bundle *bundle);
+
+/**
+ * Whether a session with the peer `peer_id` (32 bytes) exists, in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH (peer id), SEALWIRE_PANIC, storage
+ * and decoding errors of the stored record.
+ *
+ * # Safety
+ * `messenger` is NULL or a live handle; `peer_id` is NULL (only with length 0) or readable
+ * for `peer_id_len` bytes; `out` is NULL or writable.
+ */
+sealwire_result sealwire_messenger_has_session(const struct sealwire_messenger *messenger,
+                                               const uint8_t *peer_id,
+                                               size_t peer_id_len,
+                                               bool *out);
+
+/**
+ * The public identity of the peer `peer_id` as authenticated by its current session, as a
+ * NEW `sealwire_public_identity` handle.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH, SEALWIRE_NO_SESSION, SEALWIRE_PANIC,
+ * storage errors.
+ *
+ * # Safety
+ * As `sealwire_messenger_has_session()`.
+ */
+sealwire_result sealwire_messenger_peer_identity(const struct sealwire_messenger *messenger,
+                                                 const uint8_t *peer_id,
+                                                 size_t peer_id_len,
+                                                 struct sealwire_public_identity **out);
+
+/**
+ * Messages committed for sending to `peer_id`, ever (0 without a session), in `*out`.
+ * Committed with each outbox record, so after a crash it tells which messages were sent.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH, SEALWIRE_PANIC, storage errors.
+ *
+ * # Safety
+ * As `sealwire_messenger_has_session()`.
+ */
+sealwire_result sealwire_messenger_sent_count(const struct sealwire_messenger *messenger,
+                                              const uint8_t *peer_id,
+                                              size_t peer_id_len,
+                                              uint64_t *out);
+
+/**
+ * Messages received from `peer_id` and committed, ever, in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH, SEALWIRE_PANIC, storage errors.
+ *
+ * # Safety
+ * As `sealwire_messenger_has_session()`.
+ */
+sealwire_result sealwire_messenger_received_count(const struct sealwire_messenger *messenger,
+                                                  const uint8_t *peer_id,
+                                                  size_t peer_id_len,
+                                                  uint64_t *out);
+
+/**
+ * Encrypt `plaintext` (at most SEALWIRE_RATCHET_MAX_PLAINTEXT_LEN bytes) for the peer
+ * `peer_id` with the current session, commit the new state and an outbox record holding the
+ * ciphertext (one transaction), and return the record. Send its ciphertext
+ * (`sealwire_outbox_record_ciphertext()`), then call `sealwire_messenger_mark_sent()` with
+ * its id. If the process dies in between, `sealwire_messenger_pending_outbox()` returns the
+ * same record after a restart (never re-encrypted).
+ *
+ * On success `*out` receives a new record handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH (peer id), SEALWIRE_NO_SESSION
+ * (connect first), SEALWIRE_INVALID_PARAMETER (plaintext too large), SEALWIRE_RANDOMNESS,
+ * SEALWIRE_STORAGE, SEALWIRE_STORE_CONFLICT, SEALWIRE_PANIC. Nothing is committed after any
+ * error.
+ *
+ * # Safety
+ * `messenger` is NULL or a live handle; `peer_id` and `plaintext` are NULL (only with length
+ * 0) or readable for their lengths; `out` is NULL or writable.
+ */
+sealwire_result sealwire_messenger_send(struct sealwire_messenger *messenger,
+                                        const uint8_t *peer_id,
+                                        size_t peer_id_len,
+                                        const uint8_t *plaintext,
+                                        size_t plaintext_len,
+                                        struct sealwire_outbox_record **out);
+
+/**
+ * The outbox records not yet marked sent, oldest first, as a NEW `sealwire_outbox_list`
+ * handle: after a restart, send each again (byte for byte) and mark it sent; the receiver
+ * drops duplicates.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC, SEALWIRE_STORAGE.
+ *
+ * # Safety
+ * `messenger` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_messenger_pending_outbox(const struct sealwire_messenger *messenger,
+                                                  struct sealwire_outbox_list **out);
+
+/**
+ * The transport has taken outbox record `id`: forget it. Idempotent (an unknown id is fine).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC, SEALWIRE_STORAGE.
+ *
+ * # Safety
+ * `messenger` is NULL or a live handle.
+ */
+sealwire_result sealwire_messenger_mark_sent(struct sealwire_messenger *messenger, uint64_t id);
+
+/**
+ * Process one message from the wire.
+ *
+ * On success `*out` receives either a new `sealwire_received` handle (decrypted; the new
+ * session state, the consumed one-time prekeys of a message that started a session, the
+ * message id and the plaintext were committed in one transaction: handle the plaintext,
+ * then `sealwire_messenger_ack()` its id), or **NULL if the message was already received**
+ * (a duplicate: same bytes; nothing changed).
+ *
+ * Initial messages name their sender and go to that peer's sessions, or start a new
+ * session. Ratchet messages (headers encrypted) name nobody: every session is tried.
+ *
+ * Errors (nothing committed, nothing changed): SEALWIRE_NULL_POINTER; decoding
+ * (SEALWIRE_TRUNCATED, SEALWIRE_BAD_MAGIC, ...); SEALWIRE_DECRYPTION_FAILED (no session can
+ * read it); SEALWIRE_REPLAY (its keys were already used); SEALWIRE_PREKEY_ALREADY_USED,
+ * SEALWIRE_UNKNOWN_PREKEY, SEALWIRE_TOO_MANY_SKIPPED_MESSAGES, SEALWIRE_RANDOMNESS,
+ * SEALWIRE_STORAGE, SEALWIRE_STORE_CONFLICT, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `messenger` is NULL or a live handle; `message` is NULL (only with length 0) or readable
+ * for `message_len` bytes; `out` is NULL or writable.
+ */
+sealwire_result sealwire_messenger_receive(struct sealwire_messenger *messenger,
+                                           const uint8_t *message,
+                                           size_t message_len,
+                                           struct sealwire_received **out);
+
+/**
+ * The messages committed by `sealwire_messenger_receive()` and not yet acknowledged, oldest
+ * first, as a NEW `sealwire_received_list` handle: after a restart, handle each whose id the
+ * application has not handled yet, and ack it.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC, SEALWIRE_STORAGE, SEALWIRE_STALE_STATE,
+ * SEALWIRE_DECRYPTION_FAILED / decoding errors (modified inbox records).
+ *
+ * # Safety
+ * `messenger` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_messenger_pending_inbox(const struct sealwire_messenger *messenger,
+                                                 struct sealwire_received_list **out);
+
+/**
+ * The application has durably handled inbox message `id`: delete its plaintext from the
+ * store. Idempotent.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_PANIC, SEALWIRE_STORAGE.
+ *
+ * # Safety
+ * `messenger` is NULL or a live handle.
+ */
+sealwire_result sealwire_messenger_ack(struct sealwire_messenger *messenger, uint64_t id);
+
+/**
+ * The peer id of a public identity (SEALWIRE_MESSENGER_PEER_ID_LEN = 32 bytes: its Ed25519
+ * public key), as the messenger functions take it; output-buffer convention.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * `public_identity` is NULL or a live handle; `out` is NULL or writable for `out_len` bytes;
+ * `written` is NULL or writable.
+ */
+sealwire_result sealwire_public_identity_peer_id(const struct sealwire_public_identity *public_identity,
+                                                 uint8_t *out,
+                                                 size_t out_len,
+                                                 size_t *written);
+
+/**
+ * The outbox id (pass it to `sealwire_messenger_mark_sent()`), in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `record` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_outbox_record_id(const struct sealwire_outbox_record *record,
+                                          uint64_t *out);
+
+/**
+ * The recipient's peer id (32 bytes), output-buffer convention.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * `record` is NULL or a live handle; `out` is NULL or writable for `out_len` bytes; `written`
+ * is NULL or writable.
+ */
+sealwire_result sealwire_outbox_record_peer_id(const struct sealwire_outbox_record *record,
+                                               uint8_t *out,
+                                               size_t out_len,
+                                               size_t *written);
+
+/**
+ * The message id of the ciphertext (32 bytes; the receiver recognizes duplicates by it),
+ * output-buffer convention.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * As `sealwire_outbox_record_peer_id()`.
+ */
+sealwire_result sealwire_outbox_record_message_id(const struct sealwire_outbox_record *record,
+                                                  uint8_t *out,
+                                                  size_t out_len,
+                                                  size_t *written);
+
+/**
+ * The ciphertext to send (exactly these bytes, also when resending), output-buffer
+ * convention (a query with `out` NULL gives its length).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * As `sealwire_outbox_record_peer_id()`.
+ */
+sealwire_result sealwire_outbox_record_ciphertext(const struct sealwire_outbox_record *record,
+                                                  uint8_t *out,
+                                                  size_t out_len,
+                                                  size_t *written);
+
+/**
+ * Free an outbox record. `record` may be NULL (no-op). The store keeps its copy until
+ * `sealwire_messenger_mark_sent()`.
+ *
+ * # Safety
+ * `record` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another call; it must not be used afterwards.
+ */
+void sealwire_outbox_record_free(struct sealwire_outbox_record *record);
+
+/**
+ * The inbox id (pass it to `sealwire_messenger_ack()`; a message re-delivered by
+ * `sealwire_messenger_pending_inbox()` has the same id), in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `received` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_received_id(const struct sealwire_received *received, uint64_t *out);
+
+/**
+ * The sender's peer id (32 bytes; authenticated by the session), output-buffer convention.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * `received` is NULL or a live handle; `out` is NULL or writable for `out_len` bytes;
+ * `written` is NULL or writable.
+ */
+sealwire_result sealwire_received_peer_id(const struct sealwire_received *received,
+                                          uint8_t *out,
+                                          size_t out_len,
+                                          size_t *written);
+
+/**
+ * The message id of the ciphertext it came from (32 bytes), output-buffer convention.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * As `sealwire_received_peer_id()`.
+ */
+sealwire_result sealwire_received_message_id(const struct sealwire_received *received,
+                                             uint8_t *out,
+                                             size_t out_len,
+                                             size_t *written);
+
+/**
+ * The plaintext, output-buffer convention (a query with `out` NULL gives its length; an
+ * empty plaintext needs a non-NULL `out`, any pointer with `out_len` 0).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * As `sealwire_received_peer_id()`.
+ */
+sealwire_result sealwire_received_plaintext(const struct sealwire_received *received,
+                                            uint8_t *out,
+                                            size_t out_len,
+                                            size_t *written);
+
+/**
+ * Free a received message and zeroize its plaintext. `received` may be NULL (no-op). The
+ * store keeps its (sealed) copy until `sealwire_messenger_ack()`.
+ *
+ * # Safety
+ * `received` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another call; it must not be used afterwards.
+ */
+void sealwire_received_free(struct sealwire_received *received);
+
+/**
+ * The number of records in the list, in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `list` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_outbox_list_count(const struct sealwire_outbox_list *list, size_t *out);
+
+/**
+ * Record number `index` (0-based, oldest first), as a NEW `sealwire_outbox_record` handle (a
+ * copy: it outlives the list).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (`index` out of range).
+ *
+ * # Safety
+ * `list` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_outbox_list_get(const struct sealwire_outbox_list *list,
+                                         size_t index,
+                                         struct sealwire_outbox_record **out);
+
+/**
+ * Free an outbox list. `list` may be NULL (no-op).
+ *
+ * # Safety
+ * `list` is NULL or a handle from this library that has not been freed yet and is not in use
+ * by another call; it must not be used afterwards.
+ */
+void sealwire_outbox_list_free(struct sealwire_outbox_list *list);
+
+/**
+ * The number of messages in the list, in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `list` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_received_list_count(const struct sealwire_received_list *list,
+                                             size_t *out);
+
+/**
+ * Message number `index` (0-based, oldest first), as a NEW `sealwire_received` handle (a
+ * copy: it outlives the list).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (`index` out of range).
+ *
+ * # Safety
+ * `list` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_received_list_get(const struct sealwire_received_list *list,
+                                           size_t index,
+                                           struct sealwire_received **out);
+
+/**
+ * Free a received list and zeroize its plaintexts. `list` may be NULL (no-op).
+ *
+ * # Safety
+ * `list` is NULL or a handle from this library that has not been freed yet and is not in use
+ * by another call; it must not be used afterwards.
+ */
+void sealwire_received_list_free(struct sealwire_received_list *list);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -12,7 +12,9 @@
 //!   every message) keep their state in a `Slot` (module `slot`) that is poisoned by a panic;
 //! * byte and string outputs go to caller buffers with a required-length query; buffers this
 //!   library allocates (randomized outputs: identity exports, sealed envelopes, keyring
-//!   blobs) are released with [`sealwire_bytes_free`], which zeroizes them.
+//!   blobs, sealed prekey stores and sessions, ratchet messages; and ratchet plaintexts,
+//!   whose length is known only after decryption) are released with [`sealwire_bytes_free`],
+//!   which zeroizes them.
 //!
 //! All `unsafe` code that touches caller pointers is in the `ptr` module; the public functions
 //! only call its helpers, each call with a `SAFETY` note.
@@ -38,6 +40,15 @@ mod key_set;
 mod keyring;
 mod xwing;
 
+// The asynchronous-session layer (X3DH / PQXDH bundles and prekey stores, Double Ratchet
+// sessions), then the persistent Messenger over it.
+mod ratchet_bundle;
+mod ratchet_prekeys;
+mod ratchet_session;
+mod ratchet_tape;
+
+mod messenger;
+
 use core::ffi::c_char;
 
 use zeroize::Zeroize;
@@ -49,10 +60,14 @@ pub use envelope_stream::*;
 pub use identity::*;
 pub use key_set::*;
 pub use keyring::*;
+pub use messenger::*;
 pub use noise::*;
 pub use noise_handshake::*;
 pub use noise_transport::*;
 pub use public::*;
+pub use ratchet_bundle::*;
+pub use ratchet_prekeys::*;
+pub use ratchet_session::*;
 pub use result::{sealwire_result, sealwire_result_code_string, sealwire_result_message};
 pub use xwing::*;
 
@@ -100,7 +115,9 @@ pub extern "C" fn sealwire_version() -> *const c_char {
 }
 
 /// Zeroize and free a buffer allocated by this library (`sealwire_identity_export*()`,
-/// `sealwire_envelope_seal()`, `sealwire_keyring_seal_with_*()`). `data` may be NULL (no-op).
+/// `sealwire_envelope_seal()`, `sealwire_keyring_seal_with_*()`, `sealwire_prekey_store_seal*()`,
+/// `sealwire_ratchet_session_seal*()`, `_encrypt*()`, `_decrypt*()` and `_accept*()`). `data`
+/// may be NULL (no-op).
 ///
 /// # Safety
 /// `data` is NULL, or a pointer returned by this library together with `len`, exactly as

@@ -535,3 +535,211 @@ fn envelope_round_trip_through_the_c_functions() {
         sealwire_context_free(ctx);
     }
 }
+
+/// Take a library-allocated buffer back as a `Vec` (and free it).
+///
+/// # Safety
+/// `data`/`len` were just returned by a library function and not freed.
+unsafe fn take_bytes(data: *mut u8, len: usize) -> Vec<u8> {
+    // SAFETY: caller contract.
+    let v = unsafe { core::slice::from_raw_parts(data, len) }.to_vec();
+    // SAFETY: caller contract; freed once.
+    unsafe { sealwire_bytes_free(data, len) };
+    v
+}
+
+/// Prekey store, bundle, session and messenger through the C functions (the C program covers
+/// the same from the outside, and the vectors).
+#[test]
+fn ratchet_round_trip_through_the_c_functions() {
+    const KEY: [u8; 32] = [3; 32];
+    // SAFETY (whole test): every pointer passed points at a live local of the right size.
+    unsafe {
+        let (mut alice, mut bob) = (ptr::null_mut(), ptr::null_mut());
+        assert_eq!(sealwire_identity_from_secret_bytes([1u8; 32].as_ptr(), 32, [2u8; 32].as_ptr(), 32, &mut alice), sealwire_result::OK);
+        assert_eq!(sealwire_identity_from_secret_bytes([3u8; 32].as_ptr(), 32, [4u8; 32].as_ptr(), 32, &mut bob), sealwire_result::OK);
+        let mut bob_pub = ptr::null_mut();
+        assert_eq!(sealwire_identity_public(bob, &mut bob_pub), sealwire_result::OK);
+
+        let mut store = ptr::null_mut();
+        assert_eq!(sealwire_prekey_store_generate(bob, 2, 1, true, 1000, &mut store), sealwire_result::OK);
+        assert_eq!(sealwire_prekey_store_generate(bob, 70_000, 1, true, 1000, &mut store), sealwire_result::INVALID_PARAMETER);
+        let mut bundle = ptr::null_mut();
+        assert_eq!(sealwire_prekey_store_bundle(store, &mut bundle), sealwire_result::OK);
+        assert!(sealwire_prekey_bundle_is_post_quantum(bundle));
+        let mut n = 0usize;
+        assert_eq!(sealwire_prekey_bundle_to_bytes(bundle, ptr::null_mut(), 0, &mut n), sealwire_result::BUFFER_TOO_SMALL);
+        let mut encoded = vec![0u8; n];
+        assert_eq!(sealwire_prekey_bundle_to_bytes(bundle, encoded.as_mut_ptr(), n, &mut n), sealwire_result::OK);
+        let core_bundle = sealwire_core::ratchet::PrekeyBundle::from_bytes(&encoded).unwrap();
+        assert_eq!(core_bundle.one_time_prekey_ids().len(), 2);
+
+        let mut a = ptr::null_mut();
+        assert_eq!(sealwire_ratchet_session_initiate(alice, bob_pub, bundle, true, &mut a), sealwire_result::OK);
+        let mut kind = 0;
+        let (mut m, mut m_len) = (ptr::null_mut(), 0usize);
+        assert_eq!(sealwire_ratchet_session_encrypt(a, b"hi".as_ptr(), 2, &mut m, &mut m_len), sealwire_result::OK);
+        let first = take_bytes(m, m_len);
+        assert_eq!(sealwire_ratchet_message_kind(first.as_ptr(), first.len(), &mut kind), sealwire_result::OK);
+        assert_eq!(kind, SEALWIRE_RATCHET_MESSAGE_INITIAL);
+
+        let mut b = ptr::null_mut();
+        let (mut pt, mut pt_len) = (ptr::null_mut(), 0usize);
+        assert_eq!(
+            sealwire_ratchet_session_accept(bob, store, first.as_ptr(), first.len(), &mut b, &mut pt, &mut pt_len),
+            sealwire_result::OK
+        );
+        assert_eq!(take_bytes(pt, pt_len), b"hi");
+        let mut other = ptr::null_mut();
+        assert_eq!(
+            sealwire_ratchet_session_accept(bob, store, first.as_ptr(), first.len(), &mut other, &mut pt, &mut pt_len),
+            sealwire_result::PREKEY_ALREADY_USED
+        );
+        assert!(other.is_null());
+
+        // A failed decrypt changes nothing: the generation stays and the genuine message
+        // still decrypts.
+        assert_eq!(sealwire_ratchet_session_encrypt(b, b"back".as_ptr(), 4, &mut m, &mut m_len), sealwire_result::OK);
+        let reply = take_bytes(m, m_len);
+        let mut broken = reply.clone();
+        *broken.last_mut().unwrap() ^= 1;
+        let mut g = 0u64;
+        assert_eq!(sealwire_ratchet_session_generation(a, &mut g), sealwire_result::OK);
+        assert_eq!(sealwire_ratchet_session_decrypt(a, broken.as_ptr(), broken.len(), &mut pt, &mut pt_len), sealwire_result::DECRYPTION_FAILED);
+        let mut g2 = 0u64;
+        assert_eq!(sealwire_ratchet_session_generation(a, &mut g2), sealwire_result::OK);
+        assert_eq!(g, g2);
+        assert_eq!(sealwire_ratchet_session_decrypt(a, reply.as_ptr(), reply.len(), &mut pt, &mut pt_len), sealwire_result::OK);
+        assert_eq!(take_bytes(pt, pt_len), b"back");
+
+        // Seal / open_checked through C equals core's view of the blob.
+        let (mut blob, mut blob_len) = (ptr::null_mut(), 0usize);
+        assert_eq!(sealwire_ratchet_session_seal(a, KEY.as_ptr(), 32, &mut blob, &mut blob_len), sealwire_result::OK);
+        let blob = take_bytes(blob, blob_len);
+        let core_session = sealwire_core::ratchet::Session::open_checked(&blob, &KEY, g + 1).unwrap();
+        assert_eq!(core_session.generation(), g + 1);
+        let mut reopened = ptr::null_mut();
+        assert_eq!(sealwire_ratchet_session_open_checked(blob.as_ptr(), blob.len(), KEY.as_ptr(), 32, g + 2, &mut reopened), sealwire_result::STALE_STATE);
+
+        sealwire_ratchet_session_free(a);
+        sealwire_ratchet_session_free(b);
+        sealwire_prekey_bundle_free(bundle);
+        sealwire_prekey_store_free(store);
+
+        // Messenger in memory: send, receive, duplicate = OK with a NULL record.
+        let (mut ma, mut mb) = (ptr::null_mut(), ptr::null_mut());
+        assert_eq!(sealwire_messenger_create_in_memory(alice, KEY.as_ptr(), 32, 1, 1, false, 5, &mut ma), sealwire_result::OK);
+        assert_eq!(sealwire_messenger_create_in_memory(bob, KEY.as_ptr(), 32, 1, 1, false, 5, &mut mb), sealwire_result::OK);
+        let mut mbundle = ptr::null_mut();
+        assert_eq!(sealwire_messenger_bundle(mb, &mut mbundle), sealwire_result::OK);
+        assert_eq!(sealwire_messenger_connect(ma, bob_pub, mbundle), sealwire_result::OK);
+        let mut pid = [0u8; 32];
+        assert_eq!(sealwire_public_identity_peer_id(bob_pub, pid.as_mut_ptr(), 32, &mut n), sealwire_result::OK);
+        let mut rec = ptr::null_mut();
+        assert_eq!(sealwire_messenger_send(ma, pid.as_ptr(), 32, b"yo".as_ptr(), 2, &mut rec), sealwire_result::OK);
+        assert_eq!(sealwire_outbox_record_ciphertext(rec, ptr::null_mut(), 0, &mut n), sealwire_result::BUFFER_TOO_SMALL);
+        let mut ct = vec![0u8; n];
+        assert_eq!(sealwire_outbox_record_ciphertext(rec, ct.as_mut_ptr(), n, &mut n), sealwire_result::OK);
+        sealwire_outbox_record_free(rec);
+        let mut got = ptr::null_mut();
+        assert_eq!(sealwire_messenger_receive(mb, ct.as_ptr(), ct.len(), &mut got), sealwire_result::OK);
+        assert!(!got.is_null());
+        let mut buf = [0u8; 8];
+        assert_eq!(sealwire_received_plaintext(got, buf.as_mut_ptr(), 8, &mut n), sealwire_result::OK);
+        assert_eq!(&buf[..n], b"yo");
+        sealwire_received_free(got);
+        let mut dup = ptr::dangling_mut::<sealwire_received>();
+        assert_eq!(sealwire_messenger_receive(mb, ct.as_ptr(), ct.len(), &mut dup), sealwire_result::OK);
+        assert!(dup.is_null());
+
+        sealwire_prekey_bundle_free(mbundle);
+        sealwire_messenger_free(ma);
+        sealwire_messenger_free(mb);
+        sealwire_public_identity_free(bob_pub);
+        sealwire_identity_free(alice);
+        sealwire_identity_free(bob);
+    }
+}
+
+/// The `_for_vectors` hooks accept only a tape that is used up exactly, and a refused call
+/// leaves the handle as it was (the exact call afterwards gives core's bytes).
+#[test]
+fn for_vectors_hooks_require_the_exact_tape() {
+    use sealwire_core::deterministic::ByteTape;
+    use sealwire_core::ratchet::{PrekeyOptions, PrekeyStore, Session, SessionOptions};
+    let tape: Vec<u8> = (0..64u8).collect(); // X3DH: EK_A (32), first ratchet key (32)
+    let alice_core = sealwire_core::Identity::from_secret_bytes(&[1; 32], &[2; 32]);
+    let bob_core = sealwire_core::Identity::from_secret_bytes(&[3; 32], &[4; 32]);
+    let options = PrekeyOptions { one_time_prekeys: 1, kem_one_time_prekeys: 0, post_quantum: false };
+    let store_tape: Vec<u8> = (100..164u8).collect();
+    let core_store = PrekeyStore::generate_with_entropy(&bob_core, options, 7, &mut ByteTape::new(&store_tape)).unwrap();
+    let bundle_core = core_store.bundle();
+    let mut core_a = Session::initiate_with_entropy(
+        &alice_core,
+        bob_core.public(),
+        &bundle_core,
+        SessionOptions { header_encryption: true },
+        &mut ByteTape::new(&tape),
+    )
+    .unwrap();
+    let nonce = [9u8; 24];
+    let want = core_a.encrypt_with_entropy(b"m", &mut ByteTape::new(&nonce)).unwrap();
+
+    // SAFETY (whole test): every pointer passed points at a live local of the right size.
+    unsafe {
+        let (mut alice, mut bob) = (ptr::null_mut(), ptr::null_mut());
+        assert_eq!(sealwire_identity_from_secret_bytes([1u8; 32].as_ptr(), 32, [2u8; 32].as_ptr(), 32, &mut alice), sealwire_result::OK);
+        assert_eq!(sealwire_identity_from_secret_bytes([3u8; 32].as_ptr(), 32, [4u8; 32].as_ptr(), 32, &mut bob), sealwire_result::OK);
+        let mut bob_pub = ptr::null_mut();
+        assert_eq!(sealwire_identity_public(bob, &mut bob_pub), sealwire_result::OK);
+        let mut store = ptr::null_mut();
+        assert_eq!(
+            sealwire_prekey_store_generate_for_vectors(bob, 1, 0, false, 7, store_tape.as_ptr(), 63, &mut store),
+            sealwire_result::INVALID_PARAMETER
+        );
+        assert!(store.is_null());
+        assert_eq!(
+            sealwire_prekey_store_generate_for_vectors(bob, 1, 0, false, 7, store_tape.as_ptr(), 64, &mut store),
+            sealwire_result::OK
+        );
+        let mut bundle = ptr::null_mut();
+        assert_eq!(sealwire_prekey_store_bundle(store, &mut bundle), sealwire_result::OK);
+        assert!((*bundle).inner == bundle_core);
+        let mut a = ptr::null_mut();
+        let mut longer = tape.clone();
+        longer.push(0);
+        assert_eq!(
+            sealwire_ratchet_session_initiate_for_vectors(alice, bob_pub, bundle, true, longer.as_ptr(), longer.len(), &mut a),
+            sealwire_result::INVALID_PARAMETER
+        );
+        assert!(a.is_null());
+        assert_eq!(
+            sealwire_ratchet_session_initiate_for_vectors(alice, bob_pub, bundle, true, tape.as_ptr(), tape.len(), &mut a),
+            sealwire_result::OK
+        );
+        let (mut m, mut m_len) = (ptr::null_mut(), 0usize);
+        for bad in [&nonce[..23], &[9u8; 25][..], &[][..]] {
+            assert_eq!(
+                sealwire_ratchet_session_encrypt_for_vectors(a, b"m".as_ptr(), 1, bad.as_ptr(), bad.len(), &mut m, &mut m_len),
+                sealwire_result::INVALID_PARAMETER,
+                "tape of {} bytes",
+                bad.len()
+            );
+        }
+        assert!(m.is_null());
+        let mut g = 9u64;
+        assert_eq!(sealwire_ratchet_session_generation(a, &mut g), sealwire_result::OK);
+        assert_eq!(g, 0);
+        assert_eq!(
+            sealwire_ratchet_session_encrypt_for_vectors(a, b"m".as_ptr(), 1, nonce.as_ptr(), 24, &mut m, &mut m_len),
+            sealwire_result::OK
+        );
+        assert_eq!(take_bytes(m, m_len), want);
+        sealwire_ratchet_session_free(a);
+        sealwire_prekey_bundle_free(bundle);
+        sealwire_prekey_store_free(store);
+        sealwire_public_identity_free(bob_pub);
+        sealwire_identity_free(alice);
+        sealwire_identity_free(bob);
+    }
+}

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # C ABI tests: builds sealwire-ffi, checks the committed header (cargo test: header drift +
-# Rust tests of the FFI layer), then runs the three C11 test programs (test_sealwire.c:
+# Rust tests of the FFI layer), then runs the four C11 test programs (test_sealwire.c:
 # identities; test_noise.c: Noise handshakes, transports and vectors; test_envelope.c:
-# envelopes, keyrings, key providers and envelope.json), each linked three ways (shared
-# library, static library, static library under ASan+UBSan with leak detection), and the
-# C++17 test.
+# envelopes, keyrings, key providers and envelope.json; test_ratchet.c: prekey bundles and
+# stores, Double Ratchet sessions, the Messenger on SQLite files and ratchet.json), each linked
+# three ways (shared library, static library, static library under ASan+UBSan with leak
+# detection), and the C++17 test.
 #
 # Usage (from anywhere): bash tests/c/run.sh
 # Exits non-zero on any failure. Last line: "c-api: N passed, 0 failed".
@@ -120,6 +121,25 @@ echo "== compile: C11 envelope test, static library, -fsanitize=address,undefine
     "$LIBDIR/libsealwire.a" -lcjson "${STATIC_LIBS[@]}"
 run_suite envelope-asan env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$OUT/test_envelope_asan" "$ENVELOPE_VECTORS"
+
+RATCHET_VECTORS="$ROOT/tests/vectors/ratchet.json"
+
+echo "== compile: C11 ratchet test, shared library (rpath)"
+"$CC" "${CFLAGS[@]}" tests/c/test_ratchet.c -o "$OUT/test_ratchet_shared" \
+    -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lsealwire -lcjson -lpthread
+run_suite ratchet-shared "$OUT/test_ratchet_shared" "$RATCHET_VECTORS"
+
+echo "== compile: C11 ratchet test, static library"
+"$CC" "${CFLAGS[@]}" tests/c/test_ratchet.c -o "$OUT/test_ratchet_static" \
+    "$LIBDIR/libsealwire.a" -lcjson "${STATIC_LIBS[@]}"
+run_suite ratchet-static "$OUT/test_ratchet_static" "$RATCHET_VECTORS"
+
+echo "== compile: C11 ratchet test, static library, -fsanitize=address,undefined"
+"$CC" "${CFLAGS[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+    tests/c/test_ratchet.c -o "$OUT/test_ratchet_asan" \
+    "$LIBDIR/libsealwire.a" -lcjson "${STATIC_LIBS[@]}"
+run_suite ratchet-asan env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$OUT/test_ratchet_asan" "$RATCHET_VECTORS"
 
 echo "== compile: C++17 test"
 "$CXX" "${CXXFLAGS[@]}" tests/c/test_cpp.cpp -o "$OUT/test_cpp" \
