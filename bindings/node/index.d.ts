@@ -307,6 +307,11 @@ export declare class KeyringKey {
  *
  * One `Messenger` per file. Await each `…Async` call before the next operation on the same
  * messenger if order matters. `new Messenger()` is not allowed: use `create` / `open`.
+ *
+ * Any other storage: `createWithStore` / `openWithStore` take an object implementing
+ * `SessionStore` (`MemorySessionStore` is the reference implementation). Its methods are
+ * called synchronously on the JavaScript thread; so over such a store the `…Async` forms
+ * run the operation synchronously too and return a Promise already settled with its result.
  */
 export declare class Messenger {
   /**
@@ -332,6 +337,31 @@ export declare class Messenger {
   static open(path: string, storageKey: Uint8Array, options: MessengerOpenOptions): Messenger
   /** Like `open`, on the libuv thread pool. Rejections carry the same `code`s. */
   static openAsync(path: string, storageKey: Uint8Array, options: MessengerOpenOptions): Promise<Messenger>
+  /**
+   * Set up a new messenger over `store`, a `SessionStore` written in JavaScript (for
+   * instance over the application's own database; `MemorySessionStore` is the reference
+   * implementation): like `create`, the prekeys are generated and committed with the
+   * identity (`store.commitIdentity`), everything secret sealed under `storageKey`.
+   *
+   * The store's methods are called synchronously, on this thread, during each operation
+   * (see `SessionStore`). The `…Async` forms of such a messenger run synchronously too
+   * and return a Promise already settled with the result.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` (`store` lacks a method, bad
+   * options), `ERR_SEALWIRE_INVALID_LENGTH` (storage key), `ERR_SEALWIRE_STORAGE` (a store
+   * method threw or returned a wrong value: the message names it, `cause` is what it
+   * threw), `ERR_SEALWIRE_STORE_CONFLICT` (the store already holds an identity).
+   */
+  static createWithStore(store: import('./sealwire').SessionStore, identity: Identity, storageKey: Uint8Array, options?: MessengerCreateOptions | undefined | null): Messenger
+  /**
+   * Open a messenger over a JavaScript `store` set up by `createWithStore` (for instance
+   * after a restart, over the same database). `options.minCounter` as for `open`.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_STALE_STATE` (the store's counter is below
+   * `minCounter`), `ERR_SEALWIRE_DECRYPTION_FAILED` (wrong storage key),
+   * `ERR_SEALWIRE_STORAGE` (the store holds no identity, or a store method failed).
+   */
+  static openWithStore(store: import('./sealwire').SessionStore, storageKey: Uint8Array, options: MessengerOpenOptions): Messenger
   /** Our own public identity. */
   get identity(): PublicIdentity
   /**
@@ -363,8 +393,8 @@ export declare class Messenger {
    * return the record: send `ciphertext`, then `markSent(id)`.
    *
    * @throws {Error} `code` `ERR_SEALWIRE_NO_SESSION` without a session (`connect` first),
-   * `ERR_SEALWIRE_MESSAGE_TOO_LARGE`, `ERR_SEALWIRE_STORAGE` / `ERR_SEALWIRE_STORE_CONFLICT`
-   * (nothing committed, nothing to send).
+   * `ERR_SEALWIRE_INVALID_PARAMETER` (plaintext over 16 MiB), `ERR_SEALWIRE_STORAGE` /
+   * `ERR_SEALWIRE_STORE_CONFLICT` (nothing committed, nothing to send).
    */
   send(peer: PublicIdentity | Uint8Array, plaintext: Uint8Array): OutboxMessage
   /** Like `send`, on the libuv thread pool. */
@@ -402,9 +432,12 @@ export declare class Messenger {
   /** Like `ack`, on the libuv thread pool. */
   ackAsync(id: number | bigint): Promise<void>
   /**
-   * Close the database (waits for a pending async operation). Every later use throws
-   * `ERR_SEALWIRE_STORAGE`. Idempotent. Without it the file is closed when the object is
-   * garbage-collected.
+   * Close the database (waits for a pending async operation), or let go of the JavaScript
+   * store. Every later use throws `ERR_SEALWIRE_STORAGE`. Idempotent. Without it the file
+   * is closed (the store let go of) when the object is garbage-collected.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` if called from a callback of
+   * this messenger's own JavaScript store.
    */
   close(): void
   /** Whether `close()` was called. */
@@ -670,6 +703,91 @@ export declare class PrekeyBundle {
 }
 
 /**
+ * The owner's private prekeys: the current and recently replaced signed prekeys, unused
+ * one-time X25519 prekeys and ML-KEM-768 prekeys. Publish `bundle()`; accept initial
+ * messages with `RatchetSession.accept`, which consumes one-time prekeys — then `seal` the
+ * store (with the new session) before anything else, and keep `generation` to detect a
+ * rolled-back copy on `open`. Nothing secret is readable from JavaScript.
+ * `new PrekeyStore()` is not allowed: use `generate` / `open`.
+ */
+export declare class PrekeyStore {
+  /**
+   * Generate the prekeys of `identity` (defaults: 100 one-time X25519 and 100 one-time
+   * ML-KEM-768 prekeys, a last-resort ML-KEM-768 prekey, dated now).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` for bad options.
+   */
+  static generate(identity: Identity, options?: PrekeyStoreOptions | undefined | null): PrekeyStore
+  /**
+   * FOR TESTING ONLY (vector replay): `generate` drawing its randomness from `random`
+   * (signed prekey 32, each one-time prekey 32, each one-time ML-KEM seed 64, the
+   * last-resort ML-KEM seed 64), which must be consumed exactly.
+   */
+  static _generateForVectors(identity: Identity, options: PrekeyStoreOptions | undefined | null, random: Uint8Array): PrekeyStore
+  /**
+   * Open a sealed store. With `expectedGeneration` (the `generation` saved when it was
+   * last sealed), an older copy is refused: it would accept one-time prekeys already used.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_STALE_STATE` (older than `expectedGeneration`),
+   * `ERR_SEALWIRE_DECRYPTION_FAILED` (wrong key or modified blob),
+   * `ERR_SEALWIRE_INVALID_LENGTH` (storage key), decoding codes for garbage.
+   */
+  static open(blob: Uint8Array, storageKey: Uint8Array, expectedGeneration?: number | bigint | undefined | null): PrekeyStore
+  /**
+   * Seal the store under a 32-byte storage key (fresh random nonce; the generation is
+   * authenticated).
+   */
+  seal(storageKey: Uint8Array): Buffer
+  /** FOR TESTING ONLY (vector replay): `seal` with the 24-byte nonce from `random`. */
+  _sealForVectors(storageKey: Uint8Array, random: Uint8Array): Buffer
+  /**
+   * The bundle to publish: the current signed prekey, every unused one-time prekey, every
+   * unused one-time ML-KEM prekey and the current last-resort one.
+   */
+  bundle(): PrekeyBundle
+  /** The owner's public identity. */
+  get identity(): PublicIdentity
+  /** Whether ML-KEM-768 prekeys are published (sessions use PQXDH). */
+  get isPostQuantum(): boolean
+  /** Unused one-time X25519 prekeys. */
+  get oneTimePrekeyCount(): number
+  /** Unused one-time ML-KEM-768 prekeys. */
+  get kemOneTimePrekeyCount(): number
+  /** Id of the current signed prekey. */
+  get signedPrekeyId(): number
+  /** When the current signed prekey was made (Unix seconds, the `now` given then). */
+  get signedPrekeyCreatedAt(): number
+  /** Ids of the replaced signed prekeys still accepted, newest first. */
+  get retiredSignedPrekeyIds(): Array<number>
+  /**
+   * Incremented by every change (and written into the sealed form): save it with the
+   * sealed blob and pass it to `open` as `expectedGeneration`.
+   */
+  get generation(): bigint
+  /**
+   * Replace the signed prekey (and the last-resort ML-KEM prekey); the old ones stay
+   * accepted until `removeExpiredSignedPrekeys`. Publish `bundle()` again.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_IDENTITY_MISMATCH` if `identity` does not own
+   * the store.
+   */
+  rotateSignedPrekey(identity: Identity, now?: number | undefined | null): void
+  /**
+   * Forget replaced signed prekeys retired more than `graceSeconds` (default 30 days)
+   * before `now` (default: now). Returns how many were removed.
+   */
+  removeExpiredSignedPrekeys(now?: number | undefined | null, graceSeconds?: number | undefined | null): number
+  /**
+   * Generate one-time prekeys until the configured counts are reached again. Publish
+   * `bundle()` again.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_IDENTITY_MISMATCH` if `identity` does not own
+   * the store.
+   */
+  replenish(identity: Identity): void
+}
+
+/**
  * A peer's public identity: Ed25519 verifying key, X25519 exchange key, and the signature
  * that binds the second to the first. Every instance has been verified.
  */
@@ -701,6 +819,122 @@ export declare class PublicIdentity {
   matchesDid(did: string): boolean
   /** Whether `other` is the same public identity (same keys and binding signature). */
   equals(other: PublicIdentity): boolean
+}
+
+/**
+ * An end-to-end encrypted conversation with one peer: started from the peer's prekey
+ * bundle (`initiate`, X3DH or PQXDH) or from an initial message (`accept`), then carried on
+ * with the Double Ratchet. Every operation is all-or-nothing: a message that fails to
+ * decrypt leaves the session as it was.
+ *
+ * Persistence is the caller's: `seal` after every `encrypt` (before sending) and every
+ * `decrypt`, save `generation` with the blob, and `open` with it as `expectedGeneration`.
+ * `new RatchetSession()` is not allowed: use `initiate` / `accept` / `open`.
+ */
+export declare class RatchetSession {
+  /**
+   * Start a session with `peer` from its prekey `bundle` (PQXDH if the bundle is
+   * post-quantum, X3DH otherwise). Works offline: the first `encrypt` produces the
+   * initial message that starts the session on the other side.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_IDENTITY_MISMATCH` if the bundle is not `peer`'s.
+   */
+  static initiate(identity: Identity, peer: PublicIdentity, bundle: PrekeyBundle, options?: RatchetSessionOptions | undefined | null): RatchetSession
+  /**
+   * FOR TESTING ONLY (vector replay): `initiate` drawing its randomness from `random`
+   * (ephemeral key 32, for PQXDH the ML-KEM encapsulation message 32, the first ratchet
+   * key 32), which must be consumed exactly.
+   */
+  static _initiateForVectors(identity: Identity, peer: PublicIdentity, bundle: PrekeyBundle, options: RatchetSessionOptions | undefined | null, random: Uint8Array): RatchetSession
+  /**
+   * Accept an initial message addressed to `identity`, whose prekeys are in
+   * `prekeyStore`: returns the new session and the first message's plaintext. The
+   * one-time prekeys it used are removed from `prekeyStore` only if the whole message
+   * authenticated; seal both together afterwards.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_PREKEY_ALREADY_USED` (a second initial message
+   * naming a consumed one-time prekey), `ERR_SEALWIRE_UNKNOWN_PREKEY`,
+   * `ERR_SEALWIRE_DECRYPTION_FAILED`, `ERR_SEALWIRE_IDENTITY_MISMATCH` (the store is not
+   * `identity`'s), decoding codes for garbage. `prekeyStore` is then unchanged.
+   */
+  static accept(identity: Identity, prekeyStore: PrekeyStore, initialMessage: Uint8Array): RatchetAcceptResult
+  /**
+   * FOR TESTING ONLY (vector replay): `accept` drawing the responder's next ratchet key
+   * (32) from `random`, which must be consumed exactly.
+   */
+  static _acceptForVectors(identity: Identity, prekeyStore: PrekeyStore, initialMessage: Uint8Array, random: Uint8Array): RatchetAcceptResult
+  /**
+   * Encrypt `plaintext` (at most 16 MiB) as the next message. Until the peer's first
+   * reply arrives, the initiator's messages are initial messages (each can start the
+   * session on the other side). Seal the session before sending the result.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` for a plaintext over 16 MiB.
+   */
+  encrypt(plaintext: Uint8Array): Buffer
+  /**
+   * FOR TESTING ONLY (vector replay): `encrypt` drawing the header nonce (24, header
+   * encryption only) from `random`, which must be consumed exactly.
+   */
+  _encryptForVectors(plaintext: Uint8Array, random: Uint8Array): Buffer
+  /**
+   * Decrypt a message of this session (out of order is fine within the skip limits). On
+   * any error the session is unchanged.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_DECRYPTION_FAILED`, `ERR_SEALWIRE_REPLAY` (seen
+   * before), `ERR_SEALWIRE_SESSION_MISMATCH` (an initial message of another session),
+   * `ERR_SEALWIRE_TOO_MANY_SKIPPED_MESSAGES`, decoding codes for garbage.
+   */
+  decrypt(message: Uint8Array): Buffer
+  /**
+   * FOR TESTING ONLY (vector replay): `decrypt` drawing a new ratchet key (32, only when
+   * the message starts a new receiving chain) from `random`, which must be consumed
+   * exactly.
+   */
+  _decryptForVectors(message: Uint8Array, random: Uint8Array): Buffer
+  /**
+   * Seal the whole session under a 32-byte storage key (fresh random nonce; the
+   * generation is authenticated).
+   */
+  seal(storageKey: Uint8Array): Buffer
+  /** FOR TESTING ONLY (vector replay): `seal` with the 24-byte nonce from `random`. */
+  _sealForVectors(storageKey: Uint8Array, random: Uint8Array): Buffer
+  /**
+   * Open a sealed session. With `expectedGeneration` (the `generation` saved when it was
+   * last sealed), an older copy is refused: it would re-derive message keys already used.
+   * On `ERR_SEALWIRE_STALE_STATE` do not use the old state: start a new session.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_STALE_STATE`, `ERR_SEALWIRE_DECRYPTION_FAILED`
+   * (wrong key or modified blob), `ERR_SEALWIRE_INVALID_LENGTH` (storage key), decoding
+   * codes for garbage.
+   */
+  static open(blob: Uint8Array, storageKey: Uint8Array, expectedGeneration?: number | bigint | undefined | null): RatchetSession
+  /** The same 32 bytes on both sides (derived from the initial message). */
+  get sessionId(): Buffer
+  /**
+   * Incremented by every successful `encrypt` and `decrypt`; written into the sealed
+   * form. Save it with the blob and pass it to `open` as `expectedGeneration`.
+   */
+  get generation(): bigint
+  /** `'X3DH'` or `'PQXDH'`. */
+  get keyAgreement(): 'X3DH' | 'PQXDH'
+  /** Whether the Double Ratchet headers are encrypted. */
+  get headerEncryption(): boolean
+  /** Whether this side started the session (`initiate`). */
+  get isInitiator(): boolean
+  /**
+   * Whether this side's messages are still initial messages (initiator, until the peer's
+   * first reply was decrypted).
+   */
+  get awaitingReply(): boolean
+  /**
+   * The peer's public identity (for the responder: as authenticated by the initial
+   * message).
+   */
+  get peerIdentity(): PublicIdentity
+  /** Our own public identity. */
+  get localIdentity(): PublicIdentity
+  /** Message keys kept for late (skipped) messages. */
+  get skippedMessageKeys(): number
 }
 
 /**
@@ -1035,6 +1269,41 @@ export interface OutboxMessage {
  * peers (`send`, `hasSession`, `ReceivedMessage.peer`).
  */
 export declare function peerId(identity: PublicIdentity): Buffer
+
+/** Options of `PrekeyStore.generate`. */
+export interface PrekeyStoreOptions {
+  /**
+   * One-time prekeys to keep published (X25519 and, with `postQuantum`, ML-KEM-768 each;
+   * 0 ..= 1000, default 100).
+   */
+  oneTimePrekeys?: number
+  /** One-time ML-KEM-768 prekeys, if different from `oneTimePrekeys` (0 ..= 1000). */
+  kemOneTimePrekeys?: number
+  /** Publish ML-KEM-768 prekeys so that peers use PQXDH (default true). */
+  postQuantum?: boolean
+  /** Unix time in seconds dating the signed prekey, for rotation decisions (default: now). */
+  now?: number
+}
+
+/** What `RatchetSession.accept` returns. */
+export interface RatchetAcceptResult {
+  /** The new session (the responder's side). */
+  session: RatchetSession
+  /**
+   * The plaintext of the first message, carried by the initial message. Check
+   * `session.peerIdentity` before trusting it.
+   */
+  plaintext: Buffer
+}
+
+/** Options of `RatchetSession.initiate`. */
+export interface RatchetSessionOptions {
+  /**
+   * Encrypt the Double Ratchet headers (default true). Without it the ratchet public key
+   * and the message counters travel in clear and link messages together.
+   */
+  headerEncryption?: boolean
+}
 
 /** A message received and committed (returned by `receive`, listed by `pendingInbox`). */
 export interface ReceivedMessage {

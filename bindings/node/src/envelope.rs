@@ -42,6 +42,7 @@ use sealwire::envelope::{
 use sealwire::{Error as CoreError, ErrorKind};
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::callback::{call_function, thrown_code, Thrown};
 use crate::error::{to_js_error, ErrorCode, Result};
 use crate::identity::{kdf_params, passphrase_bytes, Identity, KdfOptions, PublicIdentity};
 
@@ -442,7 +443,7 @@ impl JsProvider<'_, '_> {
         let ctx_value =
             unsafe { KeyProviderContext::to_napi_value(env.raw(), ctx) }.map_err(failed)?;
         IN_CALLBACK.with(|c| c.set(c.get() + 1));
-        let result = call_function(env, f, &self.spec.this, [arg.raw(), ctx_value]);
+        let result = call_function(env, f.raw(), self.spec.this.raw(), &[arg.raw(), ctx_value]);
         IN_CALLBACK.with(|c| c.set(c.get().saturating_sub(1)));
         if wipe {
             arg.zeroize();
@@ -481,67 +482,6 @@ impl JsProvider<'_, '_> {
             "a key provider callback must return a Buffer or Uint8Array",
         ))
     }
-}
-
-/// Why a JavaScript call did not return: it threw this value, or napi failed.
-enum Thrown<'a> {
-    Value(Unknown<'a>),
-    Status,
-}
-
-/// `f.call(this, ...args)`. A thrown value is taken out of the pending exception (so it
-/// cannot take over the error this binding throws) and returned as is, whatever its type
-/// (napi-rs's own conversion cannot keep thrown primitives).
-fn call_function<'a>(
-    env: Env,
-    f: &ProviderFn<'_>,
-    this: &Object<'_>,
-    args: [napi::sys::napi_value; 2],
-) -> std::result::Result<Unknown<'a>, Thrown<'a>> {
-    let raw = env.raw();
-    let mut ret = std::ptr::null_mut();
-    let status = unsafe {
-        napi::sys::napi_call_function(
-            raw,
-            this.raw(),
-            f.raw(),
-            args.len(),
-            args.as_ptr(),
-            &mut ret,
-        )
-    };
-    if status == napi::sys::Status::napi_ok {
-        return Ok(unsafe { Unknown::from_raw_unchecked(raw, ret) });
-    }
-    let mut pending = false;
-    if unsafe { napi::sys::napi_is_exception_pending(raw, &mut pending) }
-        == napi::sys::Status::napi_ok
-        && pending
-    {
-        let mut exception = std::ptr::null_mut();
-        if unsafe { napi::sys::napi_get_and_clear_last_exception(raw, &mut exception) }
-            == napi::sys::Status::napi_ok
-        {
-            return Err(Thrown::Value(unsafe {
-                Unknown::from_raw_unchecked(raw, exception)
-            }));
-        }
-    }
-    Err(Thrown::Status)
-}
-
-/// The `code` property of a thrown JS value, if it is an object with a string `code`.
-fn thrown_code(value: &Unknown<'_>) -> Option<String> {
-    if value.get_type().ok()? != ValueType::Object {
-        return None;
-    }
-    let obj: Object<'_> =
-        unsafe { Object::from_napi_value(value.value().env, value.raw()) }.ok()?;
-    let code: Unknown<'_> = obj.get_named_property("code").ok()?;
-    if code.get_type().ok()? != ValueType::String {
-        return None;
-    }
-    unsafe { String::from_napi_value(value.value().env, code.raw()) }.ok()
 }
 
 impl KeyProvider for JsProvider<'_, '_> {

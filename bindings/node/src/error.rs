@@ -33,7 +33,28 @@ pub fn to_js_error(err: sealwire::Error) -> napi::Error<ErrorCode> {
 /// A promise rejection for a core error: the JS error object is built through [`to_js_error`]
 /// (so it carries the same `code`) and handed back to the async-work machinery as is.
 pub fn rejection(env: Env, err: sealwire::Error) -> napi::Error {
-    napi::Error::from(JsError::from(to_js_error(err)).into_unknown(env))
+    as_rejection(env, to_js_error(err))
+}
+
+/// A promise rejection carrying an error built by this module.
+pub fn as_rejection(env: Env, err: napi::Error<ErrorCode>) -> napi::Error {
+    napi::Error::from(JsError::from(err).into_unknown(env))
+}
+
+/// A core error caused by a JavaScript callback that threw (a `SessionStore` method): the
+/// core's code and message, followed by `detail` (which callback, and the message of what
+/// it threw — the application's own text, never key material), with the thrown value as
+/// `cause`.
+pub fn callback_error(
+    err: sealwire::Error,
+    detail: &str,
+    cause: Option<napi::Error>,
+) -> napi::Error<ErrorCode> {
+    let mut out = napi::Error::new(ErrorCode(err.kind().code()), format!("{err}: {detail}"));
+    if let Some(cause) = cause {
+        out.set_cause(cause);
+    }
+    out
 }
 
 /// The error for any use of a `NoiseHandshake` after `intoTransport()` /

@@ -10,16 +10,22 @@
 //! (`seal` / `unseal`, `EnvelopeSealer` / `EnvelopeOpener`, `rewrap`, `EnvelopeHeader`,
 //! `Keyring`, `KeyringKey`, `RootKey`, `XWingPublicKey`, `XWingKeyPair`, JavaScript key
 //! providers), [`messenger`] (`Messenger`, `PrekeyBundle`, `peerId`: asynchronous sessions,
-//! X3DH / PQXDH and the Double Ratchet, persisted in SQLite). The stream and file helpers are plain JavaScript (`stream.js`), exported with
+//! X3DH / PQXDH and the Double Ratchet, persisted in SQLite or in a `SessionStore` written in
+//! JavaScript, [`js_store`]), [`ratchet`] (`PrekeyStore`, `RatchetSession`: the same layer
+//! without persistence), [`callback`] (calling JavaScript from Rust). The stream and file
+//! helpers (`stream.js`) and `MemorySessionStore` are plain JavaScript, exported with
 //! everything here by the hand-written entry point `sealwire.js`.
 
 use napi_derive::napi;
 
+mod callback;
 mod envelope;
 mod error;
 mod identity;
+mod js_store;
 mod messenger;
 mod noise;
+mod ratchet;
 
 /// Version of the sealwire native binding (the same as the Rust core's version).
 // Lower-case on purpose: napi-rs registers a const under its Rust name (it ignores `js_name`).

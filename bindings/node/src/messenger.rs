@@ -1,33 +1,45 @@
 //! Asynchronous sessions (X3DH / PQXDH, then the Double Ratchet) through the core's
-//! persistent `Messenger` over a SQLite file: `PrekeyBundle`, `Messenger`, `peerId`.
+//! persistent `Messenger`, over a SQLite file or over a `SessionStore` written in JavaScript
+//! (`js_store.rs`): `PrekeyBundle`, `Messenger`, `peerId`.
 //!
-//! Every operation that touches the database has a Promise form (`createAsync`, `openAsync`,
-//! `connectAsync`, `sendAsync`, `receiveAsync`, `markSentAsync`, `ackAsync`) that runs on the
-//! libuv thread pool, next to the synchronous form. The core messenger therefore lives in an
-//! `Arc<Mutex<Option<…>>>`: a pending task holds the lock while it commits, a synchronous call
-//! made meanwhile waits for it (SQLite commits are fsync-bound, a few milliseconds). The
-//! `Option` is `None` after `close()`; any later use throws `ERR_SEALWIRE_STORAGE`.
+//! Every operation that touches the store has a Promise form (`createAsync`, `openAsync`,
+//! `connectAsync`, `sendAsync`, `receiveAsync`, `markSentAsync`, `ackAsync`) next to the
+//! synchronous form. Over SQLite it runs on the libuv thread pool. The core messenger
+//! therefore lives in an `Arc<Mutex<Option<…>>>`: a pending task holds the lock while it
+//! commits, a synchronous call made meanwhile waits for it (SQLite commits are fsync-bound, a
+//! few milliseconds). The `Option` is `None` after `close()`; any later use throws
+//! `ERR_SEALWIRE_STORAGE`.
+//!
+//! Over a JavaScript store (`createWithStore` / `openWithStore`), whose methods can only be
+//! called on the JavaScript thread, the Promise forms run the operation synchronously on the
+//! calling thread, before returning, and return a Promise already settled with its result
+//! (rejected with the same `code` on failure): code written against the Promise forms works
+//! with any store. Such a messenger is never handed to the pool, and its lock is only tried:
+//! a store callback that calls back into its own messenger gets `ERR_SEALWIRE_INVALID_PARAMETER`
+//! instead of a deadlock.
 //!
 //! Ids: store counters, outbox and inbox ids are `bigint` (u64); arguments accept a `number`
 //! (safe integer) or a `bigint`. Peers are named by their 32-byte peer id (the Ed25519
 //! public key, `peerId(publicIdentity)`) or by a `PublicIdentity`.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 
-use napi::bindgen_prelude::{AsyncTask, BigInt, Buffer, ClassInstance, Either, Uint8Array};
+use napi::bindgen_prelude::{AsyncTask, BigInt, Buffer, ClassInstance, Either, Object, Uint8Array};
 use napi::{Env, Task};
 use napi_derive::napi;
 use sealwire::ratchet::PrekeyOptions;
-use sealwire::store::{OutboxRecord, PeerId, Received, SqliteStore};
-use sealwire::Error as CoreError;
+use sealwire::store::{OutboxRecord, PeerId, Received, SessionStore, SqliteStore};
+use sealwire::{Error as CoreError, ErrorKind};
 use zeroize::Zeroizing;
 
-use crate::error::{rejection, to_js_error, Result};
+use crate::error::{as_rejection, to_js_error, ErrorCode, Result};
 use crate::identity::{Identity, PublicIdentity};
+use crate::js_store::{with_failure, Failure, FailureSlot, JsSessionStore};
 
 type CoreResult<T> = std::result::Result<T, CoreError>;
-type Core = sealwire::store::Messenger<SqliteStore>;
+type Store = Box<dyn SessionStore + Send>;
+type Core = sealwire::store::Messenger<Store>;
 type Shared = Arc<Mutex<Option<Core>>>;
 
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
@@ -37,7 +49,7 @@ const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 // ---------------------------------------------------------------------------------------------
 
 /// A non-negative integer given as a safe-integer `number` or a `bigint` that fits in u64.
-fn to_u64(v: &Either<f64, BigInt>, what: &'static str) -> CoreResult<u64> {
+pub(crate) fn to_u64(v: &Either<f64, BigInt>, what: &'static str) -> CoreResult<u64> {
     match v {
         Either::A(n) if n.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(n) => Ok(*n as u64),
         Either::B(big) => match big.get_u64() {
@@ -63,7 +75,7 @@ fn to_peer(peer: &Either<ClassInstance<'_, PublicIdentity>, Uint8Array>) -> Core
     }
 }
 
-fn now_unix() -> u64 {
+pub(crate) fn now_unix() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -71,6 +83,21 @@ fn now_unix() -> u64 {
 }
 
 fn prekey_options(o: Option<&MessengerCreateOptions>) -> CoreResult<PrekeyOptions> {
+    prekey_options_from(
+        o.and_then(|o| o.one_time_prekeys),
+        o.and_then(|o| o.kem_one_time_prekeys),
+        o.and_then(|o| o.post_quantum),
+    )
+}
+
+/// Core prekey options from the JS options `oneTimePrekeys` (both kinds),
+/// `kemOneTimePrekeys` (overrides the ML-KEM count) and `postQuantum`; the core defaults
+/// otherwise.
+pub(crate) fn prekey_options_from(
+    one_time_prekeys: Option<f64>,
+    kem_one_time_prekeys: Option<f64>,
+    post_quantum: Option<bool>,
+) -> CoreResult<PrekeyOptions> {
     let mut p = PrekeyOptions::default();
     let count = |v: Option<f64>, what: &'static str| -> CoreResult<Option<u16>> {
         match v {
@@ -81,20 +108,15 @@ fn prekey_options(o: Option<&MessengerCreateOptions>) -> CoreResult<PrekeyOption
             Some(_) => Err(CoreError::InvalidParameter(what)),
         }
     };
-    if let Some(o) = o {
-        if let Some(n) = count(o.one_time_prekeys, "oneTimePrekeys must be an integer")? {
-            p.one_time_prekeys = n;
-            p.kem_one_time_prekeys = n;
-        }
-        if let Some(n) = count(
-            o.kem_one_time_prekeys,
-            "kemOneTimePrekeys must be an integer",
-        )? {
-            p.kem_one_time_prekeys = n;
-        }
-        if let Some(pq) = o.post_quantum {
-            p.post_quantum = pq;
-        }
+    if let Some(n) = count(one_time_prekeys, "oneTimePrekeys must be an integer")? {
+        p.one_time_prekeys = n;
+        p.kem_one_time_prekeys = n;
+    }
+    if let Some(n) = count(kem_one_time_prekeys, "kemOneTimePrekeys must be an integer")? {
+        p.kem_one_time_prekeys = n;
+    }
+    if let Some(pq) = post_quantum {
+        p.post_quantum = pq;
     }
     Ok(p)
 }
@@ -107,7 +129,7 @@ fn create_core(
 ) -> CoreResult<Core> {
     let identity = identity.duplicate();
     let store = SqliteStore::open(path)?;
-    Core::create(store, identity, storage_key, options, now_unix())
+    Core::create(Box::new(store), identity, storage_key, options, now_unix())
 }
 
 fn open_core(path: &str, storage_key: &[u8], min_counter: u64) -> CoreResult<Core> {
@@ -115,7 +137,7 @@ fn open_core(path: &str, storage_key: &[u8], min_counter: u64) -> CoreResult<Cor
     if !Path::new(path).exists() {
         return Err(CoreError::Storage("no sealwire store at this path"));
     }
-    Core::open(SqliteStore::open(path)?, storage_key, min_counter)
+    Core::open(Box::new(SqliteStore::open(path)?), storage_key, min_counter)
 }
 
 fn lock(shared: &Shared) -> MutexGuard<'_, Option<Core>> {
@@ -126,11 +148,29 @@ fn closed() -> CoreError {
     CoreError::Storage("the messenger is closed")
 }
 
+/// A JavaScript-backed messenger used from one of its own store's callbacks.
+fn busy() -> CoreError {
+    CoreError::InvalidParameter(
+        "the messenger is in use by an operation in progress (a SessionStore callback cannot \
+         use its own messenger)",
+    )
+}
+
 /// Run `f` on the open messenger (waiting for a pending async task, if any).
 fn with_core<T>(shared: &Shared, f: impl FnOnce(&mut Core) -> CoreResult<T>) -> CoreResult<T> {
     let mut guard = lock(shared);
     let core = guard.as_mut().ok_or_else(closed)?;
     f(core)
+}
+
+/// The lock of a JavaScript-backed messenger, only tried: it is only ever held by an
+/// operation running on this same thread, i.e. one whose store callback is calling back.
+fn try_lock(shared: &Shared) -> CoreResult<MutexGuard<'_, Option<Core>>> {
+    match shared.try_lock() {
+        Ok(g) => Ok(g),
+        Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+        Err(TryLockError::WouldBlock) => Err(busy()),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,11 +280,14 @@ pub fn peer_id(identity: &PublicIdentity) -> Buffer {
 
 type Work<T> = Box<dyn FnOnce() -> CoreResult<T> + Send>;
 
-/// One messenger operation on the libuv pool, or an argument error to reject with (so bad
-/// arguments of an `…Async` call reject its Promise instead of throwing).
+/// One messenger operation on the libuv pool, or a result computed already: an argument
+/// error to reject with (so bad arguments of an `…Async` call reject its Promise instead of
+/// throwing), or the outcome of an operation run synchronously on a JavaScript-backed
+/// messenger (with the store callback's failure, if one caused the error).
 pub struct MessengerJob<T: Send + 'static> {
     work: Option<Work<T>>,
-    early: Option<CoreError>,
+    early: Option<CoreResult<T>>,
+    failure: Option<Failure>,
 }
 
 impl<T: Send + 'static> std::fmt::Debug for MessengerJob<T> {
@@ -261,6 +304,7 @@ where
         AsyncTask::new(Self {
             work: Some(Box::new(work)),
             early: None,
+            failure: None,
         })
     }
 
@@ -273,18 +317,27 @@ where
     }
 
     fn failed(err: CoreError) -> AsyncTask<Self> {
+        Self::settled(Err(err), None)
+    }
+
+    fn settled(result: CoreResult<T>, failure: Option<Failure>) -> AsyncTask<Self> {
         AsyncTask::new(Self {
             work: None,
-            early: Some(err),
+            early: Some(result),
+            failure,
         })
     }
 
     fn run(&mut self) -> napi::Result<Option<CoreResult<T>>> {
         Ok(match (self.early.take(), self.work.take()) {
-            (Some(e), _) => Some(Err(e)),
+            (Some(r), _) => Some(r),
             (None, Some(w)) => Some(w()),
             (None, None) => Some(Err(CoreError::InvalidParameter("no work"))),
         })
+    }
+
+    fn reject(&mut self, env: Env, err: CoreError) -> napi::Error {
+        as_rejection(env, with_failure(err, self.failure.take()))
     }
 }
 
@@ -300,8 +353,8 @@ macro_rules! job_task {
             fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<$js> {
                 match output {
                     Some(Ok(v)) => Ok($conv(v)),
-                    Some(Err(e)) => Err(rejection(env, e)),
-                    None => Err(rejection(env, CoreError::InvalidParameter("no work"))),
+                    Some(Err(e)) => Err(self.reject(env, e)),
+                    None => Err(self.reject(env, CoreError::InvalidParameter("no work"))),
                 }
             }
         }
@@ -384,9 +437,17 @@ impl PrekeyBundle {
 ///
 /// One `Messenger` per file. Await each `…Async` call before the next operation on the same
 /// messenger if order matters. `new Messenger()` is not allowed: use `create` / `open`.
+///
+/// Any other storage: `createWithStore` / `openWithStore` take an object implementing
+/// `SessionStore` (`MemorySessionStore` is the reference implementation). Its methods are
+/// called synchronously on the JavaScript thread; so over such a store the `…Async` forms
+/// run the operation synchronously too and return a Promise already settled with its result.
 #[napi]
 pub struct Messenger {
     shared: Shared,
+    /// `Some` for a messenger over a JavaScript store: where its callbacks' failures are
+    /// recorded.
+    js: Option<FailureSlot>,
 }
 
 impl std::fmt::Debug for Messenger {
@@ -399,11 +460,78 @@ impl Messenger {
     fn wrap(core: Core) -> Self {
         Self {
             shared: Arc::new(Mutex::new(Some(core))),
+            js: None,
+        }
+    }
+
+    /// Run `f` on the open messenger, here and now.
+    fn call<T>(&self, f: impl FnOnce(&mut Core) -> CoreResult<T>) -> CoreResult<T> {
+        match &self.js {
+            None => with_core(&self.shared, f),
+            Some(slot) => {
+                let mut guard = try_lock(&self.shared)?;
+                slot.take(); // forget a failure of an earlier operation
+                let core = guard.as_mut().ok_or_else(closed)?;
+                f(core)
+            }
+        }
+    }
+
+    /// The JS error for `err`, with the store callback's failure that caused it, if any.
+    fn error(&self, err: CoreError) -> napi::Error<ErrorCode> {
+        let failure = self.failure_for(&err);
+        with_failure(err, failure)
+    }
+
+    /// The recorded store-callback failure behind `err`: only storage errors come from the
+    /// store (and a refused reentrant call must not take the failure of the operation it
+    /// interrupted).
+    fn failure_for(&self, err: &CoreError) -> Option<Failure> {
+        match err.kind() {
+            ErrorKind::Storage | ErrorKind::StoreConflict => {
+                self.js.as_ref().and_then(FailureSlot::take)
+            }
+            _ => None,
         }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Core) -> CoreResult<T>) -> Result<T> {
-        with_core(&self.shared, f).map_err(to_js_error)
+        self.call(f).map_err(|e| self.error(e))
+    }
+
+    /// The Promise form of an operation: on the libuv pool over SQLite; run now, settled,
+    /// over a JavaScript store.
+    fn job<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Core) -> CoreResult<T> + Send + 'static,
+    ) -> AsyncTask<MessengerJob<T>>
+    where
+        MessengerJob<T>: Task,
+    {
+        match &self.js {
+            None => MessengerJob::on(&self.shared, f),
+            Some(_) => {
+                let result = self.call(f);
+                let failure = result.as_ref().err().and_then(|e| self.failure_for(e));
+                MessengerJob::settled(result, failure)
+            }
+        }
+    }
+
+    fn with_js_store(
+        env: &Env,
+        store: &Object<'_>,
+        f: impl FnOnce(Store) -> CoreResult<Core>,
+    ) -> Result<Self> {
+        let slot = FailureSlot::default();
+        let js = JsSessionStore::new(env, store, slot.clone()).map_err(to_js_error)?;
+        match f(Box::new(js)) {
+            Ok(core) => Ok(Self {
+                shared: Arc::new(Mutex::new(Some(core))),
+                js: Some(slot),
+            }),
+            Err(e) => Err(with_failure(e, slot.take())),
+        }
     }
 }
 
@@ -484,6 +612,63 @@ impl Messenger {
         }
     }
 
+    /// Set up a new messenger over `store`, a `SessionStore` written in JavaScript (for
+    /// instance over the application's own database; `MemorySessionStore` is the reference
+    /// implementation): like `create`, the prekeys are generated and committed with the
+    /// identity (`store.commitIdentity`), everything secret sealed under `storageKey`.
+    ///
+    /// The store's methods are called synchronously, on this thread, during each operation
+    /// (see `SessionStore`). The `…Async` forms of such a messenger run synchronously too
+    /// and return a Promise already settled with the result.
+    ///
+    /// @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` (`store` lacks a method, bad
+    /// options), `ERR_SEALWIRE_INVALID_LENGTH` (storage key), `ERR_SEALWIRE_STORAGE` (a store
+    /// method threw or returned a wrong value: the message names it, `cause` is what it
+    /// threw), `ERR_SEALWIRE_STORE_CONFLICT` (the store already holds an identity).
+    #[napi(
+        factory,
+        strict,
+        ts_args_type = "store: import('./sealwire').SessionStore, identity: Identity, storageKey: Uint8Array, options?: MessengerCreateOptions | undefined | null"
+    )]
+    pub fn create_with_store(
+        env: Env,
+        store: Object<'_>,
+        identity: &Identity,
+        storage_key: &[u8],
+        options: Option<MessengerCreateOptions>,
+    ) -> Result<Self> {
+        let opts = prekey_options(options.as_ref()).map_err(to_js_error)?;
+        let id = identity.inner.duplicate();
+        Self::with_js_store(&env, &store, |s| {
+            Core::create(s, id, storage_key, opts, now_unix())
+        })
+    }
+
+    /// Open a messenger over a JavaScript `store` set up by `createWithStore` (for instance
+    /// after a restart, over the same database). `options.minCounter` as for `open`.
+    ///
+    /// @throws {Error} `code` `ERR_SEALWIRE_STALE_STATE` (the store's counter is below
+    /// `minCounter`), `ERR_SEALWIRE_DECRYPTION_FAILED` (wrong storage key),
+    /// `ERR_SEALWIRE_STORAGE` (the store holds no identity, or a store method failed).
+    #[napi(
+        factory,
+        strict,
+        ts_args_type = "store: import('./sealwire').SessionStore, storageKey: Uint8Array, options: MessengerOpenOptions"
+    )]
+    pub fn open_with_store(
+        env: Env,
+        store: Object<'_>,
+        storage_key: &[u8],
+        options: MessengerOpenOptions,
+    ) -> Result<Self> {
+        let min = to_u64(
+            &options.min_counter,
+            "minCounter must be a non-negative integer",
+        )
+        .map_err(to_js_error)?;
+        Self::with_js_store(&env, &store, |s| Core::open(s, storage_key, min))
+    }
+
     /// Our own public identity.
     #[napi(getter)]
     pub fn identity(&self) -> Result<PublicIdentity> {
@@ -540,7 +725,7 @@ impl Messenger {
     ) -> AsyncTask<MessengerJob<()>> {
         let peer = peer.inner.clone();
         let bundle = bundle.inner.clone();
-        MessengerJob::on(&self.shared, move |m| m.connect(&peer, &bundle))
+        self.job(move |m| m.connect(&peer, &bundle))
     }
 
     /// Whether a session with `peer` (a `PublicIdentity` or a 32-byte peer id) exists.
@@ -564,8 +749,8 @@ impl Messenger {
     /// return the record: send `ciphertext`, then `markSent(id)`.
     ///
     /// @throws {Error} `code` `ERR_SEALWIRE_NO_SESSION` without a session (`connect` first),
-    /// `ERR_SEALWIRE_MESSAGE_TOO_LARGE`, `ERR_SEALWIRE_STORAGE` / `ERR_SEALWIRE_STORE_CONFLICT`
-    /// (nothing committed, nothing to send).
+    /// `ERR_SEALWIRE_INVALID_PARAMETER` (plaintext over 16 MiB), `ERR_SEALWIRE_STORAGE` /
+    /// `ERR_SEALWIRE_STORE_CONFLICT` (nothing committed, nothing to send).
     #[napi(strict)]
     pub fn send(
         &self,
@@ -586,7 +771,7 @@ impl Messenger {
         match to_peer(&peer) {
             Ok(pid) => {
                 let plaintext = Zeroizing::new(plaintext.to_vec());
-                MessengerJob::on(&self.shared, move |m| m.send(&pid, &plaintext))
+                self.job(move |m| m.send(&pid, &plaintext))
             }
             Err(e) => MessengerJob::failed(e),
         }
@@ -611,7 +796,7 @@ impl Messenger {
     #[napi(strict, ts_return_type = "Promise<void>")]
     pub fn mark_sent_async(&self, id: Either<f64, BigInt>) -> AsyncTask<MessengerJob<()>> {
         match to_u64(&id, "id must be a non-negative integer") {
-            Ok(id) => MessengerJob::on(&self.shared, move |m| m.mark_sent(id)),
+            Ok(id) => self.job(move |m| m.mark_sent(id)),
             Err(e) => MessengerJob::failed(e),
         }
     }
@@ -632,7 +817,7 @@ impl Messenger {
     #[napi(strict, ts_return_type = "Promise<ReceivedMessage | null>")]
     pub fn receive_async(&self, message: &[u8]) -> AsyncTask<MessengerJob<Option<Received>>> {
         let message = message.to_vec();
-        MessengerJob::on(&self.shared, move |m| m.receive(&message))
+        self.job(move |m| m.receive(&message))
     }
 
     /// Messages received and not yet acknowledged, oldest first (after a restart: handle
@@ -655,22 +840,35 @@ impl Messenger {
     #[napi(strict, ts_return_type = "Promise<void>")]
     pub fn ack_async(&self, id: Either<f64, BigInt>) -> AsyncTask<MessengerJob<()>> {
         match to_u64(&id, "id must be a non-negative integer") {
-            Ok(id) => MessengerJob::on(&self.shared, move |m| m.ack(id)),
+            Ok(id) => self.job(move |m| m.ack(id)),
             Err(e) => MessengerJob::failed(e),
         }
     }
 
-    /// Close the database (waits for a pending async operation). Every later use throws
-    /// `ERR_SEALWIRE_STORAGE`. Idempotent. Without it the file is closed when the object is
-    /// garbage-collected.
+    /// Close the database (waits for a pending async operation), or let go of the JavaScript
+    /// store. Every later use throws `ERR_SEALWIRE_STORAGE`. Idempotent. Without it the file
+    /// is closed (the store let go of) when the object is garbage-collected.
+    ///
+    /// @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` if called from a callback of
+    /// this messenger's own JavaScript store.
     #[napi]
-    pub fn close(&self) {
-        lock(&self.shared).take();
+    pub fn close(&self) -> Result<()> {
+        if self.js.is_some() {
+            try_lock(&self.shared).map_err(to_js_error)?.take();
+        } else {
+            lock(&self.shared).take();
+        }
+        Ok(())
     }
 
     /// Whether `close()` was called.
     #[napi(getter)]
     pub fn closed(&self) -> bool {
-        lock(&self.shared).is_none()
+        if self.js.is_some() {
+            // Busy means an operation of this messenger is running: not closed.
+            try_lock(&self.shared).is_ok_and(|g| g.is_none())
+        } else {
+            lock(&self.shared).is_none()
+        }
     }
 }

@@ -25,11 +25,21 @@ import {
   NoiseHandshake,
   Messenger,
   PrekeyBundle,
+  PrekeyStore,
+  RatchetSession,
+  MemorySessionStore,
   peerId,
   version,
   type OutboxMessage,
   type ReceivedMessage,
   type MessengerCreateOptions,
+  type PrekeyStoreOptions,
+  type RatchetSessionOptions,
+  type RatchetAcceptResult,
+  type SessionStore,
+  type SessionStoreInboxRecord,
+  type SessionStoreOutboxRecord,
+  type SessionStoreReceiveCommit,
   type CustomKeyProvider,
   type KeyProvider,
   type KeyProviderContext,
@@ -136,4 +146,87 @@ export async function messengerSample(): Promise<void> {
   const reopened: Messenger = Messenger.open('/tmp/bob.db', storageKey, { minCounter: counter })
   const reopened2: Messenger = await Messenger.openAsync('/tmp/bob.db', storageKey, { minCounter: 0 })
   void [pq, has, pending, inbox, left, peers, reopened.identity, reopened2.closed]
+}
+
+export function ratchetSample(): void {
+  const key = new Uint8Array(32)
+  const alice: Identity = Identity.generate()
+  const bob: Identity = Identity.generate()
+  const opts: PrekeyStoreOptions = { oneTimePrekeys: 5, kemOneTimePrekeys: 2, postQuantum: true, now: 1_700_000_000 }
+  const store: PrekeyStore = PrekeyStore.generate(bob, opts)
+  const counts: number = store.oneTimePrekeyCount + store.kemOneTimePrekeyCount + store.signedPrekeyId
+  const retiredIds: number[] = store.retiredSignedPrekeyIds
+  const created: number = store.signedPrekeyCreatedAt
+  store.rotateSignedPrekey(bob, 1_700_000_100)
+  store.rotateSignedPrekey(bob)
+  const removed: number = store.removeExpiredSignedPrekeys(1_800_000_000, 60) + store.removeExpiredSignedPrekeys()
+  store.replenish(bob)
+  const storeGen: bigint = store.generation
+  const sealedStore: Buffer = store.seal(key)
+  const store2: PrekeyStore = PrekeyStore.open(sealedStore, key, storeGen)
+  const store3: PrekeyStore = PrekeyStore.open(sealedStore, key)
+  const sopts: RatchetSessionOptions = { headerEncryption: false }
+  const a: RatchetSession = RatchetSession.initiate(alice, bob.public, store2.bundle(), sopts)
+  const first: Buffer = a.encrypt(Buffer.from('hi'))
+  const accepted: RatchetAcceptResult = RatchetSession.accept(bob, store2, first)
+  const b: RatchetSession = accepted.session
+  const pt: Buffer = accepted.plaintext
+  const reply: Buffer = a.decrypt(b.encrypt(new Uint8Array(2)))
+  const ka: 'X3DH' | 'PQXDH' = a.keyAgreement
+  const flags: boolean = a.headerEncryption && a.isInitiator && a.awaitingReply && store3.isPostQuantum
+  const sid: Buffer = b.sessionId
+  const peer: PublicIdentity = b.peerIdentity
+  const local: PublicIdentity = b.localIdentity
+  const skipped: number = b.skippedMessageKeys
+  const gen: bigint = a.generation
+  const sealed: Buffer = a.seal(key)
+  const a2: RatchetSession = RatchetSession.open(sealed, key, gen)
+  const a3: RatchetSession = RatchetSession.open(sealed, key, 3)
+  void [counts, retiredIds, created, removed, pt, reply, ka, flags, sid, peer, local, skipped, a2, a3]
+}
+
+/** A SessionStore written against the interface (not the reference class). */
+class LoggingStore implements SessionStore {
+  readonly inner = new MemorySessionStore()
+  readonly log: string[] = []
+  counter(): bigint { return this.inner.counter() }
+  loadIdentity(): Uint8Array | null { return this.inner.loadIdentity() }
+  loadPrekeys(): Uint8Array | null { return this.inner.loadPrekeys() }
+  loadSession(peer: Buffer): Uint8Array | null { return this.inner.loadSession(peer) }
+  peers(): Uint8Array[] { return this.inner.peers() }
+  seen(messageId: Buffer): boolean { return this.inner.seen(messageId) }
+  pendingOutbox(): SessionStoreOutboxRecord[] { return this.inner.pendingOutbox() }
+  pendingInbox(): SessionStoreInboxRecord[] { return this.inner.pendingInbox() }
+  commitIdentity(counter: bigint, identity: Buffer, prekeys: Buffer): void {
+    this.log.push('identity')
+    this.inner.commitIdentity(counter, identity, prekeys)
+  }
+  commitPrekeys(counter: bigint, prekeys: Buffer): void { this.inner.commitPrekeys(counter, prekeys) }
+  commitSession(counter: bigint, peer: Buffer, session: Buffer): void { this.inner.commitSession(counter, peer, session) }
+  commitSend(counter: bigint, peer: Buffer, session: Buffer, outbox: { id: bigint; peer: Buffer; messageId: Buffer; ciphertext: Buffer }): void {
+    this.inner.commitSend(counter, peer, session, outbox)
+  }
+  commitReceive(commit: SessionStoreReceiveCommit): void {
+    const prekeys: Buffer | null = commit.prekeys
+    void prekeys
+    this.inner.commitReceive(commit)
+  }
+  markSent(outboxId: bigint): void { this.inner.markSent(outboxId) }
+  ack(inboxId: bigint): void { this.inner.ack(inboxId) }
+}
+
+export async function storeSample(): Promise<void> {
+  const key = new Uint8Array(32)
+  const mem: MemorySessionStore = new MemorySessionStore()
+  const m: Messenger = Messenger.createWithStore(mem, Identity.generate(), key, { oneTimePrekeys: 2 })
+  const logged = new LoggingStore()
+  const m2: Messenger = Messenger.createWithStore(logged, Identity.generate(), key)
+  m2.connect(m.identity, m.bundle())
+  const out: OutboxMessage = await m2.sendAsync(m.identity, Buffer.from('x'))
+  const counter: bigint = m.counter
+  m.close()
+  const snapshot: MemorySessionStore = mem.clone()
+  const again: Messenger = Messenger.openWithStore(mem, key, { minCounter: counter })
+  const plain: SessionStore = snapshot
+  void [out, again.receive(out.ciphertext), plain]
 }
