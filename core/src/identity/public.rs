@@ -52,6 +52,36 @@ impl PublicIdentity {
     /// Strict: wrong magic, unknown version, truncation, trailing bytes, invalid or
     /// small-order keys, unknown optional-key types and a bad binding signature are all errors.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let (ed_bytes, x25519, binding) = Self::parse(bytes)?;
+        let ed25519 = VerifyingKey::from_bytes(&ed_bytes)
+            .map_err(|_| Error::InvalidPublicKey("Ed25519 key is not a valid point"))?;
+        if ed25519.is_weak() {
+            return Err(Error::InvalidPublicKey("Ed25519 key of small order"));
+        }
+        if ed25519.to_edwards().compress().to_bytes() != ed_bytes {
+            return Err(Error::InvalidPublicKey("non-canonical Ed25519 key"));
+        }
+        dh::validate_public(&x25519)?;
+        let signed = signed_part(&ed25519, &x25519);
+        ed25519
+            .verify_strict(&signed, &Signature::from_bytes(&binding))
+            .map_err(|_| Error::BadSignature)?;
+        Ok(Self { ed25519, x25519, binding })
+    }
+
+    /// Decode an identity from state this library sealed itself (AEAD under the caller's
+    /// storage key), where it was stored only after [`Self::from_bytes`] accepted it. The
+    /// point and signature checks are not repeated: they were most of the cost of restoring
+    /// a ratchet session (two identities, each a signature verification).
+    pub(crate) fn from_sealed_state(bytes: &[u8]) -> Result<Self> {
+        let (ed_bytes, x25519, binding) = Self::parse(bytes)?;
+        let ed25519 = VerifyingKey::from_bytes(&ed_bytes)
+            .map_err(|_| Error::InvalidPublicKey("Ed25519 key is not a valid point"))?;
+        Ok(Self { ed25519, x25519, binding })
+    }
+
+    /// The encoding's fields, strictly parsed (no cryptographic checks).
+    fn parse(bytes: &[u8]) -> Result<([u8; ED25519_LEN], [u8; X25519_LEN], [u8; SIGNATURE_LEN])> {
         let mut r = Reader::new(bytes, WHAT);
         if r.take(MAGIC.len())? != MAGIC {
             return Err(Error::BadMagic(WHAT));
@@ -70,21 +100,7 @@ impl PublicIdentity {
         }
         let binding: [u8; SIGNATURE_LEN] = r.array()?;
         r.finish()?;
-
-        let ed25519 = VerifyingKey::from_bytes(&ed_bytes)
-            .map_err(|_| Error::InvalidPublicKey("Ed25519 key is not a valid point"))?;
-        if ed25519.is_weak() {
-            return Err(Error::InvalidPublicKey("Ed25519 key of small order"));
-        }
-        if ed25519.to_edwards().compress().to_bytes() != ed_bytes {
-            return Err(Error::InvalidPublicKey("non-canonical Ed25519 key"));
-        }
-        dh::validate_public(&x25519)?;
-        let signed = signed_part(&ed25519, &x25519);
-        ed25519
-            .verify_strict(&signed, &Signature::from_bytes(&binding))
-            .map_err(|_| Error::BadSignature)?;
-        Ok(Self { ed25519, x25519, binding })
+        Ok((ed_bytes, x25519, binding))
     }
 
     /// The canonical encoding (see `docs/FORMATS.md`).

@@ -482,7 +482,7 @@ impl Session {
         let mut ids = Vec::with_capacity(2);
         for _ in 0..2 {
             let len = usize::from(r.u16()?);
-            ids.push(PublicIdentity::from_bytes(r.take(len)?)?);
+            ids.push(PublicIdentity::from_sealed_state(r.take(len)?)?);
         }
         let id: [u8; 32] = r.array()?;
         let pending_initial = match r.u8()? {

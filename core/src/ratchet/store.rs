@@ -522,7 +522,7 @@ impl Inner {
     fn decode(body: &[u8]) -> Result<Self> {
         let mut r = Reader::new(body, WHAT);
         let id_len = usize::from(r.u16()?);
-        let owner = PublicIdentity::from_bytes(r.take(id_len)?)?;
+        let owner = PublicIdentity::from_sealed_state(r.take(id_len)?)?;
         let post_quantum = match r.u8()? {
             0 => false,
             1 => true,
