@@ -7,8 +7,6 @@
 
 use std::collections::VecDeque;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::ChaCha20Poly1305;
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
@@ -19,6 +17,7 @@ use super::message::{
 };
 use super::padding;
 use super::secret::Key32;
+use crate::aead::{AeadKey, Algorithm, TAG_LEN};
 use crate::dh::{self, X25519_LEN};
 use crate::encoding::Reader;
 use crate::error::{Error, Result};
@@ -91,19 +90,19 @@ fn check_skip(nr: u32, until: u32) -> Result<()> {
 fn seal_body(mk: &Key32, padded: &[u8], ad: &[u8], authenticated: &[u8]) -> Result<Vec<u8>> {
     let (key, nonce) = kdf::message_key(mk);
     let aad = concat_ad(ad, authenticated);
-    let cipher = ChaCha20Poly1305::new_from_slice(key.bytes()).map_err(|_| Error::InvalidParameter("key length"))?;
-    cipher
-        .encrypt((&nonce).into(), Payload { msg: padded, aad: &aad })
-        .map_err(|_| Error::InvalidParameter("plaintext too long"))
+    let cipher = AeadKey::new(Algorithm::ChaCha20Poly1305, key.bytes())?;
+    let mut out = vec![0u8; padded.len() + TAG_LEN];
+    cipher.seal_into(&nonce, &aad, padded, &mut out)?;
+    Ok(out)
 }
 
 fn open_body(mk: &Key32, body: &[u8], ad: &[u8], authenticated: &[u8]) -> Result<Vec<u8>> {
     let (key, nonce) = kdf::message_key(mk);
     let aad = concat_ad(ad, authenticated);
-    let cipher = ChaCha20Poly1305::new_from_slice(key.bytes()).map_err(|_| Error::InvalidParameter("key length"))?;
-    let padded = Zeroizing::new(
-        cipher.decrypt((&nonce).into(), Payload { msg: body, aad: &aad }).map_err(|_| Error::DecryptionFailed)?,
-    );
+    let cipher = AeadKey::new(Algorithm::ChaCha20Poly1305, key.bytes())?;
+    let len = body.len().checked_sub(TAG_LEN).ok_or(Error::DecryptionFailed)?;
+    let mut padded = Zeroizing::new(vec![0u8; len]);
+    cipher.open_into(&nonce, &aad, body, &mut padded)?;
     padding::unpad(&padded)
 }
 
