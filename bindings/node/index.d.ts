@@ -10,6 +10,48 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * A cache of data keys for sealing: one data key (and its wrapped entries) serves several
+ * envelopes with the same context, suite, segment size and providers, until it reaches a
+ * limit (age, messages, bytes), so a high-rate agent calls its KMS once per entry instead of
+ * once per object. The envelopes open with plain `unseal` / `unsealAsync` and the same keys.
+ *
+ * Trade-off: envelopes sealed from one entry share a data key — whoever unwraps one can open
+ * them all. Per-message keys and nonces still differ (no nonce reuse). Bound the exposure
+ * with the limits and keep contexts specific (an entry never crosses contexts). See
+ * docs/KMS.md, "Data-key cache".
+ */
+export declare class DataKeyCache {
+  /**
+   * An empty cache.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` for a limit out of range.
+   */
+  constructor(limits?: DataKeyCacheLimits | undefined | null)
+  /** The limits in force (every field set). */
+  get limits(): DataKeyCacheLimits
+  /**
+   * Like `seal`, through the cache (local providers only: a `KmsKey` is refused with
+   * `ERR_SEALWIRE_INVALID_PARAMETER`, use `sealAsync`).
+   *
+   * @throws {Error} as `seal`.
+   */
+  seal(plaintext: Uint8Array, options: SealOptions): Buffer
+  /**
+   * Like `sealAsync`, through the cache: reuse the data key of a live entry for these
+   * options and providers, or make one (one call per provider, e.g. one KMS
+   * `GenerateDataKey`) and keep it. With only built-in providers (`KmsKey` included) it
+   * runs on the libuv thread pool; with a JavaScript provider it runs on this thread and
+   * the Promise is already settled (a `KmsKey` cannot be combined with one).
+   * `plaintext` is copied. Rejections carry the `code`s of `sealAsync`.
+   */
+  sealAsync(plaintext: Uint8Array, options: SealOptions): Promise<Buffer>
+  /** The counters and the number of entries held. */
+  stats(): DataKeyCacheStats
+  /** Drop every entry (their data keys are wiped); the next seal makes a new one. */
+  clear(): void
+}
+
+/**
  * A decoded envelope header (structure only: nothing is authenticated without a key). Shows
  * which keys and key versions an object is wrapped for, e.g. to find objects to rewrap
  * after a rotation.
@@ -60,9 +102,16 @@ export declare class EnvelopeOpener {
    * they are buffered, and their plaintext comes out of the next `update` or `final`.
    *
    * @throws {Error} as `unseal` for the header (`ERR_SEALWIRE_TRUNCATED` if `initial`
-   * does not hold the whole header).
+   * does not hold the whole header); a `KmsKey` is refused (use `createAsync`).
    */
   static create(initial: Uint8Array, options: OpenOptions): EnvelopeOpener
+  /**
+   * Like `create`, as a Promise: the header is authenticated on the libuv thread pool (the
+   * way to open incrementally with a `KmsKey`; `createUnsealStream` and `unsealFile` use
+   * it). `initial` is copied. With a JavaScript provider the unwrap runs on this thread and
+   * the Promise is already settled. Rejections carry the `code`s of `unsealAsync`.
+   */
+  static createAsync(initial: Uint8Array, options: OpenOptions): Promise<EnvelopeOpener>
   /** The authenticated header. */
   get header(): EnvelopeHeader
   /**
@@ -98,9 +147,16 @@ export declare class EnvelopeSealer {
    * Start an envelope: a fresh data key is wrapped for every provider now (JavaScript
    * providers are called before this returns).
    *
-   * @throws {Error} as `seal`.
+   * @throws {Error} as `seal` (a `KmsKey` is refused: use `createAsync`).
    */
   static create(options: SealOptions): EnvelopeSealer
+  /**
+   * Like `create`, as a Promise: the data key is made and wrapped on the libuv thread pool
+   * (the way to seal incrementally for a `KmsKey`; `createSealStream` and `sealFile` use
+   * it). With a JavaScript provider the wrap runs on this thread and the Promise is
+   * already settled. Rejections carry the `code`s of `sealAsync`.
+   */
+  static createAsync(options: SealOptions): Promise<EnvelopeSealer>
   /** Seal more plaintext; returns the sealed bytes completed so far (possibly empty). */
   update(plaintext: Uint8Array): Buffer
   /**
@@ -293,6 +349,41 @@ export declare class KeyringKey {
   get keyId(): string
   /** The primary version (the one new wraps use). */
   get keyVersion(): number
+}
+
+/**
+ * A remote KMS key as a key provider: Vault / OpenBao Transit (`vault://KEY[?mount=M]`) or
+ * AWS KMS (`aws-kms://KEY_ID_OR_ARN[?region=R&endpoint=URL]`), named as everywhere in
+ * sealwire (docs/KMS.md). Pass it in `to` / `keys` / `rewrapWith` / `add` of the
+ * asynchronous forms only (`sealAsync`, `unsealAsync`, `rewrapAsync`, the stream and file
+ * helpers, `DataKeyCache.sealAsync`): its calls run on the libuv thread pool, and the
+ * synchronous forms refuse it with `ERR_SEALWIRE_INVALID_PARAMETER`. One `KmsKey` keeps a
+ * connection pool: make one per key and share it.
+ *
+ * KMS failures reject with `ERR_SEALWIRE_KMS_AUTH_FAILED`, `ERR_SEALWIRE_KMS_KEY_NOT_FOUND`,
+ * `ERR_SEALWIRE_KMS_KEY_DISABLED`, `ERR_SEALWIRE_KMS_UNAVAILABLE`, `ERR_SEALWIRE_KMS_TIMEOUT`,
+ * `ERR_SEALWIRE_KMS_THROTTLED`; a wrapped key moved to another object or context with
+ * `ERR_SEALWIRE_CONTEXT_MISMATCH`.
+ */
+export declare class KmsKey {
+  /**
+   * The key a KMS URI names, with addresses and secrets from `settings`, else from the
+   * environment. Makes no network call (a wrong token or key shows at the first use).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` for a malformed URI, an
+   * unknown scheme or query parameter, or missing configuration (no address, token,
+   * credentials or region).
+   */
+  static fromUri(uri: string, settings?: KmsKeySettings | undefined | null): KmsKey
+  /** The provider name written in envelope entries: `'vault-transit'` or `'aws-kms'`. */
+  get providerId(): 'vault-transit' | 'aws-kms'
+  /**
+   * The key id written in envelope entries: the Transit key name, or the configured AWS
+   * key id / ARN.
+   */
+  get keyId(): string
+  /** The request counters so far. */
+  stats(): KmsStats
 }
 
 /**
@@ -1050,6 +1141,41 @@ export interface CustomKeyProvider {
 }
 
 /**
+ * Limits of a `DataKeyCache` (each optional; defaults: 300 s, 4096 messages, 1 GiB, 64
+ * entries).
+ */
+export interface DataKeyCacheLimits {
+  /** Longest time one data key serves, in seconds (> 0, ≤ 86400; fractions allowed). */
+  maxAgeSeconds?: number
+  /** Most envelopes sealed under one data key (1 ..= 2^32). */
+  maxMessages?: number
+  /**
+   * Most plaintext bytes sealed under one data key (≥ 1); a larger message is sealed with
+   * its own data key.
+   */
+  maxBytes?: number
+  /**
+   * Most entries (distinct context / suite / segment size / provider sets) held at once
+   * (1 ..= 65536); the oldest goes first.
+   */
+  maxEntries?: number
+}
+
+/** Counters of a `DataKeyCache`. */
+export interface DataKeyCacheStats {
+  /** Seals served by a cached data key (no provider call). */
+  hits: number
+  /** Seals that made a new data key (one call per provider). */
+  misses: number
+  /** Seals larger than `maxBytes` (sealed with their own data key). */
+  bypassed: number
+  /** Entries dropped for a limit or by `clear`. */
+  evicted: number
+  /** Entries held now. */
+  entries: number
+}
+
+/**
  * Argon2id cost parameters for `Identity.export` / `Identity.exportAsync`.
  *
  * Every field is optional; a missing field takes its default (RFC 9106 second recommended
@@ -1067,7 +1193,7 @@ export interface KdfOptions {
 }
 
 /** Anything `seal` / `unseal` / `rewrap` accept as a key provider. */
-export type KeyProvider = Keyring | KeyringKey | PublicIdentity | Identity | XWingPublicKey | XWingKeyPair | CustomKeyProvider
+export type KeyProvider = Keyring | KeyringKey | PublicIdentity | Identity | XWingPublicKey | XWingKeyPair | KmsKey | CustomKeyProvider
 
 /** What a JavaScript key provider's `wrap` / `unwrap` receives as its second argument. */
 export interface KeyProviderContext {
@@ -1137,6 +1263,39 @@ export interface KeyVersionInfo {
   retiredAt?: number
   /** Unix time after which it refuses to unwrap (absent: no cutoff). */
   decryptUntil?: number
+}
+
+/**
+ * Explicit settings of `KmsKey.fromUri`; each one given takes precedence over the
+ * environment (`VAULT_ADDR` / `VAULT_TOKEN` or `BAO_*`, `AWS_ACCESS_KEY_ID` /
+ * `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`).
+ */
+export interface KmsKeySettings {
+  /**
+   * Vault / OpenBao address, e.g. `'https://vault.example:8200'` (plain `http://` only on
+   * loopback).
+   */
+  vaultAddress?: string
+  /** Vault / OpenBao token (sent as `X-Vault-Token`). */
+  vaultToken?: string
+  /** AWS access key id (with `awsSecretAccessKey`). */
+  awsAccessKeyId?: string
+  /** AWS secret access key. */
+  awsSecretAccessKey?: string
+  /** AWS session token (temporary credentials). */
+  awsSessionToken?: string
+}
+
+/** Request counters of a `KmsKey` (shared by every use of it). */
+export interface KmsStats {
+  /** KMS operations started (data keys, encrypt, decrypt, re-encrypt, key reads). */
+  operations: number
+  /** HTTP exchanges attempted (operations plus retries). */
+  httpRequests: number
+  /** Retries after throttling, server errors or dropped connections. */
+  retries: number
+  /** Operations that ended in an error. */
+  failures: number
 }
 
 /** Options of `Messenger.create` / `Messenger.createAsync`. */
@@ -1328,9 +1487,19 @@ export interface ReceivedMessage {
  * damaged payload is copied as it is).
  *
  * @throws {Error} as `unseal` for the header, plus `ERR_SEALWIRE_INVALID_PARAMETER` if
- * no entry would remain.
+ * no entry would remain, or for a `KmsKey` (a network call: use `rewrapAsync`).
  */
 export declare function rewrap(sealed: Uint8Array, options: RewrapOptions): Buffer
+
+/**
+ * Like `rewrap`, as a Promise. With only built-in providers (a `KmsKey` included: its
+ * unwrap, server-side re-encryption and wraps are KMS calls) everything runs on the libuv
+ * thread pool; with a JavaScript provider the whole rewrap runs on this thread (it decrypts
+ * no payload) and the Promise is already settled (a `KmsKey` cannot be combined with a
+ * JavaScript provider). `sealed` is copied. Rejections carry the `code`s of `rewrap` and
+ * the KMS codes of `sealAsync`.
+ */
+export declare function rewrapAsync(sealed: Uint8Array, options: RewrapOptions): Promise<Buffer>
 
 /** Options of `rewrap`. */
 export interface RewrapOptions {
@@ -1368,15 +1537,20 @@ export interface RotateOptions {
  * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` (no provider, bad segment size or
  * context), `ERR_SEALWIRE_UNSUPPORTED_ALGORITHM` (unknown suite), `ERR_SEALWIRE_KEY_NOT_FOUND`
  * (a keyring without a default key), `ERR_SEALWIRE_PROVIDER_FAILED` (a JavaScript provider
- * threw; its exception is the `cause`).
+ * threw; its exception is the `cause`); `ERR_SEALWIRE_INVALID_PARAMETER` for a `KmsKey` (a
+ * network call: use `sealAsync`).
  */
 export declare function seal(plaintext: Uint8Array, options: SealOptions): Buffer
 
 /**
  * Like `seal`, as a Promise: the payload is sealed on the libuv thread pool. With only
- * built-in providers everything runs on the pool; JavaScript providers' `wrap` runs on this
- * thread before the call returns. `plaintext` is copied, so it may be reused at once.
- * Rejections carry the same `code`s as `seal`.
+ * built-in providers everything runs on the pool (including the calls of a `KmsKey` to its
+ * KMS); JavaScript providers' `wrap` runs on this thread before the call returns (so a
+ * `KmsKey` cannot be combined with one: `ERR_SEALWIRE_INVALID_PARAMETER`). `plaintext` is
+ * copied, so it may be reused at once. Rejections carry the same `code`s as `seal`, plus
+ * the KMS codes (`ERR_SEALWIRE_KMS_AUTH_FAILED`, `ERR_SEALWIRE_KMS_KEY_NOT_FOUND`,
+ * `ERR_SEALWIRE_KMS_KEY_DISABLED`, `ERR_SEALWIRE_KMS_UNAVAILABLE`, `ERR_SEALWIRE_KMS_TIMEOUT`,
+ * `ERR_SEALWIRE_KMS_THROTTLED`).
  */
 export declare function sealAsync(plaintext: Uint8Array, options: SealOptions): Promise<Buffer>
 
@@ -1417,14 +1591,18 @@ export interface SealOptions {
  * `ERR_SEALWIRE_HEADER_AUTH_FAILED`; `ERR_SEALWIRE_KEY_RETIRED`; `ERR_SEALWIRE_KEY_NOT_FOUND`;
  * `ERR_SEALWIRE_COMMITMENT_MISMATCH`; `ERR_SEALWIRE_TRUNCATED` (payload ends before its final
  * segment); `ERR_SEALWIRE_DECRYPTION_FAILED` (payload modified, reordered or extended);
- * `ERR_SEALWIRE_PROVIDER_FAILED`.
+ * `ERR_SEALWIRE_PROVIDER_FAILED`; `ERR_SEALWIRE_INVALID_PARAMETER` for a `KmsKey` (a
+ * network call: use `unsealAsync`).
  */
 export declare function unseal(sealed: Uint8Array, options: OpenOptions): Buffer
 
 /**
  * Like `unseal`, as a Promise: the payload is verified and decrypted on the libuv thread
- * pool (with JavaScript providers, their `unwrap` runs on this thread before the call
- * returns). `sealed` is copied. Rejections carry the same `code`s as `unseal`.
+ * pool, and so are the calls of a `KmsKey` to its KMS (with JavaScript providers, their
+ * `unwrap` runs on this thread before the call returns, and a `KmsKey` cannot be combined
+ * with them). An object wrapped for several providers opens through the first owned entry
+ * that unwraps: an unreachable KMS fails fast and the next one is tried. `sealed` is copied.
+ * Rejections carry the same `code`s as `unseal`, plus the KMS codes of `sealAsync`.
  */
 export declare function unsealAsync(sealed: Uint8Array, options: OpenOptions): Promise<Buffer>
 

@@ -835,12 +835,14 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.DataKeyCache = nativeBinding.DataKeyCache
 module.exports.EnvelopeHeader = nativeBinding.EnvelopeHeader
 module.exports.EnvelopeOpener = nativeBinding.EnvelopeOpener
 module.exports.EnvelopeSealer = nativeBinding.EnvelopeSealer
 module.exports.Identity = nativeBinding.Identity
 module.exports.Keyring = nativeBinding.Keyring
 module.exports.KeyringKey = nativeBinding.KeyringKey
+module.exports.KmsKey = nativeBinding.KmsKey
 module.exports.Messenger = nativeBinding.Messenger
 module.exports.NoiseHandshake = nativeBinding.NoiseHandshake
 module.exports.NoiseTransport = nativeBinding.NoiseTransport
@@ -856,6 +858,7 @@ module.exports.keyProviderInfo = nativeBinding.keyProviderInfo
 module.exports.noiseIdentityPayload = nativeBinding.noiseIdentityPayload
 module.exports.peerId = nativeBinding.peerId
 module.exports.rewrap = nativeBinding.rewrap
+module.exports.rewrapAsync = nativeBinding.rewrapAsync
 module.exports.seal = nativeBinding.seal
 module.exports.sealAsync = nativeBinding.sealAsync
 module.exports.unseal = nativeBinding.unseal

@@ -9,8 +9,10 @@ export * from './index'
 /**
  * A `stream.Transform`: plaintext in, one sealed envelope out (the same format `seal`
  * produces, with a fresh data key). The data key is wrapped for `options.to` when the stream
- * is created: bad options throw synchronously, with a sealwire `code`. Each chunk is sealed
- * on the libuv thread pool; memory stays bounded by one segment.
+ * is created: bad options throw synchronously, with a sealwire `code` — except with a
+ * `KmsKey` in `options.to`, whose wrap runs on the libuv thread pool
+ * (`EnvelopeSealer.createAsync`): its failure is the stream's first error. Each chunk is
+ * sealed on the libuv thread pool; memory stays bounded by one segment.
  */
 export declare function createSealStream(options: SealOptions): Transform
 
@@ -20,7 +22,8 @@ export declare function createSealStream(options: SealOptions): Transform
  * stream fails (`'error'` event, error `code`) with `ERR_SEALWIRE_TRUNCATED` if the input ends
  * before the final segment, `ERR_SEALWIRE_DECRYPTION_FAILED` if it was modified, and the
  * header codes of `unseal`. Plaintext already pushed before a failure was authentic, but
- * the whole is not: discard it.
+ * the whole is not: discard it. With a `KmsKey` in `options.keys` the header is authenticated
+ * on the libuv thread pool (`EnvelopeOpener.createAsync`).
  */
 export declare function createUnsealStream(options: OpenOptions): Transform
 

@@ -3,7 +3,8 @@
 // the native incremental handles `EnvelopeSealer` / `EnvelopeOpener` (index.js). Types:
 // sealwire.d.ts. Memory stays bounded by one segment plus one input chunk whatever the size
 // of the data; the crypto of every chunk runs on the libuv thread pool (`updateAsync` /
-// `finalAsync`), so the event loop stays free.
+// `finalAsync`), so the event loop stays free. With a `KmsKey` among the providers the
+// handles are made with `createAsync` (the KMS calls run on the pool too).
 
 const { Transform } = require('node:stream')
 const { pipeline } = require('node:stream/promises')
@@ -11,7 +12,10 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { randomBytes } = require('node:crypto')
 
-const { EnvelopeSealer, EnvelopeOpener, EnvelopeHeader } = require('./index.js')
+const { EnvelopeSealer, EnvelopeOpener, EnvelopeHeader, KmsKey } = require('./index.js')
+
+/** Whether a provider list holds a `KmsKey` (whose handles must be made asynchronously). */
+const usesKms = (providers) => Array.isArray(providers) && providers.some((p) => p instanceof KmsKey)
 
 // magic (4) + version (1) + header length (4): enough to learn the header length.
 const HEADER_PREFIX_LEN = 9
@@ -21,9 +25,14 @@ const nonEmpty = (buf) => (buf.length > 0 ? buf : undefined)
 /**
  * A `stream.Transform`: plaintext in, one sealed envelope out (the same bytes `seal` would
  * produce for the whole input, with a fresh data key). The data key is wrapped for
- * `options.to` when the stream is created, so bad options throw here, synchronously.
+ * `options.to` when the stream is created, so bad options throw here, synchronously — except
+ * with a `KmsKey` in `options.to`: then the wrap starts on the thread pool at once and its
+ * failure is the stream's first error.
  */
 function createSealStream(options) {
+  if (usesKms(options?.to)) {
+    return createKmsSealStream(options)
+  }
   const sealer = EnvelopeSealer.create(options)
   return new Transform({
     transform(chunk, _encoding, callback) {
@@ -31,6 +40,21 @@ function createSealStream(options) {
     },
     flush(callback) {
       sealer.finalAsync().then((out) => callback(null, nonEmpty(out)), callback)
+    },
+  })
+}
+
+/** `createSealStream` for KMS providers: the sealer is made on the thread pool. */
+function createKmsSealStream(options) {
+  const sealer = EnvelopeSealer.createAsync(options)
+  // Reported by the first transform or flush; not an unhandled rejection before that.
+  sealer.catch(() => {})
+  return new Transform({
+    transform(chunk, _encoding, callback) {
+      sealer.then((s) => s.updateAsync(chunk)).then((out) => callback(null, nonEmpty(out)), callback)
+    },
+    flush(callback) {
+      sealer.then((s) => s.finalAsync()).then((out) => callback(null, nonEmpty(out)), callback)
     },
   })
 }
@@ -43,6 +67,7 @@ function createSealStream(options) {
  * (plaintext pushed before the failure was authentic, but the whole is not: discard it).
  */
 function createUnsealStream(options) {
+  const kms = usesKms(options?.keys)
   let opener = null
   let pending = []
   let pendingLen = 0
@@ -56,6 +81,7 @@ function createUnsealStream(options) {
       pending.push(chunk)
       pendingLen += chunk.length
       let rest
+      let opening = null
       try {
         if (headerLen < 0 && pendingLen >= HEADER_PREFIX_LEN) {
           headerLen = EnvelopeHeader.headerLength(Buffer.concat(pending, pendingLen))
@@ -66,10 +92,24 @@ function createUnsealStream(options) {
         }
         const initial = Buffer.concat(pending, pendingLen)
         pending = []
-        opener = EnvelopeOpener.create(initial.subarray(0, headerLen), options)
+        if (kms) {
+          opening = EnvelopeOpener.createAsync(initial.subarray(0, headerLen), options)
+        } else {
+          opener = EnvelopeOpener.create(initial.subarray(0, headerLen), options)
+        }
         rest = initial.subarray(headerLen)
       } catch (err) {
         callback(err)
+        return
+      }
+      if (opening !== null) {
+        // The Transform waits for this callback before the next chunk: `opener` is set then.
+        opening
+          .then((o) => {
+            opener = o
+            return rest.length === 0 ? Buffer.alloc(0) : o.updateAsync(rest)
+          })
+          .then((out) => callback(null, nonEmpty(out)), callback)
         return
       }
       if (rest.length === 0) {

@@ -5,16 +5,20 @@
 //!
 //! Key providers. Every `to` / `keys` array element is one of the built-in classes
 //! (`Keyring`, `KeyringKey`, `PublicIdentity`, `Identity`, `XWingPublicKey`,
-//! `XWingKeyPair`) or a JavaScript object `{ providerId, keyId, keyVersion?, wrap?, unwrap? }`
-//! (see `CustomKeyProvider`). JavaScript callbacks are always called synchronously on the
-//! JavaScript thread, never from the thread pool:
+//! `XWingKeyPair`, `KmsKey`) or a JavaScript object
+//! `{ providerId, keyId, keyVersion?, wrap?, unwrap? }` (see `CustomKeyProvider`).
+//! JavaScript callbacks are always called synchronously on the JavaScript thread, never from
+//! the thread pool, and KMS calls (`KmsKey`, `crate::kms`) never on the JavaScript thread:
 //!
-//! * sync calls run everything on the calling thread;
-//! * `sealAsync` / `unsealAsync` with only built-in providers run entirely on the libuv
+//! * sync calls run everything on the calling thread, so they refuse a `KmsKey`
+//!   (`ERR_SEALWIRE_INVALID_PARAMETER`, naming the asynchronous form);
+//! * `sealAsync` / `unsealAsync` / `rewrapAsync` / `EnvelopeSealer.createAsync` /
+//!   `EnvelopeOpener.createAsync` with only built-in providers run entirely on the libuv
 //!   pool; with a JavaScript provider, the header (wrap / unwrap) is done on the calling
 //!   thread before the Promise is returned and only the payload (the bulk work) runs on the
-//!   pool. A callback must therefore return its result synchronously (a returned Promise is
-//!   refused with `ERR_SEALWIRE_PROVIDER_FAILED`).
+//!   pool — so a `KmsKey` cannot be combined with a JavaScript provider in one call. A
+//!   callback must return its result synchronously (a returned Promise is refused with
+//!   `ERR_SEALWIRE_PROVIDER_FAILED`).
 //!
 //! Locks. A `Keyring` is shared (`Arc<RwLock>`) between its JS object, its `KeyringKey`s and
 //! in-flight async work. Each operation takes one read lock per distinct keyring; mutations
@@ -30,11 +34,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
 use napi::bindgen_prelude::{
-    AsyncTask, Buffer, BufferSlice, ClassInstance, Either, Either7, FnArgs, FromNapiValue,
+    AsyncTask, Buffer, BufferSlice, ClassInstance, Either, Either8, FnArgs, FromNapiValue,
     Function, JavaScriptClassExt, JsObjectValue, JsValue, Object, ToNapiValue, Uint8Array, Unknown,
 };
 use napi::{Env, Task, ValueType};
 use napi_derive::napi;
+use sealwire::envelope::kms::RemoteKey;
 use sealwire::envelope::{
     DataKey, EncryptionContext, EnvelopeReader, EnvelopeWriter, KeyProvider, Rewrap,
     SealOptions as CoreSealOptions, Suite, WrapContext, WrappedKey,
@@ -45,6 +50,7 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::callback::{call_function, thrown_code, Thrown};
 use crate::error::{to_js_error, ErrorCode, Result};
 use crate::identity::{kdf_params, passphrase_bytes, Identity, KdfOptions, PublicIdentity};
+use crate::kms::KmsKey;
 
 type CoreResult<T> = std::result::Result<T, CoreError>;
 
@@ -55,7 +61,7 @@ type CoreResult<T> = std::result::Result<T, CoreError>;
 /// Exceptions thrown by JavaScript provider callbacks during one operation, with the core
 /// error each was mapped to. The one matching the operation's final error becomes its `cause`.
 #[derive(Default)]
-struct Causes(Vec<(ErrorKind, napi::Error)>);
+pub(crate) struct Causes(Vec<(ErrorKind, napi::Error)>);
 
 impl Causes {
     fn take_for(&mut self, kind: ErrorKind) -> Option<napi::Error> {
@@ -81,7 +87,7 @@ fn js_rejection(env: Env, err: CoreError, causes: &mut Causes) -> napi::Error {
     napi::Error::from(napi::JsError::from(e).into_unknown(env))
 }
 
-fn invalid(what: &'static str) -> CoreError {
+pub(crate) fn invalid(what: &'static str) -> CoreError {
     CoreError::InvalidParameter(what)
 }
 
@@ -195,19 +201,21 @@ fn seal_options(suite: Option<&str>, segment_size: Option<f64>) -> CoreResult<Co
 
 /// A built-in provider, detached from its JS object: `Send`, so async work can carry it.
 #[derive(Clone)]
-enum Builtin {
+pub(crate) enum Builtin {
     Keyring(SharedKeyring),
     KeyringKey(SharedKeyring, String),
     PublicIdentity(Box<sealwire::PublicIdentity>),
     Identity(Arc<sealwire::Identity>),
     XWingPublicKey(sealwire::envelope::XWingPublicKey),
     XWingKeyPair(Arc<sealwire::envelope::XWingKeyPair>),
+    /// A remote KMS key: makes network calls, so only the asynchronous forms accept it.
+    Kms(Arc<RemoteKey>),
 }
 
 type ProviderFn<'a> = Function<'a, FnArgs<(Unknown<'a>, Unknown<'a>)>, Unknown<'a>>;
 
 /// A key provider implemented in JavaScript (only usable on the JavaScript thread).
-struct JsProviderSpec<'a> {
+pub(crate) struct JsProviderSpec<'a> {
     env: Env,
     this: Object<'a>,
     provider_id: String,
@@ -217,14 +225,14 @@ struct JsProviderSpec<'a> {
     unwrap: Option<ProviderFn<'a>>,
 }
 
-enum Provider<'a> {
+pub(crate) enum Provider<'a> {
     Builtin(Builtin),
     Js(JsProviderSpec<'a>),
 }
 
 const NOT_A_PROVIDER: &str =
     "a key provider must be a Keyring, KeyringKey, PublicIdentity, Identity, \
-     XWingPublicKey, XWingKeyPair, or an object { providerId, keyId, keyVersion?, wrap?, unwrap? }";
+     XWingPublicKey, XWingKeyPair, KmsKey, or an object { providerId, keyId, keyVersion?, wrap?, unwrap? }";
 
 fn instance<'a, T: JavaScriptClassExt + 'a>(
     env: &Env,
@@ -271,6 +279,9 @@ fn parse_provider<'a>(env: &Env, value: Unknown<'a>) -> CoreResult<Provider<'a>>
         return Ok(Provider::Builtin(Builtin::XWingKeyPair(Arc::clone(
             &x.inner,
         ))));
+    }
+    if let Some(k) = instance::<KmsKey>(env, &value).map_err(napi_err)? {
+        return Ok(Provider::Builtin(Builtin::Kms(k.shared())));
     }
     // A provider written in JavaScript.
     let this: Object<'a> =
@@ -332,12 +343,56 @@ fn parse_provider<'a>(env: &Env, value: Unknown<'a>) -> CoreResult<Provider<'a>>
     }))
 }
 
-fn parse_providers<'a>(env: &Env, values: Vec<Unknown<'a>>) -> CoreResult<Vec<Provider<'a>>> {
+pub(crate) fn parse_providers<'a>(
+    env: &Env,
+    values: Vec<Unknown<'a>>,
+) -> CoreResult<Vec<Provider<'a>>> {
     values.into_iter().map(|v| parse_provider(env, v)).collect()
 }
 
+fn is_kms(p: &Provider<'_>) -> bool {
+    matches!(p, Provider::Builtin(Builtin::Kms(_)))
+}
+
+/// The synchronous forms refuse a `KmsKey` (`refusal` names the asynchronous form to use):
+/// a KMS call must never block the event loop.
+pub(crate) fn refuse_kms(providers: &[Provider<'_>], refusal: &'static str) -> CoreResult<()> {
+    match providers.iter().any(is_kms) {
+        true => Err(invalid(refusal)),
+        false => Ok(()),
+    }
+}
+
+const KMS_WITH_JS: &str = "a KmsKey cannot be combined with a JavaScript key provider in one \
+     call (KMS calls run on the thread pool, JavaScript providers on the JavaScript thread)";
+
+/// The asynchronous forms run JavaScript providers on the JavaScript thread and KMS keys on
+/// the thread pool: one call cannot have both.
+pub(crate) fn refuse_kms_with_js(providers: &[Provider<'_>]) -> CoreResult<()> {
+    let js = providers.iter().any(|p| matches!(p, Provider::Js(_)));
+    match js && providers.iter().any(is_kms) {
+        true => Err(invalid(KMS_WITH_JS)),
+        false => Ok(()),
+    }
+}
+
+const SEAL_KMS: &str = "a KmsKey calls its KMS over the network: use sealAsync \
+     (synchronous calls never block the event loop on the network)";
+const UNSEAL_KMS: &str = "a KmsKey calls its KMS over the network: use unsealAsync \
+     (synchronous calls never block the event loop on the network)";
+const REWRAP_KMS: &str = "a KmsKey calls its KMS over the network: use rewrapAsync \
+     (synchronous calls never block the event loop on the network)";
+const SEALER_KMS: &str = "a KmsKey calls its KMS over the network: use \
+     EnvelopeSealer.createAsync, createSealStream or sealFile (synchronous calls never block \
+     the event loop on the network)";
+pub(crate) const CACHE_KMS: &str = "a KmsKey calls its KMS over the network: use \
+     DataKeyCache.sealAsync (synchronous calls never block the event loop on the network)";
+const OPENER_KMS: &str = "a KmsKey calls its KMS over the network: use \
+     EnvelopeOpener.createAsync, createUnsealStream or unsealFile (synchronous calls never \
+     block the event loop on the network)";
+
 /// The providers as `Send` values if none is written in JavaScript.
-fn all_builtin(providers: &[Provider<'_>]) -> Option<Vec<Builtin>> {
+pub(crate) fn all_builtin(providers: &[Provider<'_>]) -> Option<Vec<Builtin>> {
     providers
         .iter()
         .map(|p| match p {
@@ -366,6 +421,12 @@ impl KeyProvider for Forward<'_> {
     }
     fn wrap(&self, dek: &DataKey, ctx: &WrapContext<'_>) -> CoreResult<WrappedKey> {
         self.0.wrap(dek, ctx)
+    }
+    fn generate_data_key(
+        &self,
+        ctx: &WrapContext<'_>,
+    ) -> CoreResult<Option<(DataKey, WrappedKey)>> {
+        self.0.generate_data_key(ctx)
     }
     fn unwrap(&self, entry: &WrappedKey, ctx: &WrapContext<'_>) -> CoreResult<DataKey> {
         self.0.unwrap(entry, ctx)
@@ -522,12 +583,12 @@ impl KeyProvider for JsProvider<'_, '_> {
 
 /// A provider reference for [`with_providers`].
 #[derive(Clone, Copy)]
-enum ProviderRef<'x, 'a> {
+pub(crate) enum ProviderRef<'x, 'a> {
     Builtin(&'x Builtin),
     Js(&'x JsProviderSpec<'a>),
 }
 
-fn refs<'x, 'a>(providers: &'x [Provider<'a>]) -> Vec<ProviderRef<'x, 'a>> {
+pub(crate) fn refs<'x, 'a>(providers: &'x [Provider<'a>]) -> Vec<ProviderRef<'x, 'a>> {
     providers
         .iter()
         .map(|p| match p {
@@ -537,13 +598,13 @@ fn refs<'x, 'a>(providers: &'x [Provider<'a>]) -> Vec<ProviderRef<'x, 'a>> {
         .collect()
 }
 
-fn builtin_refs(providers: &[Builtin]) -> Vec<ProviderRef<'_, 'static>> {
+pub(crate) fn builtin_refs(providers: &[Builtin]) -> Vec<ProviderRef<'_, 'static>> {
     providers.iter().map(ProviderRef::Builtin).collect()
 }
 
 /// Run `f` with the providers as `&dyn KeyProvider`s: one read lock per distinct keyring is
 /// held for the duration; JavaScript providers record their exceptions in `causes`.
-fn with_providers<T>(
+pub(crate) fn with_providers<T>(
     providers: &[ProviderRef<'_, '_>],
     causes: &RefCell<Causes>,
     f: impl FnOnce(&[&dyn KeyProvider]) -> CoreResult<T>,
@@ -580,6 +641,7 @@ fn with_providers<T>(
             ProviderRef::Builtin(Builtin::Identity(i)) => owned.push(Box::new(Forward(&**i))),
             ProviderRef::Builtin(Builtin::XWingPublicKey(x)) => owned.push(Box::new(Forward(x))),
             ProviderRef::Builtin(Builtin::XWingKeyPair(x)) => owned.push(Box::new(Forward(&**x))),
+            ProviderRef::Builtin(Builtin::Kms(k)) => owned.push(Box::new(Forward(&**k))),
             ProviderRef::Js(spec) => owned.push(Box::new(JsProvider { spec, causes })),
         }
     }
@@ -591,7 +653,7 @@ fn with_providers<T>(
 }
 
 /// [`with_providers`] on the JavaScript thread, returning a thrown-error-ready result.
-fn with_js_providers<T>(
+pub(crate) fn with_js_providers<T>(
     providers: &[Provider<'_>],
     f: impl FnOnce(&[&dyn KeyProvider]) -> CoreResult<T>,
 ) -> std::result::Result<T, (CoreError, Causes)> {
@@ -599,7 +661,7 @@ fn with_js_providers<T>(
     with_providers(&refs(providers), &causes, f).map_err(|e| (e, causes.into_inner()))
 }
 
-fn throw<T>(r: std::result::Result<T, (CoreError, Causes)>) -> Result<T> {
+pub(crate) fn throw<T>(r: std::result::Result<T, (CoreError, Causes)>) -> Result<T> {
     r.map_err(|(e, mut causes)| js_error(e, &mut causes))
 }
 
@@ -607,7 +669,7 @@ fn throw<T>(r: std::result::Result<T, (CoreError, Causes)>) -> Result<T> {
 // Async work (libuv thread pool)
 // ---------------------------------------------------------------------------------------------
 
-type Work<T> = Box<dyn FnOnce() -> CoreResult<T> + Send>;
+pub(crate) type Work<T> = Box<dyn FnOnce() -> CoreResult<T> + Send>;
 
 /// One unit of work on the libuv pool: a closure, or an error to reject with (so argument
 /// errors of a `…Async` call reject its Promise instead of throwing). `busy` (if any) is the
@@ -628,21 +690,23 @@ impl<T: Send + 'static> Job<T>
 where
     Self: Task,
 {
-    fn new(work: impl FnOnce() -> CoreResult<T> + Send + 'static) -> AsyncTask<Self> {
+    pub(crate) fn new(work: impl FnOnce() -> CoreResult<T> + Send + 'static) -> AsyncTask<Self> {
         AsyncTask::new(Self {
             work: Some(Box::new(work)),
             early: None,
             busy: None,
         })
     }
-    fn failed(err: CoreError, causes: Causes) -> AsyncTask<Self> {
+    pub(crate) fn failed(err: CoreError, causes: Causes) -> AsyncTask<Self> {
         AsyncTask::new(Self {
             work: None,
             early: Some((err, causes)),
             busy: None,
         })
     }
-    fn from_result(r: std::result::Result<Work<T>, (CoreError, Causes)>) -> AsyncTask<Self> {
+    pub(crate) fn from_result(
+        r: std::result::Result<Work<T>, (CoreError, Causes)>,
+    ) -> AsyncTask<Self> {
         match r {
             Ok(work) => AsyncTask::new(Self {
                 work: Some(work),
@@ -706,6 +770,30 @@ impl Task for Job<()> {
     fn finally(self, _env: Env) -> napi::Result<()> {
         self.clear_busy();
         Ok(())
+    }
+}
+
+impl Task for Job<SealerState> {
+    type Output = CoreResult<SealerState>;
+    type JsValue = EnvelopeSealer;
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        // With an early error there is no work: `settle` rejects with the early error.
+        Ok(self.run())
+    }
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<EnvelopeSealer> {
+        self.settle(env, output).map(EnvelopeSealer::wrap)
+    }
+}
+
+impl Task for Job<OpenerState> {
+    type Output = CoreResult<OpenerState>;
+    type JsValue = EnvelopeOpener;
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        // With an early error there is no work: `settle` rejects with the early error.
+        Ok(self.run())
+    }
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<EnvelopeOpener> {
+        self.settle(env, output).map(EnvelopeOpener::wrap)
     }
 }
 
@@ -853,13 +941,14 @@ impl std::fmt::Debug for CustomKeyProvider {
 /// Anything `seal` / `unseal` / `rewrap` accept as a key provider.
 #[napi(js_name = "KeyProvider")]
 #[allow(dead_code)]
-pub type KeyProviderArg = Either7<
+pub type KeyProviderArg = Either8<
     Keyring,
     KeyringKey,
     PublicIdentity,
     Identity,
     XWingPublicKey,
     XWingKeyPair,
+    KmsKey,
     CustomKeyProvider,
 >;
 
@@ -867,13 +956,13 @@ pub type KeyProviderArg = Either7<
 // One-shot seal / open / rewrap
 // ---------------------------------------------------------------------------------------------
 
-struct SealArgs<'a> {
-    context: EncryptionContext,
-    options: CoreSealOptions,
-    providers: Vec<Provider<'a>>,
+pub(crate) struct SealArgs<'a> {
+    pub(crate) context: EncryptionContext,
+    pub(crate) options: CoreSealOptions,
+    pub(crate) providers: Vec<Provider<'a>>,
 }
 
-fn seal_args<'a>(env: &Env, o: SealOptions<'a>) -> CoreResult<SealArgs<'a>> {
+pub(crate) fn seal_args<'a>(env: &Env, o: SealOptions<'a>) -> CoreResult<SealArgs<'a>> {
     let context = context_from(o.context)?;
     let options = seal_options(o.suite.as_deref(), o.segment_size)?;
     let providers = parse_providers(env, o.to)?;
@@ -905,10 +994,12 @@ fn open_args<'a>(env: &Env, o: OpenOptions<'a>) -> CoreResult<OpenArgs<'a>> {
 /// @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` (no provider, bad segment size or
 /// context), `ERR_SEALWIRE_UNSUPPORTED_ALGORITHM` (unknown suite), `ERR_SEALWIRE_KEY_NOT_FOUND`
 /// (a keyring without a default key), `ERR_SEALWIRE_PROVIDER_FAILED` (a JavaScript provider
-/// threw; its exception is the `cause`).
+/// threw; its exception is the `cause`); `ERR_SEALWIRE_INVALID_PARAMETER` for a `KmsKey` (a
+/// network call: use `sealAsync`).
 #[napi(strict)]
 pub fn seal(env: Env, plaintext: &[u8], options: SealOptions<'_>) -> Result<Buffer> {
     let a = seal_args(&env, options).map_err(to_js_error)?;
+    refuse_kms(&a.providers, SEAL_KMS).map_err(to_js_error)?;
     throw(with_js_providers(&a.providers, |ps| {
         sealwire::envelope::seal_with(plaintext, &a.context, ps, &a.options)
     }))
@@ -916,9 +1007,13 @@ pub fn seal(env: Env, plaintext: &[u8], options: SealOptions<'_>) -> Result<Buff
 }
 
 /// Like `seal`, as a Promise: the payload is sealed on the libuv thread pool. With only
-/// built-in providers everything runs on the pool; JavaScript providers' `wrap` runs on this
-/// thread before the call returns. `plaintext` is copied, so it may be reused at once.
-/// Rejections carry the same `code`s as `seal`.
+/// built-in providers everything runs on the pool (including the calls of a `KmsKey` to its
+/// KMS); JavaScript providers' `wrap` runs on this thread before the call returns (so a
+/// `KmsKey` cannot be combined with one: `ERR_SEALWIRE_INVALID_PARAMETER`). `plaintext` is
+/// copied, so it may be reused at once. Rejections carry the same `code`s as `seal`, plus
+/// the KMS codes (`ERR_SEALWIRE_KMS_AUTH_FAILED`, `ERR_SEALWIRE_KMS_KEY_NOT_FOUND`,
+/// `ERR_SEALWIRE_KMS_KEY_DISABLED`, `ERR_SEALWIRE_KMS_UNAVAILABLE`, `ERR_SEALWIRE_KMS_TIMEOUT`,
+/// `ERR_SEALWIRE_KMS_THROTTLED`).
 #[napi(ts_return_type = "Promise<Buffer>")]
 pub fn seal_async(
     env: Env,
@@ -937,6 +1032,9 @@ pub fn seal_async(
                 sealwire::envelope::seal_with(&plaintext, &context, ps, &options)
             })
         });
+    }
+    if let Err(e) = refuse_kms_with_js(&a.providers) {
+        return Job::failed(e, Causes::default());
     }
     // Payload plus tags, and room for the header.
     let capacity =
@@ -968,10 +1066,12 @@ pub fn seal_async(
 /// `ERR_SEALWIRE_HEADER_AUTH_FAILED`; `ERR_SEALWIRE_KEY_RETIRED`; `ERR_SEALWIRE_KEY_NOT_FOUND`;
 /// `ERR_SEALWIRE_COMMITMENT_MISMATCH`; `ERR_SEALWIRE_TRUNCATED` (payload ends before its final
 /// segment); `ERR_SEALWIRE_DECRYPTION_FAILED` (payload modified, reordered or extended);
-/// `ERR_SEALWIRE_PROVIDER_FAILED`.
+/// `ERR_SEALWIRE_PROVIDER_FAILED`; `ERR_SEALWIRE_INVALID_PARAMETER` for a `KmsKey` (a
+/// network call: use `unsealAsync`).
 #[napi(strict)]
 pub fn unseal(env: Env, sealed: &[u8], options: OpenOptions<'_>) -> Result<Buffer> {
     let a = open_args(&env, options).map_err(to_js_error)?;
+    refuse_kms(&a.providers, UNSEAL_KMS).map_err(to_js_error)?;
     throw(with_js_providers(&a.providers, |ps| {
         sealwire::envelope::open(sealed, &a.context, ps)
     }))
@@ -1014,8 +1114,11 @@ fn read_to_end<R: Read>(reader: &mut EnvelopeReader<R>, size_hint: usize) -> Cor
 }
 
 /// Like `unseal`, as a Promise: the payload is verified and decrypted on the libuv thread
-/// pool (with JavaScript providers, their `unwrap` runs on this thread before the call
-/// returns). `sealed` is copied. Rejections carry the same `code`s as `unseal`.
+/// pool, and so are the calls of a `KmsKey` to its KMS (with JavaScript providers, their
+/// `unwrap` runs on this thread before the call returns, and a `KmsKey` cannot be combined
+/// with them). An object wrapped for several providers opens through the first owned entry
+/// that unwraps: an unreachable KMS fails fast and the next one is tried. `sealed` is copied.
+/// Rejections carry the same `code`s as `unseal`, plus the KMS codes of `sealAsync`.
 #[napi(ts_return_type = "Promise<Buffer>")]
 pub fn unseal_async(
     env: Env,
@@ -1034,6 +1137,9 @@ pub fn unseal_async(
                 sealwire::envelope::open(&sealed, &context, ps)
             })
         });
+    }
+    if let Err(e) = refuse_kms_with_js(&a.providers) {
+        return Job::failed(e, Causes::default());
     }
     let hint = sealed.len();
     let source = OwnedSource {
@@ -1055,34 +1161,127 @@ pub fn unseal_async(
 /// damaged payload is copied as it is).
 ///
 /// @throws {Error} as `unseal` for the header, plus `ERR_SEALWIRE_INVALID_PARAMETER` if
-/// no entry would remain.
+/// no entry would remain, or for a `KmsKey` (a network call: use `rewrapAsync`).
 #[napi(strict)]
 pub fn rewrap(env: Env, sealed: &[u8], options: RewrapOptions<'_>) -> Result<Buffer> {
-    let context = context_from(options.context).map_err(to_js_error)?;
-    let keys = parse_providers(&env, options.keys).map_err(to_js_error)?;
-    let rewrap_with =
-        parse_providers(&env, options.rewrap_with.unwrap_or_default()).map_err(to_js_error)?;
-    let add = parse_providers(&env, options.add.unwrap_or_default()).map_err(to_js_error)?;
-    let remove = options.remove.unwrap_or_default();
-    let mut rw = throw(with_js_providers(&keys, |ps| {
-        Rewrap::open(sealed, &context, ps)
-    }))?;
-    throw(with_js_providers(&rewrap_with, |ps| {
+    let a = rewrap_args(&env, options).map_err(to_js_error)?;
+    for list in [&a.keys, &a.rewrap_with, &a.add] {
+        refuse_kms(list, REWRAP_KMS).map_err(to_js_error)?;
+    }
+    let causes = RefCell::new(Causes::default());
+    apply_rewrap(
+        sealed,
+        &a.context,
+        &refs(&a.keys),
+        &refs(&a.rewrap_with),
+        &a.remove,
+        &refs(&a.add),
+        &causes,
+    )
+    .map(Buffer::from)
+    .map_err(|e| js_error(e, &mut causes.into_inner()))
+}
+
+/// Like `rewrap`, as a Promise. With only built-in providers (a `KmsKey` included: its
+/// unwrap, server-side re-encryption and wraps are KMS calls) everything runs on the libuv
+/// thread pool; with a JavaScript provider the whole rewrap runs on this thread (it decrypts
+/// no payload) and the Promise is already settled (a `KmsKey` cannot be combined with a
+/// JavaScript provider). `sealed` is copied. Rejections carry the `code`s of `rewrap` and
+/// the KMS codes of `sealAsync`.
+#[napi(ts_return_type = "Promise<Buffer>")]
+pub fn rewrap_async(
+    env: Env,
+    sealed: Uint8Array,
+    options: RewrapOptions<'_>,
+) -> AsyncTask<Job<Vec<u8>>> {
+    let sealed = sealed.to_vec();
+    let a = match rewrap_args(&env, options) {
+        Ok(a) => a,
+        Err(e) => return Job::failed(e, Causes::default()),
+    };
+    if let (Some(keys), Some(rewrap_with), Some(add)) = (
+        all_builtin(&a.keys),
+        all_builtin(&a.rewrap_with),
+        all_builtin(&a.add),
+    ) {
+        let (context, remove) = (a.context, a.remove);
+        return Job::new(move || {
+            apply_rewrap(
+                &sealed,
+                &context,
+                &builtin_refs(&keys),
+                &builtin_refs(&rewrap_with),
+                &remove,
+                &builtin_refs(&add),
+                &RefCell::default(),
+            )
+        });
+    }
+    let all: Vec<&Provider<'_>> = a.keys.iter().chain(&a.rewrap_with).chain(&a.add).collect();
+    if all.iter().any(|p| is_kms(p)) {
+        return Job::failed(invalid(KMS_WITH_JS), Causes::default());
+    }
+    let causes = RefCell::new(Causes::default());
+    let done = apply_rewrap(
+        &sealed,
+        &a.context,
+        &refs(&a.keys),
+        &refs(&a.rewrap_with),
+        &a.remove,
+        &refs(&a.add),
+        &causes,
+    );
+    Job::from_result(
+        done.map(|out| -> Work<Vec<u8>> { Box::new(move || Ok(out)) })
+            .map_err(|e| (e, causes.into_inner())),
+    )
+}
+
+struct RewrapArgs<'a> {
+    context: EncryptionContext,
+    keys: Vec<Provider<'a>>,
+    rewrap_with: Vec<Provider<'a>>,
+    remove: Vec<WrappedKeySelector>,
+    add: Vec<Provider<'a>>,
+}
+
+fn rewrap_args<'a>(env: &Env, o: RewrapOptions<'a>) -> CoreResult<RewrapArgs<'a>> {
+    Ok(RewrapArgs {
+        context: context_from(o.context)?,
+        keys: parse_providers(env, o.keys)?,
+        rewrap_with: parse_providers(env, o.rewrap_with.unwrap_or_default())?,
+        remove: o.remove.unwrap_or_default(),
+        add: parse_providers(env, o.add.unwrap_or_default())?,
+    })
+}
+
+/// The three steps of `rewrap`, on whichever thread may call the providers.
+fn apply_rewrap(
+    sealed: &[u8],
+    context: &EncryptionContext,
+    keys: &[ProviderRef<'_, '_>],
+    rewrap_with: &[ProviderRef<'_, '_>],
+    remove: &[WrappedKeySelector],
+    add: &[ProviderRef<'_, '_>],
+    causes: &RefCell<Causes>,
+) -> CoreResult<Vec<u8>> {
+    let mut rw = with_providers(keys, causes, |ps| Rewrap::open(sealed, context, ps))?;
+    with_providers(rewrap_with, causes, |ps| {
         for p in ps {
             rw.rewrap_with(*p)?;
         }
         Ok(())
-    }))?;
-    for r in &remove {
+    })?;
+    for r in remove {
         rw.remove(&r.provider, &r.key_id);
     }
-    throw(with_js_providers(&add, |ps| {
+    with_providers(add, causes, |ps| {
         for p in ps {
             rw.add(*p)?;
         }
         Ok(())
-    }))?;
-    rw.apply(sealed).map(Buffer::from).map_err(to_js_error)
+    })?;
+    rw.apply(sealed)
 }
 
 /// What a key provider writes into the entries it creates.
@@ -1252,12 +1451,32 @@ fn claim(busy: &AtomicBool) -> CoreResult<()> {
         .map_err(|_| invalid(HANDLE_BUSY))
 }
 
-struct SealerState {
+/// The state of an `EnvelopeSealer` (`Send`: made on the thread pool by `createAsync`).
+pub struct SealerState {
     writer: Option<EnvelopeWriter<SharedSink>>,
     sink: SharedSink,
 }
 
+impl std::fmt::Debug for SealerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealerState(..)")
+    }
+}
+
 impl SealerState {
+    fn new(
+        context: &EncryptionContext,
+        providers: &[&dyn KeyProvider],
+        options: &CoreSealOptions,
+    ) -> CoreResult<Self> {
+        let sink = SharedSink::default();
+        let writer = EnvelopeWriter::new(sink.clone(), context, providers, options)?;
+        Ok(Self {
+            writer: Some(writer),
+            sink,
+        })
+    }
+
     fn update(&mut self, chunk: &[u8]) -> CoreResult<Vec<u8>> {
         let w = self.writer.as_mut().ok_or(invalid(SEALER_DONE))?;
         if let Err(e) = w.write_plaintext(chunk) {
@@ -1295,21 +1514,44 @@ impl EnvelopeSealer {
     /// Start an envelope: a fresh data key is wrapped for every provider now (JavaScript
     /// providers are called before this returns).
     ///
-    /// @throws {Error} as `seal`.
+    /// @throws {Error} as `seal` (a `KmsKey` is refused: use `createAsync`).
     #[napi(factory)]
     pub fn create(env: Env, options: SealOptions<'_>) -> Result<Self> {
         let a = seal_args(&env, options).map_err(to_js_error)?;
-        let sink = SharedSink::default();
-        let writer = throw(with_js_providers(&a.providers, |ps| {
-            EnvelopeWriter::new(sink.clone(), &a.context, ps, &a.options)
-        }))?;
-        Ok(Self {
-            state: Arc::new(Mutex::new(SealerState {
-                writer: Some(writer),
-                sink,
-            })),
-            busy: Arc::new(AtomicBool::new(false)),
-        })
+        refuse_kms(&a.providers, SEALER_KMS).map_err(to_js_error)?;
+        throw(with_js_providers(&a.providers, |ps| {
+            SealerState::new(&a.context, ps, &a.options)
+        }))
+        .map(Self::wrap)
+    }
+
+    /// Like `create`, as a Promise: the data key is made and wrapped on the libuv thread pool
+    /// (the way to seal incrementally for a `KmsKey`; `createSealStream` and `sealFile` use
+    /// it). With a JavaScript provider the wrap runs on this thread and the Promise is
+    /// already settled. Rejections carry the `code`s of `sealAsync`.
+    #[napi(ts_return_type = "Promise<EnvelopeSealer>")]
+    pub fn create_async(env: Env, options: SealOptions<'_>) -> AsyncTask<Job<SealerState>> {
+        let a = match seal_args(&env, options) {
+            Ok(a) => a,
+            Err(e) => return Job::failed(e, Causes::default()),
+        };
+        if let Some(builtins) = all_builtin(&a.providers) {
+            let (context, options) = (a.context, a.options);
+            return Job::new(move || {
+                with_providers(&builtin_refs(&builtins), &RefCell::default(), |ps| {
+                    SealerState::new(&context, ps, &options)
+                })
+            });
+        }
+        if let Err(e) = refuse_kms_with_js(&a.providers) {
+            return Job::failed(e, Causes::default());
+        }
+        Job::from_result(
+            with_js_providers(&a.providers, |ps| {
+                SealerState::new(&a.context, ps, &a.options)
+            })
+            .map(|state| -> Work<SealerState> { Box::new(move || Ok(state)) }),
+        )
     }
 
     /// Seal more plaintext; returns the sealed bytes completed so far (possibly empty).
@@ -1348,6 +1590,13 @@ impl EnvelopeSealer {
 }
 
 impl EnvelopeSealer {
+    fn wrap(state: SealerState) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(state)),
+            busy: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
     fn start(
         &self,
         work: impl FnOnce() -> CoreResult<Vec<u8>> + Send + 'static,
@@ -1397,13 +1646,49 @@ impl Read for SharedSource {
     }
 }
 
-struct OpenerState {
+/// The state of an `EnvelopeOpener` (`Send`: made on the thread pool by `createAsync`).
+pub struct OpenerState {
     reader: Option<EnvelopeReader<SharedSource>>,
     source: SharedSource,
     header: sealwire::envelope::EnvelopeHeader,
 }
 
+impl std::fmt::Debug for OpenerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OpenerState(..)")
+    }
+}
+
+/// `initial` must hold the whole header (checked before any provider is called).
+fn check_initial(initial: &[u8]) -> CoreResult<usize> {
+    let len = sealwire::envelope::header_len(initial)?;
+    if initial.len() < len {
+        return Err(CoreError::Truncated("envelope header"));
+    }
+    Ok(len)
+}
+
 impl OpenerState {
+    /// Authenticate the header at the start of `initial` (`len` bytes, from
+    /// [`check_initial`]) and buffer the payload bytes after it.
+    fn new(
+        initial: &[u8],
+        len: usize,
+        context: &EncryptionContext,
+        providers: &[&dyn KeyProvider],
+    ) -> CoreResult<Self> {
+        let source = SharedSource::default();
+        lock(&source.0).push(&initial[..len]);
+        let reader = EnvelopeReader::new(source.clone(), context, providers)?;
+        lock(&source.0).push(&initial[len..]);
+        let header = reader.header().clone();
+        Ok(Self {
+            reader: Some(reader),
+            source,
+            header,
+        })
+    }
+
     fn fail<T>(&mut self, e: CoreError) -> CoreResult<T> {
         self.reader = None;
         Err(e)
@@ -1487,29 +1772,54 @@ impl EnvelopeOpener {
     /// they are buffered, and their plaintext comes out of the next `update` or `final`.
     ///
     /// @throws {Error} as `unseal` for the header (`ERR_SEALWIRE_TRUNCATED` if `initial`
-    /// does not hold the whole header).
+    /// does not hold the whole header); a `KmsKey` is refused (use `createAsync`).
     #[napi(factory, strict)]
     pub fn create(env: Env, initial: &[u8], options: OpenOptions<'_>) -> Result<Self> {
         let a = open_args(&env, options).map_err(to_js_error)?;
-        let len = sealwire::envelope::header_len(initial).map_err(to_js_error)?;
-        if initial.len() < len {
-            return Err(to_js_error(CoreError::Truncated("envelope header")));
+        let len = check_initial(initial).map_err(to_js_error)?;
+        refuse_kms(&a.providers, OPENER_KMS).map_err(to_js_error)?;
+        throw(with_js_providers(&a.providers, |ps| {
+            OpenerState::new(initial, len, &a.context, ps)
+        }))
+        .map(Self::wrap)
+    }
+
+    /// Like `create`, as a Promise: the header is authenticated on the libuv thread pool (the
+    /// way to open incrementally with a `KmsKey`; `createUnsealStream` and `unsealFile` use
+    /// it). `initial` is copied. With a JavaScript provider the unwrap runs on this thread and
+    /// the Promise is already settled. Rejections carry the `code`s of `unsealAsync`.
+    #[napi(ts_return_type = "Promise<EnvelopeOpener>")]
+    pub fn create_async(
+        env: Env,
+        initial: Uint8Array,
+        options: OpenOptions<'_>,
+    ) -> AsyncTask<Job<OpenerState>> {
+        let initial = initial.to_vec();
+        let a = match open_args(&env, options) {
+            Ok(a) => a,
+            Err(e) => return Job::failed(e, Causes::default()),
+        };
+        let len = match check_initial(&initial) {
+            Ok(len) => len,
+            Err(e) => return Job::failed(e, Causes::default()),
+        };
+        if let Some(builtins) = all_builtin(&a.providers) {
+            let context = a.context;
+            return Job::new(move || {
+                with_providers(&builtin_refs(&builtins), &RefCell::default(), |ps| {
+                    OpenerState::new(&initial, len, &context, ps)
+                })
+            });
         }
-        let source = SharedSource::default();
-        lock(&source.0).push(&initial[..len]);
-        let reader = throw(with_js_providers(&a.providers, |ps| {
-            EnvelopeReader::new(source.clone(), &a.context, ps)
-        }))?;
-        lock(&source.0).push(&initial[len..]);
-        let header = reader.header().clone();
-        Ok(Self {
-            state: Arc::new(Mutex::new(OpenerState {
-                reader: Some(reader),
-                source,
-                header,
-            })),
-            busy: Arc::new(AtomicBool::new(false)),
-        })
+        if let Err(e) = refuse_kms_with_js(&a.providers) {
+            return Job::failed(e, Causes::default());
+        }
+        Job::from_result(
+            with_js_providers(&a.providers, |ps| {
+                OpenerState::new(&initial, len, &a.context, ps)
+            })
+            .map(|state| -> Work<OpenerState> { Box::new(move || Ok(state)) }),
+        )
     }
 
     /// The authenticated header.
@@ -1562,6 +1872,13 @@ impl EnvelopeOpener {
 }
 
 impl EnvelopeOpener {
+    fn wrap(state: OpenerState) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(state)),
+            busy: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
     fn start(
         &self,
         work: impl FnOnce() -> CoreResult<Vec<u8>> + Send + 'static,

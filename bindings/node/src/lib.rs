@@ -9,7 +9,8 @@
 //! [`noise`] (`NoiseHandshake`, `NoiseTransport`, `NoiseUnorderedTransport`), [`envelope`]
 //! (`seal` / `unseal`, `EnvelopeSealer` / `EnvelopeOpener`, `rewrap`, `EnvelopeHeader`,
 //! `Keyring`, `KeyringKey`, `RootKey`, `XWingPublicKey`, `XWingKeyPair`, JavaScript key
-//! providers), [`messenger`] (`Messenger`, `PrekeyBundle`, `peerId`: asynchronous sessions,
+//! providers), [`kms`] (`KmsKey`: Vault Transit / AWS KMS keys, asynchronous forms only;
+//! `DataKeyCache`), [`messenger`] (`Messenger`, `PrekeyBundle`, `peerId`: asynchronous sessions,
 //! X3DH / PQXDH and the Double Ratchet, persisted in SQLite or in a `SessionStore` written in
 //! JavaScript, [`js_store`]), [`ratchet`] (`PrekeyStore`, `RatchetSession`: the same layer
 //! without persistence), [`callback`] (calling JavaScript from Rust). The stream and file
@@ -23,6 +24,7 @@ mod envelope;
 mod error;
 mod identity;
 mod js_store;
+mod kms;
 mod messenger;
 mod noise;
 mod ratchet;

@@ -7,6 +7,7 @@ import {
   unseal,
   unsealAsync,
   rewrap,
+  rewrapAsync,
   keyProviderInfo,
   createSealStream,
   createUnsealStream,
@@ -17,6 +18,8 @@ import {
   EnvelopeOpener,
   Keyring,
   KeyringKey,
+  KmsKey,
+  DataKeyCache,
   RootKey,
   XWingKeyPair,
   XWingPublicKey,
@@ -46,6 +49,10 @@ import {
   type SealOptions,
   type OpenOptions,
   type KeyVersionInfo,
+  type KmsKeySettings,
+  type KmsStats,
+  type DataKeyCacheLimits,
+  type DataKeyCacheStats,
   type WrappedKeyInfo,
 } from '../sealwire.js'
 
@@ -229,4 +236,33 @@ export async function storeSample(): Promise<void> {
   const again: Messenger = Messenger.openWithStore(mem, key, { minCounter: counter })
   const plain: SessionStore = snapshot
   void [out, again.receive(out.ciphertext), plain]
+}
+
+export async function kmsSample(): Promise<void> {
+  const settings: KmsKeySettings = { vaultAddress: 'https://vault.example:8200', vaultToken: 't' }
+  const vault: KmsKey = KmsKey.fromUri('vault://orders?mount=transit', settings)
+  const aws: KmsKey = KmsKey.fromUri('aws-kms://arn:aws:kms:eu-west-1:111122223333:key/abc', {
+    awsAccessKeyId: 'AKIA…',
+    awsSecretAccessKey: 's',
+    awsSessionToken: 'st',
+  })
+  const fromEnv: KmsKey = KmsKey.fromUri('vault://orders')
+  const id: 'vault-transit' | 'aws-kms' = vault.providerId
+  const keyId: string = aws.keyId
+  const stats: KmsStats = aws.stats()
+  const calls: number = stats.operations + stats.httpRequests + stats.retries + stats.failures
+  const context = { tenant: 'acme' }
+  const sealed: Buffer = await sealAsync(Buffer.from('x'), { to: [vault, aws], context })
+  const opened: Buffer = await unsealAsync(sealed, { keys: [aws, fromEnv], context })
+  const moved: Buffer = await rewrapAsync(sealed, { keys: [vault], rewrapWith: [vault], add: [aws], context })
+  const sealer: EnvelopeSealer = await EnvelopeSealer.createAsync({ to: [vault], context })
+  const opener: EnvelopeOpener = await EnvelopeOpener.createAsync(sealed, { keys: [vault], context })
+  const limits: DataKeyCacheLimits = { maxAgeSeconds: 60, maxMessages: 1000, maxBytes: 1 << 20, maxEntries: 8 }
+  const cache: DataKeyCache = new DataKeyCache(limits)
+  const cached: Buffer = await cache.sealAsync(Buffer.from('x'), { to: [aws], context, suite: 'aes256gcm', segmentSize: 4096 })
+  const local: Buffer = new DataKeyCache().seal(Buffer.from('x'), { to: [new Keyring()] })
+  const cs: DataKeyCacheStats = cache.stats()
+  const inForce: DataKeyCacheLimits = cache.limits
+  cache.clear()
+  void [id, keyId, calls, opened, moved, sealer, opener, cached, local, cs.hits + cs.misses + cs.entries, inForce]
 }
