@@ -26,6 +26,25 @@ rc=$?
 cargo test --release -p sealwire-cli --test kms_cli
 cli_rc=$?
 [ "$rc" -eq 0 ] && rc=$cli_rc
+# The bindings' KMS tests, against the same servers. Each runner needs its binding built
+# (scripts/test.sh builds them first and sets SEALWIRE_KMS_BINDINGS_REQUIRED=1); run alone,
+# this script skips a binding that is not built.
+binding() { # name, artifact that must exist, command...
+  local name="$1" artifact="$2"; shift 2
+  if ! compgen -G "$artifact" >/dev/null; then
+    if [ "${SEALWIRE_KMS_BINDINGS_REQUIRED:-0}" = 1 ]; then
+      echo "test-kms: $name binding is not built ($artifact)" >&2; rc=1
+    else
+      echo "test-kms: $name binding not built, its KMS tests skipped"
+    fi
+    return
+  fi
+  echo "== $name KMS tests"
+  "$@" || rc=1
+}
+binding node "bindings/node/sealwire.*.node" bash bindings/node/test-kms.sh
+[ -f tests/c/run-kms.sh ] && binding c "target/$CARGO_BUILD_TARGET/release/libsealwire.so" bash tests/c/run-kms.sh
+[ -f bindings/python/test-kms.sh ] && binding python "${VENV:-/tmp/sealwire-venv-py}/bin/python" bash bindings/python/test-kms.sh
 if [ "$rc" -ne 0 ]; then
   for f in "$KMS_STATE_DIR"/*.log; do [ -f "$f" ] && { echo "--- $f (tail)"; tail -20 "$f"; }; done
 fi

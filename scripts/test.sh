@@ -26,11 +26,12 @@ suite() {
 # artifacts use; the core suite runs once more alone for the default pure-Rust AEAD backend.
 suite "rust" cargo test --release --workspace --exclude sealwire-python --exclude sealwire-node
 suite "rust-core-default-backend" cargo test --release -p sealwire
-# Remote KMS providers (feature `kms`) against real OpenBao and moto servers on loopback.
-suite "kms" bash scripts/test-kms.sh
 suite "c" bash tests/c/run.sh
 suite "python" bash bindings/python/run-tests.sh
 suite "node" bash bindings/node/run-tests.sh
+# Remote KMS providers (feature `kms`) against real OpenBao and moto servers on loopback: core,
+# CLI, and the C, Python and Node bindings (built by the suites above; required here).
+SEALWIRE_KMS_BINDINGS_REQUIRED=1 suite "kms" bash scripts/test-kms.sh
 if [ -x tests/cross/run.sh ]; then suite "cross-language" bash tests/cross/run.sh; fi
 
 echo
