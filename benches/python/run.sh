@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Envelope benchmark from Python: sealwire vs Tink KmsEnvelopeAead vs raw OpenSSL AEADs.
+# Python benchmarks, run against the binding's release wheel:
 #
-#   bash benches/python/run.sh [bench_envelope.py options]     (from anywhere)
+#   bash benches/python/run.sh [envelope] [bench_envelope.py options]   (from anywhere)
+#       sealwire envelopes vs Tink KmsEnvelopeAead vs raw OpenSSL AEADs (the default)
+#   bash benches/python/run.sh ratchet [bench_ratchet.py options]
+#       sealwire RatchetSession vs vodozemac (Olm) sessions
 #   e.g. bash benches/python/run.sh --markdown /tmp/perf-envelope-py.md
 #        bash benches/python/run.sh --quick                    (smoke run, ~10 s)
+#        bash benches/python/run.sh ratchet --markdown /tmp/perf-ratchet-py.md
 #
 # Environment: BENCH_VENV (default /tmp/sealwire-bench-venv-py) is created if missing and
 # reused (set BENCH_VENV_CLEAR=1 to recreate it); PYTHON picks the interpreter that creates
@@ -28,8 +32,17 @@ if [[ "${BENCH_VENV_CLEAR:-0}" == 1 || ! -x "$VENV/bin/python" ]]; then
 fi
 PY="$VENV/bin/python"
 
-step "pip install tink cryptography maturin"
-"$PY" -m pip install -q tink cryptography maturin
+BENCH=envelope
+case "${1:-}" in
+    envelope|ratchet) BENCH="$1"; shift ;;
+esac
+case "$BENCH" in
+    envelope) deps=(tink cryptography maturin) ;;
+    ratchet) deps=(vodozemac maturin) ;;
+esac
+
+step "pip install ${deps[*]}"
+"$PY" -m pip install -q "${deps[@]}"
 
 build_args=()
 if [[ -n "${SEALWIRE_CARGO_FEATURES:-}" ]]; then
@@ -46,5 +59,5 @@ fi
 
 # Run from outside the source tree so the installed wheel is what gets imported.
 cd "$VENV"
-step "bench_envelope.py $*"
-exec "$PY" "$HERE/bench_envelope.py" "$@"
+step "bench_$BENCH.py $*"
+exec "$PY" "$HERE/bench_$BENCH.py" "$@"

@@ -7,9 +7,10 @@
 //!   Rust-owned or immutable data while released;
 //! * core errors become the Python exceptions of `sealwire/exceptions.py` in one place
 //!   ([`error`]);
-//! * secrets stay inside `Identity`, the Noise objects, `Keyring`, `RootKey` and
-//!   `XWingKeyPair`; only explicit exports (`RootKey.to_hex`, `XWingKeyPair.seed`, sealed
-//!   keyring files) return secret bytes.
+//! * secrets stay inside `Identity`, the Noise objects, `Keyring`, `RootKey`,
+//!   `XWingKeyPair`, `PrekeyStore` and `RatchetSession`; only explicit exports
+//!   (`RootKey.to_hex`, `XWingKeyPair.seed`, sealed keyring files, prekey stores and
+//!   sessions) return secret bytes, and sealed ones only under the caller's key.
 
 use pyo3::prelude::*;
 
@@ -21,13 +22,17 @@ mod keyring;
 mod messenger;
 mod noise;
 mod provider;
+mod ratchet;
 mod recipient;
+mod store;
 mod stream;
 
 /// Run `f` with the GIL released (polars' `enter_polars` pattern): the one way this module
 /// lets other Python threads run during Argon2, key generation, signing and verification,
-/// Noise handshake messages, Noise transport encryption, envelope sealing and opening, and
-/// every `Messenger` operation (ratchet and prekey work, store reads and commits).
+/// Noise handshake messages, Noise transport encryption, envelope sealing and opening,
+/// every `Messenger` operation (ratchet and prekey work, store reads and commits; a Python
+/// session store re-attaches for its own calls) and the `PrekeyStore` / `RatchetSession`
+/// key generation, DH, KEM, AEAD and sealing work.
 ///
 /// `f` must not touch Python objects; its captures are `Send` (byte arguments are borrowed
 /// from immutable `bytes` or copied into Rust memory beforehand, see [`input`]).
@@ -71,6 +76,10 @@ fn sealwire_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<messenger::PyMessenger>()?;
     m.add_class::<messenger::PyOutboxRecord>()?;
     m.add_class::<messenger::PyReceived>()?;
+    m.add_class::<store::PyInboxRecord>()?;
+    m.add_class::<store::PyReceiveCommit>()?;
+    m.add_class::<ratchet::PyPrekeyStore>()?;
+    m.add_class::<ratchet::PyRatchetSession>()?;
     // private, for the tests
     m.add_function(wrap_pyfunction!(error::_error_classes, m)?)?;
     m.add_function(wrap_pyfunction!(error::_raise_error, m)?)?;

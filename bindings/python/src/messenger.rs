@@ -9,12 +9,22 @@
 //! while it waits. The core messenger is transactional (a failed operation leaves the store
 //! and its cache as they were), so a lock poisoned by a panic is recovered.
 //!
+//! The store is SQLite, memory, or a Python object (`create_with_store` / `open_with_store`,
+//! adapted in `store.rs`). A Python store is called from inside [`detach`] with the lock
+//! held: it attaches to the interpreter for each call, which cannot deadlock because no
+//! thread waits for this lock while holding the GIL (`lock_py_attached` gives it up). The
+//! one way to wait for the lock while holding it — the store calling back into the same
+//! messenger on the same thread — is refused with `ParameterError` ([`PyMessenger::enter`]).
+//! The store's exceptions are recorded in the messenger's `Causes`, taken before the lock
+//! is released, and become the `__cause__` of the `StorageError`.
+//!
 //! Peers are named by their *peer id*, the 32-byte Ed25519 key of their identity
 //! (`PublicIdentity.ed25519_key`); every method taking a peer accepts a `PublicIdentity` or
 //! a peer id. Records (`OutboxRecord`, `Received`) carry the peer id as `bytes`.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::exceptions::PyTypeError;
@@ -30,6 +40,8 @@ use crate::detach;
 use crate::error::{Error, Result};
 use crate::identity::{PyIdentity, PyPublicIdentity};
 use crate::input::{type_name, BytesLike};
+use crate::provider::Causes;
+use crate::store::PythonStore;
 
 type Store = Box<dyn SessionStore + Send>;
 type Inner = store::Messenger<Store>;
@@ -38,12 +50,12 @@ type Inner = store::Messenger<Store>;
 const CLOSED: Error = Error::Binding(ErrorKind::InvalidParameter, "this Messenger is closed");
 
 /// Lock without the GIL (inside [`detach`]).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Lock with the GIL held; the GIL is released while waiting.
-fn lock_attached<'a, T>(py: Python<'_>, m: &'a Mutex<T>) -> MutexGuard<'a, T> {
+pub(crate) fn lock_attached<'a, T>(py: Python<'_>, m: &'a Mutex<T>) -> MutexGuard<'a, T> {
     m.lock_py_attached(py)
         .unwrap_or_else(PoisonError::into_inner)
 }
@@ -51,14 +63,14 @@ fn lock_attached<'a, T>(py: Python<'_>, m: &'a Mutex<T>) -> MutexGuard<'a, T> {
 // --- arguments ------------------------------------------------------------------------------
 
 /// A non-negative integer argument that fits a u64, or `ParameterError`.
-fn u64_arg(value: &Bound<'_, PyInt>, out_of_range: &'static str) -> Result<u64> {
+pub(crate) fn u64_arg(value: &Bound<'_, PyInt>, out_of_range: &'static str) -> Result<u64> {
     Ok(value
         .extract::<u64>()
         .map_err(|_| sealwire::Error::InvalidParameter(out_of_range))?)
 }
 
 /// `now` in Unix seconds: the argument, or the system clock.
-fn now_arg(now: Option<&Bound<'_, PyInt>>) -> Result<u64> {
+pub(crate) fn now_arg(now: Option<&Bound<'_, PyInt>>) -> Result<u64> {
     match now {
         Some(v) => u64_arg(v, "now must be a non-negative Unix time in seconds"),
         None => Ok(SystemTime::now()
@@ -93,7 +105,7 @@ fn peer_arg(obj: &Bound<'_, PyAny>) -> Result<PeerId> {
 
 /// Prekey options from the keyword arguments (`kem_one_time_prekeys` defaults to
 /// `one_time_prekeys`). The core refuses more than 1000 of each kind.
-fn prekey_options(
+pub(crate) fn prekey_options(
     one_time: i64,
     kem_one_time: Option<i64>,
     post_quantum: bool,
@@ -110,7 +122,6 @@ fn prekey_options(
     })
 }
 
-
 // --- PrekeyBundle ---------------------------------------------------------------------------
 
 /// A published prekey bundle: what an initiator needs to start a session with its owner
@@ -118,7 +129,7 @@ fn prekey_options(
 /// every signature and every key.
 #[pyclass(name = "PrekeyBundle", module = "sealwire._native", frozen)]
 pub(crate) struct PyPrekeyBundle {
-    inner: PrekeyBundle,
+    pub(crate) inner: PrekeyBundle,
 }
 
 #[pymethods]
@@ -189,11 +200,42 @@ impl PyPrekeyBundle {
 /// A ciphertext committed for sending by `Messenger.send`, kept until `mark_sent(id)`.
 #[pyclass(name = "OutboxRecord", module = "sealwire._native", frozen)]
 pub(crate) struct PyOutboxRecord {
-    inner: OutboxRecord,
+    pub(crate) inner: OutboxRecord,
+}
+
+/// A 32-byte value (peer id, message id) from a bytes-like argument, or `DecodeError`.
+pub(crate) fn array32(bytes: &[u8], what: &'static str) -> Result<[u8; 32]> {
+    Ok(
+        <[u8; 32]>::try_from(bytes).map_err(|_| sealwire::Error::InvalidLength {
+            what,
+            expected: 32,
+            actual: bytes.len(),
+        })?,
+    )
 }
 
 #[pymethods]
 impl PyOutboxRecord {
+    /// A record as a `SessionStore` implemented in Python returns it from
+    /// `pending_outbox()` (normally the very object `commit_send` was given, or one rebuilt
+    /// from its fields).
+    #[new]
+    fn new(
+        id: &Bound<'_, PyInt>,
+        peer: BytesLike<'_>,
+        message_id: BytesLike<'_>,
+        ciphertext: BytesLike<'_>,
+    ) -> Result<Self> {
+        Ok(Self {
+            inner: OutboxRecord {
+                id: u64_arg(id, "an outbox id is a non-negative integer")?,
+                peer: array32(&peer, "peer id")?,
+                message_id: array32(&message_id, "message id")?,
+                ciphertext: ciphertext.to_vec(),
+            },
+        })
+    }
+
     /// Local id (increasing); pass it to `Messenger.mark_sent`.
     #[getter]
     fn id(&self) -> u64 {
@@ -302,49 +344,127 @@ fn outbox_list(records: Vec<OutboxRecord>) -> Vec<PyOutboxRecord> {
 #[pyclass(name = "Messenger", module = "sealwire._native", frozen)]
 pub(crate) struct PyMessenger {
     inner: Mutex<Option<Inner>>,
+    /// Exceptions raised by a Python session store during the current call (empty for the
+    /// built-in stores); taken while `inner` is still locked, settled with the GIL.
+    causes: Arc<Causes>,
+}
+
+thread_local! {
+    /// Messengers whose lock is held by a call running on this thread (addresses). A Python
+    /// session store calling back into the messenger that is calling it would deadlock on
+    /// that lock; [`PyMessenger::enter`] refuses it instead.
+    static HELD: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+const IN_USE: Error = Error::Binding(
+    ErrorKind::InvalidParameter,
+    "this Messenger is in use by a call running on this thread (its session store called \
+     back into it)",
+);
+
+/// Removes a messenger from [`HELD`] when dropped.
+struct HeldMark(usize);
+
+impl Drop for HeldMark {
+    fn drop(&mut self) {
+        HELD.with(|h| {
+            let mut h = h.borrow_mut();
+            if let Some(i) = h.iter().rposition(|a| *a == self.0) {
+                h.remove(i);
+            }
+        });
+    }
 }
 
 impl PyMessenger {
-    fn wrap(inner: Inner) -> Self {
+    fn wrap(inner: Inner, causes: Arc<Causes>) -> Self {
         Self {
             inner: Mutex::new(Some(inner)),
+            causes,
         }
     }
 
-    /// Run `f` on the open messenger with the GIL released.
+    fn address(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
+    /// Refuse a call from this messenger's own store callback; otherwise mark the messenger
+    /// as held by this thread until the returned mark is dropped.
+    fn enter(&self) -> Result<HeldMark> {
+        let a = self.address();
+        HELD.with(|h| {
+            let mut h = h.borrow_mut();
+            if h.contains(&a) {
+                return Err(IN_USE);
+            }
+            h.push(a);
+            Ok(HeldMark(a))
+        })
+    }
+
+    /// Lock with the GIL held (cheap calls), unless this thread already holds the lock.
+    fn lock_py<'a>(&'a self, py: Python<'_>) -> Result<(HeldMark, MutexGuard<'a, Option<Inner>>)> {
+        let mark = self.enter()?;
+        Ok((mark, lock_attached(py, &self.inner)))
+    }
+
+    /// Run `f` on the open messenger with the GIL released; a Python store's exceptions
+    /// become the `__cause__` of the error.
     fn run<T: Send>(
         &self,
         py: Python<'_>,
         f: impl FnOnce(&mut Inner) -> sealwire::Result<T> + Send,
     ) -> Result<T> {
-        detach(py, || {
+        let mark = self.enter()?;
+        let (result, causes) = detach(py, || {
             let mut guard = lock(&self.inner);
-            let m = guard.as_mut().ok_or(CLOSED)?;
-            Ok(f(m)?)
-        })
+            let result = match guard.as_mut() {
+                Some(m) => f(m).map_err(Error::from),
+                None => Err(CLOSED),
+            };
+            (result, self.causes.take())
+        });
+        drop(mark);
+        causes.finish(py, result)
     }
 
     /// Run a cheap `f` on the open messenger, GIL held.
     fn peek<T>(&self, py: Python<'_>, f: impl FnOnce(&Inner) -> T) -> Result<T> {
-        let guard = lock_attached(py, &self.inner);
+        let (_mark, guard) = self.lock_py(py)?;
         Ok(f(guard.as_ref().ok_or(CLOSED)?))
+    }
+
+    /// Make a messenger: `make` runs without the GIL; `causes` is the recorder of the
+    /// Python store it uses, if any.
+    fn make(
+        py: Python<'_>,
+        causes: Arc<Causes>,
+        make: impl FnOnce() -> sealwire::Result<Inner> + Send,
+    ) -> Result<Self> {
+        let result = detach(py, || make().map_err(Error::from));
+        let inner = causes.take().finish(py, result)?;
+        Ok(Self::wrap(inner, causes))
     }
 
     fn create_in(
         py: Python<'_>,
         open_store: impl FnOnce() -> sealwire::Result<Store> + Send,
+        causes: Arc<Causes>,
         identity: &Bound<'_, PyIdentity>,
         storage_key: BytesLike<'_>,
         options: PrekeyOptions,
     ) -> Result<Self> {
         let identity = &identity.get().inner;
         let now = now_arg(None)?;
-        let inner = detach(py, || {
-            let store = open_store()?;
-            let owned = identity.duplicate();
-            Inner::create(store, owned, &storage_key, options, now)
-        })?;
-        Ok(Self::wrap(inner))
+        Self::make(py, causes, move || {
+            Inner::create(
+                open_store()?,
+                identity.duplicate(),
+                &storage_key,
+                options,
+                now,
+            )
+        })
     }
 }
 
@@ -370,6 +490,7 @@ impl PyMessenger {
         Self::create_in(
             py,
             move || Ok(Box::new(SqliteStore::open(&path)?) as Store),
+            Arc::default(),
             identity,
             storage_key,
             options,
@@ -394,6 +515,37 @@ impl PyMessenger {
         Self::create_in(
             py,
             || Ok(Box::new(MemoryStore::new()) as Store),
+            Arc::default(),
+            identity,
+            storage_key,
+            options,
+        )
+    }
+
+    /// `create` over `store`, any object implementing `sealwire.SessionStore` (see
+    /// `store.rs`); it is called with the GIL, from the thread making the call. Releases the
+    /// GIL for everything else.
+    #[staticmethod]
+    #[pyo3(signature = (
+        store, identity, storage_key, *, one_time_prekeys=100, kem_one_time_prekeys=None,
+        post_quantum=true
+    ))]
+    fn create_with_store(
+        py: Python<'_>,
+        store: &Bound<'_, PyAny>,
+        identity: &Bound<'_, PyIdentity>,
+        storage_key: BytesLike<'_>,
+        one_time_prekeys: i64,
+        kem_one_time_prekeys: Option<i64>,
+        post_quantum: bool,
+    ) -> Result<Self> {
+        let options = prekey_options(one_time_prekeys, kem_one_time_prekeys, post_quantum)?;
+        let causes = Arc::new(Causes::default());
+        let store: Store = Box::new(PythonStore::new(store, Arc::clone(&causes))?);
+        Self::create_in(
+            py,
+            move || Ok(store),
+            causes,
             identity,
             storage_key,
             options,
@@ -412,11 +564,32 @@ impl PyMessenger {
         min_counter: &Bound<'_, PyInt>,
     ) -> Result<Self> {
         let min_counter = u64_arg(min_counter, "min_counter must be a non-negative integer")?;
-        let inner = detach(py, || {
+        Self::make(py, Arc::default(), || {
             let store: Store = Box::new(SqliteStore::open(&path)?);
             Inner::open(store, &storage_key, min_counter)
-        })?;
-        Ok(Self::wrap(inner))
+        })
+    }
+
+    /// Open the messenger `create_with_store` set up in `store` (the same object, or one
+    /// over the same database). `min_counter` as for `open`. Releases the GIL except while
+    /// the store is called.
+    #[staticmethod]
+    #[pyo3(signature = (store, storage_key, *, min_counter=None))]
+    fn open_with_store(
+        py: Python<'_>,
+        store: &Bound<'_, PyAny>,
+        storage_key: BytesLike<'_>,
+        min_counter: Option<&Bound<'_, PyInt>>,
+    ) -> Result<Self> {
+        let min_counter = match min_counter {
+            Some(c) => u64_arg(c, "min_counter must be a non-negative integer")?,
+            None => 0,
+        };
+        let causes = Arc::new(Causes::default());
+        let store: Store = Box::new(PythonStore::new(store, Arc::clone(&causes))?);
+        Self::make(py, causes, move || {
+            Inner::open(store, &storage_key, min_counter)
+        })
     }
 
     /// Start over after `open` refused the store at `stale_path` with `StaleStateError`
@@ -453,7 +626,7 @@ impl PyMessenger {
             Inner::recover_from_rollback(stale, fresh, &storage_key, min_counter, options, now)
         })?;
         let peers = peers.iter().map(|p| PyBytes::new(py, p)).collect();
-        Ok((Self::wrap(inner), peers))
+        Ok((Self::wrap(inner, Arc::default()), peers))
     }
 
     /// Our own public identity.
@@ -616,16 +789,17 @@ impl PyMessenger {
     }
 
     /// Close the store (idempotent). Every later call raises `ParameterError`.
-    fn close(&self, py: Python<'_>) {
-        let messenger = lock_attached(py, &self.inner).take();
+    fn close(&self, py: Python<'_>) -> Result<()> {
+        let messenger = self.lock_py(py)?.1.take();
         // Closing SQLite checkpoints the WAL into the database file: off the GIL.
         detach(py, move || drop(messenger));
+        Ok(())
     }
 
     /// Whether `close()` was called.
     #[getter]
-    fn closed(&self, py: Python<'_>) -> bool {
-        lock_attached(py, &self.inner).is_none()
+    fn closed(&self, py: Python<'_>) -> Result<bool> {
+        Ok(self.lock_py(py)?.1.is_none())
     }
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -633,15 +807,18 @@ impl PyMessenger {
     }
 
     #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        self.close(py);
-        false
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> Result<bool> {
+        self.close(py)?;
+        Ok(false)
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
-        match lock_attached(py, &self.inner).as_ref() {
-            Some(m) => format!("<Messenger counter={}>", m.counter()),
-            None => "<Messenger closed>".to_owned(),
+        match self.lock_py(py) {
+            Ok((_mark, guard)) => match guard.as_ref() {
+                Some(m) => format!("<Messenger counter={}>", m.counter()),
+                None => "<Messenger closed>".to_owned(),
+            },
+            Err(_) => "<Messenger in use>".to_owned(),
         }
     }
 }

@@ -53,6 +53,17 @@ impl Causes {
             .push((kind, err));
     }
 
+    /// Move what was recorded so far into a new `Causes` (for a long-lived recorder, such
+    /// as a Python session store's, whose calls are settled one at a time: taken while the
+    /// object's lock is still held, so that another thread's call cannot interleave).
+    pub(crate) fn take(&self) -> Causes {
+        let recorded =
+            std::mem::take(&mut *self.recorded.lock().unwrap_or_else(PoisonError::into_inner));
+        Causes {
+            recorded: Mutex::new(recorded),
+        }
+    }
+
     /// The outcome of a call, with GIL held: `raise` for an error; on success, a recorded
     /// `KeyboardInterrupt` / `SystemExit` is still raised (another provider may have opened
     /// the envelope, but the interrupt must not be swallowed).

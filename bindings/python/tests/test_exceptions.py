@@ -126,6 +126,12 @@ def test_public_names() -> None:
         "Messenger",
         "OutboxRecord",
         "Received",
+        "InboxRecord",
+        "ReceiveCommit",
+        "SessionStore",
+        "MemorySessionStore",
+        "PrekeyStore",
+        "RatchetSession",
         "XWingKeyPair",
         "XWingPublicKey",
     }

@@ -540,9 +540,9 @@ def test_messenger_is_shared_between_threads() -> None:
 # --- ratchet vectors ------------------------------------------------------------------------
 #
 # tests/vectors/ratchet.json replays prekey generation, initiation and every ratchet step
-# from fixed randomness. The Messenger draws its randomness from the OS and keeps its
-# prekeys private, so the binding has no public path to replay the sessions; what it can
-# check is every published bundle: decoding, verification, re-encoding and its properties.
+# from fixed randomness: test_ratchet_vectors.py replays it through PrekeyStore and
+# RatchetSession. Here: every published bundle decodes, verifies, re-encodes and has the
+# properties the case describes.
 
 RATCHET = json.loads((VECTORS_DIR / "ratchet.json").read_text(encoding="utf-8"))
 BOB_PUBLIC = bytes.fromhex(

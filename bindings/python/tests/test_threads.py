@@ -392,3 +392,25 @@ def test_messenger_calls_release_the_gil(no_forced_switching: None) -> None:
             bob.receive(rec.ciphertext)
 
     assert ran_while(receive_all) > 0
+
+
+def test_prekey_store_and_ratchet_session_release_the_gil(no_forced_switching: None) -> None:
+    """PrekeyStore key generation (ML-KEM key generation), bundle derivation, opening and the
+    ratchet's encrypt / decrypt run off the GIL."""
+    bob = sealwire.Identity.generate()
+    made: list[sealwire.PrekeyStore] = []
+    assert ran_while(lambda: made.append(sealwire.PrekeyStore.generate(bob, one_time_prekeys=300))) > 0
+    store = made[0]
+    bundles: list[sealwire.PrekeyBundle] = []
+    assert ran_while(lambda: bundles.append(store.bundle())) > 0
+    a = sealwire.RatchetSession.initiate(sealwire.Identity.generate(), bob.public, bundles[0])
+    b, _ = sealwire.RatchetSession.accept(bob, store, a.encrypt(b"hi"))
+    big = bytes(8 * 1024 * 1024)
+    sent: list[bytes] = []
+    assert ran_while(lambda: sent.extend(a.encrypt(big) for _ in range(2))) > 0
+    got: list[bytes] = []
+    assert ran_while(lambda: got.extend(b.decrypt(m) for m in sent)) > 0
+    assert got == [big, big]
+    # Opening recomputes every prekey's public key (a scalar multiplication each).
+    blob = store.seal(bytes(32))
+    assert ran_while(lambda: [sealwire.PrekeyStore.open(blob, bytes(32)) for _ in range(5)]) > 0

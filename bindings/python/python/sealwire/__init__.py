@@ -56,6 +56,25 @@ Asynchronous sessions (X3DH / PQXDH, then the Double Ratchet), persisted crash-s
     handle(got.plaintext); bob.ack(got.id)
     bob.send(got.peer, b"hi alice")                 # peer: PublicIdentity or 32-byte peer id
 
+The same over a store of your own (any object implementing :class:`sealwire.SessionStore`;
+:class:`sealwire.MemorySessionStore` is the reference implementation)::
+
+    store = MySqlSessionStore(...)                  # called with the GIL, one call at a time
+    alice = sealwire.Messenger.create_with_store(store, alice_identity, key)
+    alice = sealwire.Messenger.open_with_store(store, key, min_counter=anchor)
+
+Or the ratchet layer's objects alone, persisted by the application (seal and commit
+after every change, *before* sending)::
+
+    prekeys = sealwire.PrekeyStore.generate(bob_identity)
+    published = prekeys.bundle().to_bytes()
+    a = sealwire.RatchetSession.initiate(alice_identity, bob_identity.public,
+                                         sealwire.PrekeyBundle.from_bytes(published))
+    first = a.encrypt(b"hello")
+    b, text = sealwire.RatchetSession.accept(bob_identity, prekeys, first)
+    blob, gen = b.seal(key), b.generation          # keep gen next to the blob
+    b = sealwire.RatchetSession.open(blob, key, expected_generation=gen)
+
 Every error is a :class:`sealwire.SealwireError` with a stable ``code``.
 """
 
@@ -79,6 +98,7 @@ from sealwire.exceptions import (
 from sealwire._native import (
     EnvelopeHeader,
     Identity,
+    InboxRecord,
     Keyring,
     KeyringKey,
     KeyVersionInfo,
@@ -88,8 +108,11 @@ from sealwire._native import (
     NoiseUnorderedTransport,
     OutboxRecord,
     PrekeyBundle,
+    PrekeyStore,
     PublicIdentity,
+    RatchetSession,
     Received,
+    ReceiveCommit,
     RootKey,
     WrapContext,
     XWingKeyPair,
@@ -104,6 +127,7 @@ from sealwire._native import (
     unseal_file,
 )
 from sealwire.envelope import EnvelopeReader, EnvelopeWriter, KeyProvider
+from sealwire.store import MemorySessionStore, SessionStore
 
 __all__ = [
     "__version__",
@@ -134,6 +158,12 @@ __all__ = [
     "Messenger",
     "OutboxRecord",
     "Received",
+    "SessionStore",
+    "MemorySessionStore",
+    "InboxRecord",
+    "ReceiveCommit",
+    "PrekeyStore",
+    "RatchetSession",
     "SealwireError",
     "DecodeError",
     "InvalidKeyError",

@@ -3,12 +3,13 @@
 import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, ClassVar, final
+from typing import Any, ClassVar, Literal, final
 
 from typing_extensions import Buffer, Self
 
 from sealwire.envelope import Providers as _Providers
 from sealwire.envelope import SuiteName as _SuiteName
+from sealwire.store import SessionStore as _SessionStore
 
 __all__ = [
     "__version__",
@@ -36,6 +37,10 @@ __all__ = [
     "Messenger",
     "OutboxRecord",
     "Received",
+    "InboxRecord",
+    "ReceiveCommit",
+    "PrekeyStore",
+    "RatchetSession",
     "_EnvelopeReader",
     "_EnvelopeWriter",
     "_error_classes",
@@ -433,6 +438,9 @@ class PrekeyBundle:
 class OutboxRecord:
     """A ciphertext committed for sending, kept until ``Messenger.mark_sent(id)``."""
 
+    def __new__(
+        cls, id: int, peer: Buffer, message_id: Buffer, ciphertext: Buffer
+    ) -> OutboxRecord: ...
     @property
     def id(self) -> int: ...
     @property
@@ -458,6 +466,47 @@ class Received:
     def __eq__(self, other: object, /) -> bool: ...
 
 @final
+class InboxRecord:
+    """A received message as a session store keeps it (plaintext sealed) until ``ack``."""
+
+    def __new__(cls, id: int, peer: Buffer, message_id: Buffer, sealed: Buffer) -> InboxRecord: ...
+    @property
+    def id(self) -> int: ...
+    @property
+    def peer(self) -> bytes: ...
+    @property
+    def message_id(self) -> bytes: ...
+    @property
+    def sealed(self) -> bytes: ...
+    def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class ReceiveCommit:
+    """Everything one received message changes (``SessionStore.commit_receive``)."""
+
+    def __new__(
+        cls,
+        counter: int,
+        peer: Buffer,
+        session: Buffer,
+        prekeys: Buffer | None,
+        message_id: Buffer,
+        inbox: InboxRecord,
+    ) -> ReceiveCommit: ...
+    @property
+    def counter(self) -> int: ...
+    @property
+    def peer(self) -> bytes: ...
+    @property
+    def session(self) -> bytes: ...
+    @property
+    def prekeys(self) -> bytes | None: ...
+    @property
+    def message_id(self) -> bytes: ...
+    @property
+    def inbox(self) -> InboxRecord: ...
+
+@final
 class Messenger:
     """Asynchronous sessions with many peers, persisted crash-safely in a store."""
 
@@ -481,7 +530,21 @@ class Messenger:
         post_quantum: bool = True,
     ) -> Messenger: ...
     @staticmethod
+    def create_with_store(
+        store: _SessionStore,
+        identity: Identity,
+        storage_key: Buffer,
+        *,
+        one_time_prekeys: int = 100,
+        kem_one_time_prekeys: int | None = None,
+        post_quantum: bool = True,
+    ) -> Messenger: ...
+    @staticmethod
     def open(path: _Path, storage_key: Buffer, *, min_counter: int) -> Messenger: ...
+    @staticmethod
+    def open_with_store(
+        store: _SessionStore, storage_key: Buffer, *, min_counter: int | None = None
+    ) -> Messenger: ...
     @staticmethod
     def recover_from_rollback(
         stale_path: _Path,
@@ -523,6 +586,106 @@ class Messenger:
     def closed(self) -> bool: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, *_args: object) -> bool: ...
+
+# --- the ratchet layer's own objects (sessions persisted by the application) --------------
+
+@final
+class PrekeyStore:
+    """An identity's private prekeys; ``bundle()`` is what it publishes.
+
+    The keyword ``_random`` of ``generate`` and ``seal`` (and of ``RatchetSession``'s
+    methods) is PRIVATE, for the test vectors only: the exact random bytes the call draws.
+    Not part of the API; fixed randomness reuses keys and nonces and destroys every
+    security property."""
+
+    @staticmethod
+    def generate(
+        identity: Identity,
+        *,
+        one_time_prekeys: int = 100,
+        kem_one_time_prekeys: int | None = None,
+        post_quantum: bool = True,
+        now: int | None = None,
+        _random: Buffer | None = None,
+    ) -> PrekeyStore: ...
+    def bundle(self) -> PrekeyBundle: ...
+    @property
+    def identity(self) -> PublicIdentity: ...
+    @property
+    def is_post_quantum(self) -> bool: ...
+    @property
+    def one_time_prekey_count(self) -> int: ...
+    @property
+    def kem_one_time_prekey_count(self) -> int: ...
+    @property
+    def signed_prekey_id(self) -> int: ...
+    @property
+    def signed_prekey_created_at(self) -> int: ...
+    @property
+    def retired_signed_prekey_ids(self) -> list[int]: ...
+    @property
+    def generation(self) -> int: ...
+    def rotate_signed_prekey(self, identity: Identity, now: int | None = None) -> None: ...
+    def remove_expired_signed_prekeys(
+        self, now: int | None = None, grace_secs: int | None = None
+    ) -> int: ...
+    def replenish(self, identity: Identity) -> None: ...
+    def seal(self, storage_key: Buffer, *, _random: Buffer | None = None) -> bytes: ...
+    @staticmethod
+    def open(
+        blob: Buffer, storage_key: Buffer, expected_generation: int | None = None
+    ) -> PrekeyStore: ...
+
+@final
+class RatchetSession:
+    """A Double Ratchet session with one peer, started by X3DH / PQXDH.
+
+    Seal and commit it after every ``encrypt`` (before sending) and ``decrypt``; keep the
+    ``generation`` next to the blob and pass it to ``open``. ``_random``: see
+    ``PrekeyStore`` (PRIVATE test-vector hook)."""
+
+    @staticmethod
+    def initiate(
+        identity: Identity,
+        peer: PublicIdentity,
+        bundle: PrekeyBundle,
+        *,
+        header_encryption: bool = True,
+        _random: Buffer | None = None,
+    ) -> RatchetSession: ...
+    @staticmethod
+    def accept(
+        identity: Identity,
+        prekey_store: PrekeyStore,
+        initial_message: Buffer,
+        *,
+        _random: Buffer | None = None,
+    ) -> tuple[RatchetSession, bytes]: ...
+    def encrypt(self, plaintext: Buffer, *, _random: Buffer | None = None) -> bytes: ...
+    def decrypt(self, message: Buffer, *, _random: Buffer | None = None) -> bytes: ...
+    def seal(self, storage_key: Buffer, *, _random: Buffer | None = None) -> bytes: ...
+    @staticmethod
+    def open(
+        blob: Buffer, storage_key: Buffer, expected_generation: int | None = None
+    ) -> RatchetSession: ...
+    @property
+    def session_id(self) -> bytes: ...
+    @property
+    def generation(self) -> int: ...
+    @property
+    def key_agreement(self) -> Literal["X3DH", "PQXDH"]: ...
+    @property
+    def header_encryption(self) -> bool: ...
+    @property
+    def is_initiator(self) -> bool: ...
+    @property
+    def peer_identity(self) -> PublicIdentity: ...
+    @property
+    def local_identity(self) -> PublicIdentity: ...
+    @property
+    def awaiting_reply(self) -> bool: ...
+    @property
+    def skipped_message_keys(self) -> int: ...
 
 def _error_classes() -> list[tuple[str, str]]:
     """PRIVATE, tests only: (code, class name) for every core error kind."""

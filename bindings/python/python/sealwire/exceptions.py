@@ -55,9 +55,10 @@ A code added to the library later and not yet listed here is raised as
 :class:`SealwireError` itself, with its own ``code``.
 
 Where Python code of yours runs inside a sealwire call (a key provider's ``wrap`` /
-``unwrap``, a file object's ``read`` / ``write``), the exception it raised is chained
-as ``__cause__`` of the :class:`ProviderError` / :class:`StorageError`; a
-``KeyboardInterrupt`` or ``SystemExit`` is re-raised unchanged.
+``unwrap``, a file object's ``read`` / ``write``, a :class:`sealwire.SessionStore`'s
+methods), the exception it raised is chained as ``__cause__`` of the
+:class:`ProviderError` / :class:`StorageError`; a ``KeyboardInterrupt`` or
+``SystemExit`` is re-raised unchanged.
 
 Messages never contain key material, passphrases or identities.
 """
@@ -221,9 +222,10 @@ class StorageError(SealwireError, OSError):
     """Reading or writing a file or stream failed. ``errno``, ``strerror`` and
     ``filename`` are set when sealwire opened the file itself; when a Python file
     object raised, that exception is the ``__cause__``. Codes: ``ERR_SEALWIRE_IO``;
-    from the session store ``ERR_SEALWIRE_STORAGE`` (the database failed; nothing was
-    committed) and ``ERR_SEALWIRE_STORE_CONFLICT`` (another writer changed the store in
-    between; nothing was committed, reopen it)."""
+    from the session store ``ERR_SEALWIRE_STORAGE`` (the database failed, or a Python
+    session store raised, which is then the ``__cause__``; nothing was committed) and
+    ``ERR_SEALWIRE_STORE_CONFLICT`` (another writer changed the store in between; nothing
+    was committed, reopen it)."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         fields = {"errno": self.errno, "strerror": self.strerror, "filename": self.filename}
