@@ -63,6 +63,7 @@
 #![deny(missing_docs)]
 
 mod aead;
+mod xchacha;
 pub mod dh;
 mod encoding;
 pub mod envelope;

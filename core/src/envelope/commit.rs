@@ -64,6 +64,18 @@ impl DataKey {
         Ok(Self(k))
     }
 
+    /// A fresh data key and a fresh message id from one read of the OS generator (one
+    /// system call instead of two: at 1 KiB the `getrandom` calls were a fifth of a seal).
+    pub(crate) fn generate_with_message_id() -> Result<(Self, [u8; MESSAGE_ID_LEN])> {
+        let mut both = Zeroizing::new([0u8; DATA_KEY_LEN + MESSAGE_ID_LEN]);
+        random::fill(both.as_mut_slice())?;
+        let mut k = Box::new(Zeroizing::new([0u8; DATA_KEY_LEN]));
+        k.copy_from_slice(&both[..DATA_KEY_LEN]);
+        let mut id = [0u8; MESSAGE_ID_LEN];
+        id.copy_from_slice(&both[DATA_KEY_LEN..]);
+        Ok((Self(k), id))
+    }
+
     /// A data key from 32 bytes (what a key provider's unwrap produces). Any other length is
     /// `InvalidLength`.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {

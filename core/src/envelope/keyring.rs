@@ -395,11 +395,8 @@ impl Keyring {
     fn wrap_under_with_nonce(&self, id: &str, dek: &DataKey, ctx: &WrapContext<'_>, nonce: &[u8; WRAP_NONCE_LEN]) -> Result<WrappedKey> {
         let key = self.get(id)?;
         let v = key.versions.get(&key.primary).ok_or(Error::KeyNotFound("primary key version missing"))?;
-        let cipher = XChaCha20Poly1305::new_from_slice(v.material.as_slice()).map_err(|_| Error::InvalidParameter("KEK"))?;
         let aad = wrap_aad(ctx, id, key.primary);
-        let ct = cipher
-            .encrypt(nonce.into(), Payload { msg: dek.as_bytes(), aad: &aad })
-            .map_err(|_| Error::InvalidParameter("wrap"))?;
+        let ct = crate::xchacha::seal(&v.material, nonce, &aad, dek.as_bytes())?;
         let mut wrapped = Vec::with_capacity(WRAPPED_LEN);
         wrapped.extend_from_slice(nonce);
         wrapped.extend_from_slice(&ct);
@@ -417,14 +414,9 @@ impl Keyring {
             return Err(Error::HeaderAuthFailed);
         }
         let (nonce, ct) = w.split_at(WRAP_NONCE_LEN);
-        let cipher = XChaCha20Poly1305::new_from_slice(v.material.as_slice()).map_err(|_| Error::InvalidParameter("KEK"))?;
         let aad = wrap_aad(ctx, entry.key_id(), entry.key_version());
         let nonce: &[u8; WRAP_NONCE_LEN] = nonce.try_into().map_err(|_| Error::HeaderAuthFailed)?;
-        let dek = Zeroizing::new(
-            cipher
-                .decrypt(nonce.into(), Payload { msg: ct, aad: &aad })
-                .map_err(|_| Error::HeaderAuthFailed)?,
-        );
+        let dek = crate::xchacha::open(&v.material, nonce, &aad, ct).map_err(|_| Error::HeaderAuthFailed)?;
         DataKey::from_bytes(&dek)
     }
 

@@ -69,7 +69,6 @@ use zeroize::Zeroizing;
 use aead::TAG_LEN;
 use commit::MessageKeys;
 use crate::error::{Error, Result};
-use crate::random;
 
 /// Parameters of a new envelope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,9 +134,8 @@ pub fn seal_with(
     if providers.is_empty() {
         return Err(Error::InvalidParameter("at least one key provider is needed"));
     }
-    let mut message_id = [0u8; MESSAGE_ID_LEN];
-    random::fill(&mut message_id)?;
-    seal_parts(plaintext, context, options, message_id, KeySource::Providers(providers))
+    let (dek, message_id) = DataKey::generate_with_message_id()?;
+    seal_parts(plaintext, context, options, message_id, KeySource::Providers(providers, dek))
 }
 
 /// Seal with a caller-fixed data key and message id and caller-made wrapped keys: only for
@@ -159,7 +157,9 @@ pub(crate) enum KeySource<'a> {
     /// A caller-fixed data key and a wrap function (test vectors).
     Fixed(&'a DataKey, &'a dyn Fn(&WrapContext<'_>) -> Result<Vec<WrappedKey>>),
     /// Fresh materials from providers ([`provider::make_materials`]).
-    Providers(&'a [&'a dyn KeyProvider]),
+    /// Fresh materials from the providers; the data key was drawn with the message id and
+    /// is used unless the first provider generates its own.
+    Providers(&'a [&'a dyn KeyProvider], DataKey),
     /// A data key shared by several envelopes of one scope and its scope-bound entries
     /// (the data-key cache); the header gets the shared-data-key flag.
     Shared(&'a DataKey, &'a [WrappedKey]),
@@ -194,8 +194,8 @@ pub(crate) fn build_header(
             header.wrapped = wrap(&wctx)?;
             MessageKeys::derive(dek, &message_id, options.suite, digest)?
         }
-        KeySource::Providers(providers) => {
-            let (dek, entries) = provider::make_materials(providers, &wctx)?;
+        KeySource::Providers(providers, fresh) => {
+            let (dek, entries) = provider::make_materials(providers, &wctx, fresh)?;
             header.wrapped = entries;
             MessageKeys::derive(&dek, &message_id, options.suite, digest)?
         }
@@ -242,6 +242,71 @@ pub(crate) fn seal_parts(
     Ok(out)
 }
 
+/// A seal prepared up to its header: the data key is drawn and wrapped, the header written
+/// and authenticated. For callers that allocate the output themselves (the bindings seal
+/// straight into a Python `bytes` or a Node `Buffer`, so a 1 MiB seal allocates 1 MiB once).
+pub struct PreparedSeal {
+    header: Vec<u8>,
+    keys: MessageKeys,
+    segment_size: u32,
+}
+
+impl core::fmt::Debug for PreparedSeal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PreparedSeal").field("header_len", &self.header.len()).finish_non_exhaustive()
+    }
+}
+
+/// [`seal_with`] in two steps: [`prepare_seal`], then [`PreparedSeal::seal_into`] a buffer of
+/// [`PreparedSeal::sealed_len`] bytes. Same output format, same guarantees.
+pub fn prepare_seal(context: &EncryptionContext, providers: &[&dyn KeyProvider], options: &SealOptions) -> Result<PreparedSeal> {
+    if providers.is_empty() {
+        return Err(Error::InvalidParameter("at least one key provider is needed"));
+    }
+    let (dek, message_id) = DataKey::generate_with_message_id()?;
+    let (header, keys) = build_header(context, options, message_id, KeySource::Providers(providers, dek), 0)?;
+    Ok(PreparedSeal { header, keys, segment_size: options.segment_size })
+}
+
+impl PreparedSeal {
+    /// The envelope length for a plaintext of `plaintext_len` bytes.
+    pub fn sealed_len(&self, plaintext_len: usize) -> Result<usize> {
+        let payload = sealed_payload_len(plaintext_len as u64, self.segment_size)?;
+        usize::try_from(payload)
+            .ok()
+            .and_then(|p| p.checked_add(self.header.len()))
+            .ok_or(Error::InvalidParameter("payload too large"))
+    }
+
+    /// Seal `plaintext` into `out`, which must be exactly [`Self::sealed_len`] bytes.
+    /// Consumes the preparation: its keys and message id are used once.
+    pub fn seal_into(self, plaintext: &[u8], out: &mut [u8]) -> Result<()> {
+        let expected = self.sealed_len(plaintext.len())?;
+        if out.len() != expected {
+            return Err(Error::InvalidLength { what: "envelope buffer", expected, actual: out.len() });
+        }
+        let (head, mut rest) = out.split_at_mut(self.header.len());
+        head.copy_from_slice(&self.header);
+        let seg = self.segment_size as usize;
+        let too_many = || Error::InvalidParameter("payload exceeds 2^32 segments");
+        let mut chunks = plaintext.chunks(seg);
+        let mut index: u32 = 0;
+        loop {
+            let chunk = chunks.next().unwrap_or(&[]);
+            let last = chunk.len() < seg;
+            let (dst, tail) = core::mem::take(&mut rest).split_at_mut(chunk.len() + TAG_LEN);
+            let (body, tag) = dst.split_at_mut(chunk.len());
+            crate::aead::copy_chunked(body, chunk);
+            tag.copy_from_slice(&self.keys.aead.seal_in_place(&self.keys.nonce(index, last), &self.keys.digest, body)?);
+            rest = tail;
+            if last {
+                return Ok(());
+            }
+            index = index.checked_add(1).ok_or_else(too_many)?;
+        }
+    }
+}
+
 /// Check context, unwrap a data key, check the key commitment and the header tag. Nothing
 /// is decrypted before all four pass.
 pub(crate) fn authenticate(
@@ -275,23 +340,78 @@ pub(crate) fn authenticate(
 pub fn open(sealed: &[u8], expected: &EncryptionContext, providers: &[&dyn KeyProvider]) -> Result<Vec<u8>> {
     let header = EnvelopeHeader::parse(sealed)?;
     let (keys, _dek) = authenticate(&header, sealed, expected, providers)?;
-    let payload = &sealed[header.len..];
-    let seg = header.segment_size as usize;
-    let full = seg + TAG_LEN;
-    let n_full = payload.len() / full;
-    let rem = payload.len() % full;
-    if rem < TAG_LEN {
-        return Err(Error::Truncated("envelope payload (ends before its final segment)"));
-    }
-    let final_index = u32::try_from(n_full).map_err(|_| Error::Malformed("envelope payload exceeds 2^32 segments"))?;
-    let mut out = Zeroizing::new(Vec::with_capacity(payload.len() - (n_full + 1) * TAG_LEN));
-    for (i, chunk) in payload.chunks(full).enumerate() {
-        let last = i == n_full;
-        let index = if last { final_index } else { i as u32 };
-        let (ct, tag) = chunk.split_at(chunk.len() - TAG_LEN);
+    let segments = Segments::new(&sealed[header.len..], header.segment_size)?;
+    let mut out = Zeroizing::new(Vec::with_capacity(segments.plaintext_len));
+    for (nonce, ct, tag) in segments.iter(&keys) {
         let start = out.len();
         crate::aead::extend_chunked(&mut out, ct);
-        keys.aead.open_in_place(&keys.nonce(index, last), &keys.digest, &mut out[start..], tag)?;
+        keys.aead.open_in_place(&nonce, &keys.digest, &mut out[start..], tag)?;
     }
     Ok(core::mem::take(&mut *out))
+}
+
+/// The plaintext length of an envelope, from its header and payload length (nothing is
+/// authenticated): the size of the buffer [`open_into`] needs.
+pub fn opened_len(sealed: &[u8]) -> Result<usize> {
+    let header = EnvelopeHeader::parse(sealed)?;
+    Ok(Segments::new(&sealed[header.len..], header.segment_size)?.plaintext_len)
+}
+
+/// [`open`] into a caller-provided buffer of exactly [`opened_len`] bytes (the bindings
+/// decrypt straight into a Python `bytes` or a Node `Buffer`). On any error `out` is wiped.
+pub fn open_into(sealed: &[u8], expected: &EncryptionContext, providers: &[&dyn KeyProvider], out: &mut [u8]) -> Result<()> {
+    let result = (|| {
+        let header = EnvelopeHeader::parse(sealed)?;
+        let segments = Segments::new(&sealed[header.len..], header.segment_size)?;
+        if out.len() != segments.plaintext_len {
+            return Err(Error::InvalidLength { what: "plaintext buffer", expected: segments.plaintext_len, actual: out.len() });
+        }
+        let (keys, _dek) = authenticate(&header, sealed, expected, providers)?;
+        let mut pos = 0;
+        for (nonce, ct, tag) in segments.iter(&keys) {
+            let dst = &mut out[pos..pos + ct.len()];
+            crate::aead::copy_chunked(dst, ct);
+            keys.aead.open_in_place(&nonce, &keys.digest, dst, tag)?;
+            pos += ct.len();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        zeroize::Zeroize::zeroize(out);
+    }
+    result
+}
+
+/// The segment layout of an envelope payload: every segment but the last is full
+/// (`segment_size` bytes of ciphertext and a tag); the last is shorter, possibly empty.
+struct Segments<'a> {
+    payload: &'a [u8],
+    segment_size: usize,
+    final_index: u32,
+    plaintext_len: usize,
+}
+
+impl<'a> Segments<'a> {
+    fn new(payload: &'a [u8], segment_size: u32) -> Result<Self> {
+        let seg = segment_size as usize;
+        let full = seg + TAG_LEN;
+        let n_full = payload.len() / full;
+        if payload.len() % full < TAG_LEN {
+            return Err(Error::Truncated("envelope payload (ends before its final segment)"));
+        }
+        let final_index = u32::try_from(n_full).map_err(|_| Error::Malformed("envelope payload exceeds 2^32 segments"))?;
+        Ok(Self { payload, segment_size: seg, final_index, plaintext_len: payload.len() - (n_full + 1) * TAG_LEN })
+    }
+
+    /// `(nonce, ciphertext, tag)` of each segment, in order.
+    fn iter<'k>(&'k self, keys: &'k MessageKeys) -> impl Iterator<Item = ([u8; aead::NONCE_LEN], &'a [u8], &'a [u8])> + 'k {
+        let full = self.segment_size + TAG_LEN;
+        let n_full = self.final_index as usize;
+        self.payload.chunks(full).enumerate().map(move |(i, chunk)| {
+            let last = i == n_full;
+            let index = if last { self.final_index } else { i as u32 };
+            let (ct, tag) = chunk.split_at(chunk.len() - TAG_LEN);
+            (keys.nonce(index, last), ct, tag)
+        })
+    }
 }

@@ -111,9 +111,13 @@ pub trait KeyProvider {
 }
 
 /// The data key and its wrapped entries for a new envelope: the first provider may generate
-/// the data key ([`KeyProvider::generate_data_key`]); otherwise it comes from the OS random
-/// generator. Every other provider wraps it.
-pub(crate) fn make_materials(providers: &[&dyn KeyProvider], ctx: &WrapContext<'_>) -> Result<(DataKey, Vec<WrappedKey>)> {
+/// the data key ([`KeyProvider::generate_data_key`]); otherwise it is `fresh` (drawn by the
+/// caller from the OS random generator). Every other provider wraps it.
+pub(crate) fn make_materials(
+    providers: &[&dyn KeyProvider],
+    ctx: &WrapContext<'_>,
+    fresh: DataKey,
+) -> Result<(DataKey, Vec<WrappedKey>)> {
     let (first, rest) = providers.split_first().ok_or(Error::InvalidParameter("at least one key provider is needed"))?;
     let mut entries = Vec::with_capacity(providers.len());
     let dek = match first.generate_data_key(ctx)? {
@@ -122,9 +126,8 @@ pub(crate) fn make_materials(providers: &[&dyn KeyProvider], ctx: &WrapContext<'
             dek
         }
         None => {
-            let dek = DataKey::generate()?;
-            entries.push(first.wrap(&dek, ctx)?);
-            dek
+            entries.push(first.wrap(&fresh, ctx)?);
+            fresh
         }
     };
     for p in rest {

@@ -11,13 +11,12 @@ use std::io::{Read, Write};
 use zeroize::Zeroizing;
 
 use super::aead::TAG_LEN;
-use super::commit::{MessageKeys, MESSAGE_ID_LEN};
+use super::commit::{DataKey, MessageKeys};
 use super::context::EncryptionContext;
 use super::format::{header_len, EnvelopeHeader, HEADER_PREFIX_LEN};
 use super::provider::KeyProvider;
 use super::{authenticate, build_header, KeySource, SealOptions};
 use crate::error::{Error, Result};
-use crate::random;
 
 /// Seals a stream: writes the header at construction, then one segment each time
 /// `segment_size` plaintext bytes have been written, and the final segment on
@@ -51,9 +50,8 @@ impl<W: Write> EnvelopeWriter<W> {
         if providers.is_empty() {
             return Err(Error::InvalidParameter("at least one key provider is needed"));
         }
-        let mut message_id = [0u8; MESSAGE_ID_LEN];
-        random::fill(&mut message_id)?;
-        let (header, keys) = build_header(context, options, message_id, KeySource::Providers(providers), 0)?;
+        let (dek, message_id) = DataKey::generate_with_message_id()?;
+        let (header, keys) = build_header(context, options, message_id, KeySource::Providers(providers, dek), 0)?;
         inner.write_all(&header)?;
         let segment_size = options.segment_size() as usize;
         Ok(Self {

@@ -824,3 +824,60 @@ fn create_key_refuses_an_existing_id_even_after_version_removal() {
     assert_eq!(kr.create_key("k").unwrap_err().kind(), crate::ErrorKind::InvalidParameter);
     assert_eq!(kr.primary_version("k").unwrap(), 2);
 }
+
+/// The two-step seal and the open into a caller buffer give the same envelopes as the
+/// one-shot functions (both directions), at every segment boundary.
+#[test]
+fn prepared_seal_and_open_into_match_one_shot() {
+    let ring = keyring();
+    let key = ring.key("orders").unwrap();
+    for suite in [Suite::ChaCha20Poly1305, Suite::Aes256Gcm] {
+        let opts = small(suite);
+        for len in [0usize, 1, 63, 64, 65, 128, 129, 1000] {
+            let pt = pattern(len);
+            let prep = prepare_seal(&ctx(), &[&key], &opts).unwrap();
+            let n = prep.sealed_len(len).unwrap();
+            assert!(prep.sealed_len(len + 1).unwrap() > n);
+            let mut out = vec![0u8; n];
+            prep.seal_into(&pt, &mut out).unwrap();
+            assert_eq!(open(&out, &ctx(), &[&key]).unwrap(), pt, "{suite:?} {len}");
+            // and a one-shot envelope opens into a buffer
+            let one_shot = seal_with(&pt, &ctx(), &[&key], &opts).unwrap();
+            assert_eq!(one_shot.len(), n);
+            assert_eq!(opened_len(&one_shot).unwrap(), len);
+            let mut back = vec![0xAAu8; len];
+            open_into(&one_shot, &ctx(), &[&key], &mut back).unwrap();
+            assert_eq!(back, pt);
+        }
+    }
+}
+
+#[test]
+fn prepared_seal_and_open_into_refuse_wrong_buffers_and_wipe_on_failure() {
+    let ring = keyring();
+    let key = ring.key("orders").unwrap();
+    let opts = small(Suite::ChaCha20Poly1305);
+    let prep = prepare_seal(&ctx(), &[&key], &opts).unwrap();
+    let n = prep.sealed_len(100).unwrap();
+    let mut short = vec![0u8; n - 1];
+    assert_eq!(prep.seal_into(&pattern(100), &mut short).unwrap_err().kind(), K::InvalidLength);
+    assert!(matches!(prepare_seal(&ctx(), &[], &opts), Err(Error::InvalidParameter(_))));
+
+    let sealed = seal_with(&pattern(200), &ctx(), &[&key], &opts).unwrap();
+    let mut wrong = vec![0u8; 199];
+    assert_eq!(open_into(&sealed, &ctx(), &[&key], &mut wrong).unwrap_err().kind(), K::InvalidLength);
+    // A flipped byte in the last segment: everything before it decrypted, then wiped.
+    let mut bad = sealed.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let mut out = vec![0u8; 200];
+    assert_eq!(open_into(&bad, &ctx(), &[&key], &mut out).unwrap_err().kind(), K::DecryptionFailed);
+    assert!(out.iter().all(|b| *b == 0));
+    let mut out = vec![0u8; 200];
+    let other = EncryptionContext::from_pairs([("tenant", "other")]).unwrap();
+    assert_eq!(open_into(&sealed, &other, &[&key], &mut out).unwrap_err().kind(), K::ContextMismatch);
+    // 200 B in 64 B segments: the final segment holds 8 B + tag; 9 B less cannot be a layout.
+    assert_eq!(opened_len(&sealed[..sealed.len() - 9]).map(|_| ()).unwrap_err().kind(), K::Truncated);
+    // opened_len does not authenticate: one byte less is a (forged) 7-byte final segment.
+    assert_eq!(opened_len(&sealed[..sealed.len() - 1]).unwrap(), 199);
+}

@@ -7,8 +7,6 @@
 //! without detection. The AEAD key is `HKDF-SHA-256(salt = 0^32, IKM = storage key,
 //! info = "SEALWIRE_SEALED_STATE_v1" ‖ magic)`, so one storage key can seal several formats.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::XChaCha20Poly1305;
 use zeroize::Zeroizing;
 
 use super::kdf;
@@ -46,10 +44,7 @@ pub(crate) fn seal(
     out.push(VERSION);
     out.extend_from_slice(&generation.to_be_bytes());
     out.extend_from_slice(&nonce);
-    let cipher = XChaCha20Poly1305::new_from_slice(key.bytes()).map_err(|_| Error::InvalidParameter("key length"))?;
-    let ct = cipher
-        .encrypt((&nonce).into(), Payload { msg: plaintext, aad: &out })
-        .map_err(|_| Error::InvalidParameter("state too large"))?;
+    let ct = crate::xchacha::seal(key.bytes(), &nonce, &out, plaintext)?;
     out.extend_from_slice(&ct);
     Ok(out)
 }
@@ -71,11 +66,8 @@ pub(crate) fn open(magic: &[u8; 4], what: &'static str, blob: &[u8], key: &[u8])
         return Err(Error::Truncated(what));
     }
     let ct = r.rest();
-    let cipher = XChaCha20Poly1305::new_from_slice(key.bytes()).map_err(|_| Error::InvalidParameter("key length"))?;
-    let pt = cipher
-        .decrypt((&nonce).into(), Payload { msg: ct, aad: &blob[..HEADER_LEN] })
-        .map_err(|_| Error::DecryptionFailed)?;
-    Ok((generation, Zeroizing::new(pt)))
+    let pt = crate::xchacha::open(key.bytes(), &nonce, &blob[..HEADER_LEN], ct)?;
+    Ok((generation, pt))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, XChaCha20Poly1305};
+use chacha20poly1305::ChaCha20Poly1305;
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
@@ -119,16 +119,12 @@ fn concat_ad(ad: &[u8], header: &[u8]) -> Vec<u8> {
 /// `HENCRYPT(hk, header)`: XChaCha20-Poly1305 under the header key with a fresh random
 /// 24-byte nonce (a header key encrypts many headers), associated data = magic ‖ version ‖ mode.
 fn seal_header(hk: &Key32, header: &Header, prefix: &[u8], nonce: &[u8; HEADER_NONCE_LEN]) -> Result<Vec<u8>> {
-    let cipher = XChaCha20Poly1305::new_from_slice(hk.bytes()).map_err(|_| Error::InvalidParameter("key length"))?;
-    cipher
-        .encrypt(nonce.into(), Payload { msg: &header.encode(), aad: prefix })
-        .map_err(|_| Error::InvalidParameter("header"))
+    crate::xchacha::seal(hk.bytes(), nonce, prefix, &header.encode())
 }
 
 /// `HDECRYPT(hk, enc_header)`: `None` if `hk` is not the key (or the header was modified).
 fn open_header(hk: &Key32, prefix: &[u8], nonce: &[u8; HEADER_NONCE_LEN], ct: &[u8]) -> Option<Header> {
-    let cipher = XChaCha20Poly1305::new_from_slice(hk.bytes()).ok()?;
-    let pt = cipher.decrypt(nonce.into(), Payload { msg: ct, aad: prefix }).ok()?;
+    let pt = crate::xchacha::open(hk.bytes(), nonce, prefix, ct).ok()?;
     Header::decode(&pt).ok()
 }
 
