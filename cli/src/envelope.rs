@@ -17,7 +17,7 @@ use sealwire::envelope::{
 use sealwire::{Identity, PublicIdentity};
 use zeroize::Zeroizing;
 
-use crate::kms::Kms;
+use crate::kms::{self, Kms};
 use crate::files::{AtomicFile, MODE_PRIVATE, MODE_PUBLIC};
 use crate::output::{bytes_bar, json_str, printable};
 use crate::secrets::{self, KeyringFile, SecretArgs};
@@ -105,7 +105,7 @@ impl OpenKeys {
         let identities =
             a.identities.iter().map(|p| secrets::load_identity(p, &a.secret)).collect::<CliResult<Vec<_>>>()?;
         let xwing = a.xwing_keys.iter().map(|p| secrets::load_xwing(p, &a.secret)).collect::<CliResult<Vec<_>>>()?;
-        let kms = Kms::load_all(&a.kms)?;
+        let kms = kms::load_all(&a.kms)?;
         if keyrings.is_empty() && identities.is_empty() && xwing.is_empty() && kms.is_empty() {
             return Err("no key to open with: give --keyring, --identity, --xwing-key or --kms".into());
         }
@@ -117,7 +117,7 @@ impl OpenKeys {
         v.extend(self.keyrings.iter().map(|k| &k.ring as &dyn KeyProvider));
         v.extend(self.identities.iter().map(|i| i as &dyn KeyProvider));
         v.extend(self.xwing.iter().map(|x| x as &dyn KeyProvider));
-        v.extend(self.kms.iter().map(Kms::provider));
+        v.extend(self.kms.iter().map(kms::provider));
         v
     }
 }
@@ -314,8 +314,8 @@ pub fn seal(a: SealArgs) -> CliResult {
         providers.extend(keys.iter().map(|k| k as &dyn KeyProvider));
     }
     recipients.push_providers(&mut providers);
-    let kms = Kms::load_all(&a.kms)?;
-    providers.extend(kms.iter().map(Kms::provider));
+    let kms = kms::load_all(&a.kms)?;
+    providers.extend(kms.iter().map(kms::provider));
     if providers.is_empty() {
         return Err("nothing to seal to: give --keyring, --to, --to-xwing or --kms".into());
     }

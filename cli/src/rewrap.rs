@@ -15,7 +15,7 @@ use sealwire::envelope::{
 
 use crate::envelope::{keyring_keys, parse_context, OpenKeyArgs, OpenKeys, RecipientArgs, Recipients};
 use crate::files::{AtomicFile, MODE_PRIVATE};
-use crate::kms::{Kms, StaleVaultEntries};
+use crate::kms::{self, Kms, StaleVaultEntries};
 use crate::output::{files_bar, printable};
 use crate::{errors, CliResult};
 
@@ -232,7 +232,7 @@ pub fn run(a: RewrapArgs) -> CliResult {
         to_primary: if a.rewrap_to_primary { keys.keyrings.iter().map(|k| &k.ring).collect() } else { Vec::new() },
         vault_to_latest,
         add,
-        add_kms: keys.kms.iter().map(Kms::provider).collect(),
+        add_kms: keys.kms.iter().map(kms::provider).collect(),
         remove,
     };
 

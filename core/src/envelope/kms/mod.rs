@@ -21,11 +21,13 @@
 mod aws;
 mod http;
 mod retry;
+mod uri;
 mod vault;
 
 pub use aws::{AwsCredentials, AwsKms, AwsKmsConfig, AWS_BINDING_CONTEXT_KEY, AWS_KMS_PROVIDER};
 pub use http::{HttpOptions, KmsStats};
 pub use retry::RetryPolicy;
+pub use uri::{RemoteKey, RemoteKeySettings};
 pub use vault::{VaultKeyInfo, VaultTransit, VaultTransitConfig, VAULT_TRANSIT_PROVIDER};
 
 use base64::engine::general_purpose::STANDARD as B64;
