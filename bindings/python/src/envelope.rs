@@ -51,14 +51,24 @@ pub(crate) fn context_arg(obj: Option<&Bound<'_, PyAny>>) -> Result<EncryptionCo
             type_name(&obj.as_borrowed())
         ))
     };
-    let items = obj.call_method0("items").map_err(|_| not_mapping())?;
-    for item in items.try_iter().map_err(|_| not_mapping())? {
-        let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) =
-            item?.extract().map_err(|_| not_mapping())?;
+    let mut insert = |k: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>| -> Result<()> {
         let (Ok(k), Ok(v)) = (k.cast::<PyString>(), v.cast::<PyString>()) else {
             return Err(PyTypeError::new_err("context keys and values must be str").into());
         };
         ctx.insert(&k.to_cow()?, &v.to_cow()?)?;
+        Ok(())
+    };
+    if let Ok(dict) = obj.cast::<PyDict>() {
+        for (k, v) in dict.iter() {
+            insert(&k, &v)?;
+        }
+    } else {
+        let items = obj.call_method0("items").map_err(|_| not_mapping())?;
+        for item in items.try_iter().map_err(|_| not_mapping())? {
+            let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) =
+                item?.extract().map_err(|_| not_mapping())?;
+            insert(&k, &v)?;
+        }
     }
     Ok(ctx)
 }
@@ -142,7 +152,8 @@ fn split<'s, T>(mut all: &'s [T], groups: &[usize]) -> Vec<&'s [T]> {
 
 /// Seal `plaintext` into an envelope: a fresh data key encrypts it in segments and is
 /// wrapped for every provider in `to` (one or more). `context` (str -> str, stored in the
-/// clear, bound to the envelope) must be given again to open it. Releases the GIL.
+/// clear, bound to the envelope) must be given again to open it. Releases the GIL (not for
+/// payloads under 2 KiB sealed only to keyring keys: a few microseconds of work).
 #[pyfunction]
 #[pyo3(signature = (plaintext, *, to, context=None, suite="chacha20-poly1305", segment_size=65536))]
 pub(crate) fn seal<'py>(
@@ -158,18 +169,22 @@ pub(crate) fn seal<'py>(
     let args = ProviderArgs::new().required(to, "to")?;
     let causes = Causes::default();
     let specs = args.specs(&causes)?;
-    let sealed = detach(py, || {
-        with_providers(&specs, |ps| {
-            envelope::seal_with(&plaintext, &ctx, ps, &opts)
-        })
+    let hold = keep_gil(plaintext.len(), &specs);
+    let prepared = maybe_detach(py, hold, || {
+        with_providers(&specs, |ps| envelope::prepare_seal(&ctx, ps, &opts))
     })
     .settle(&causes, py)?;
-    Ok(PyBytes::new(py, &sealed))
+    let len = prepared.sealed_len(plaintext.len())?;
+    // Sealed straight into the new `bytes`: one allocation of the output, no copy.
+    Ok(PyBytes::new_with(py, len, |out| {
+        maybe_detach(py, hold, || prepared.seal_into(&plaintext, out)).map_err(Error::from)?;
+        Ok(())
+    })?)
 }
 
 /// Open an envelope with any of `keys`; `context` must equal the sealed one exactly. Checks
 /// context, unwraps, checks the key commitment and the header tag, then every segment: no
-/// plaintext unless all of it verified. Releases the GIL.
+/// plaintext unless all of it verified. Releases the GIL (as `seal` does).
 #[pyfunction]
 #[pyo3(signature = (sealed, *, keys, context=None))]
 pub(crate) fn unseal<'py>(
@@ -182,13 +197,40 @@ pub(crate) fn unseal<'py>(
     let args = ProviderArgs::new().required(keys, "keys")?;
     let causes = Causes::default();
     let specs = args.specs(&causes)?;
-    let plaintext: Plaintext = detach(py, || {
-        with_providers(&specs, |ps| {
-            envelope::open(&sealed, &ctx, ps).map(Zeroizing::new)
+    let len = envelope::opened_len(&sealed)?;
+    let hold = keep_gil(len, &specs);
+    // Opened straight into the new `bytes` (wiped by the core if anything fails, and then
+    // never returned).
+    Ok(PyBytes::new_with(py, len, |out| {
+        maybe_detach(py, hold, || {
+            with_providers(&specs, |ps| envelope::open_into(&sealed, &ctx, ps, out))
         })
-    })
-    .settle(&causes, py)?;
-    Ok(PyBytes::new(py, &plaintext))
+        .settle(&causes, py)?;
+        Ok(())
+    })?)
+}
+
+/// Below this many bytes a seal or open with keyring keys takes a few microseconds, less
+/// than releasing and re-acquiring the GIL costs under contention; `hashlib` draws the same
+/// line (2047 bytes).
+const GIL_RELEASE_MIN: usize = 2048;
+
+/// Whether to keep the GIL for this call: a small payload and only keyring providers (no
+/// public-key work, no Python provider, no I/O).
+fn keep_gil(len: usize, specs: &[Spec<'_>]) -> bool {
+    len < GIL_RELEASE_MIN
+        && specs
+            .iter()
+            .all(|s| matches!(s, Spec::Keyring(_) | Spec::KeyringKey(..)))
+}
+
+/// [`detach`] unless `hold`.
+fn maybe_detach<T: Send>(py: Python<'_>, hold: bool, f: impl FnOnce() -> T + Send) -> T {
+    if hold {
+        f()
+    } else {
+        detach(py, f)
+    }
 }
 
 /// An entry `remove=` names: `(provider_id, key_id)` or a provider.

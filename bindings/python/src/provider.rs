@@ -21,7 +21,7 @@ use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 use pyo3::exceptions::{PyBaseException, PyException, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use sealwire::envelope::{
     DataKey, EncryptionContext, KeyProvider, Keyring, KeyringKey, WrapContext, WrappedKey,
     XWingKeyPair, XWingPublicKey,
@@ -378,6 +378,14 @@ pub(crate) fn provider_list<'py>(
     arg: &Bound<'py, PyAny>,
     what: &str,
 ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    // Lists and tuples first: asking them for the protocol's attributes raises (and
+    // formats) an AttributeError each time, a good part of a 1 KiB seal.
+    if let Ok(list) = arg.cast::<PyList>() {
+        return Ok(list.iter().collect());
+    }
+    if let Ok(tuple) = arg.cast::<PyTuple>() {
+        return Ok(tuple.iter().collect());
+    }
     if is_builtin(arg) || is_protocol(arg) {
         return Ok(vec![arg.clone()]);
     }
