@@ -62,6 +62,9 @@ fn main() {
     let budget = Duration::from_millis(
         std::env::var("SEALWIRE_BENCH_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(400),
     );
+    // SEALWIRE_BENCH_ONLY=ping-pong (or one-way, state, setup) runs one phase, for profiling.
+    let only = std::env::var("SEALWIRE_BENCH_ONLY").unwrap_or_default();
+    let run = |phase: &str| only.is_empty() || only == phase;
     let msg = vec![0x5au8; 1024];
     let key = [7u8; 32];
     println!("sealwire ratchet benchmark (1 KiB messages, PQXDH sessions), per CPU second, best of 5");
@@ -69,15 +72,15 @@ fn main() {
     println!("|---|---:|---:|---:|---:|");
     for he in [true, false] {
         let (mut a, mut b) = pair(he);
-        let one_way = rate(budget, || {
+        let one_way = if !run("one-way") { 0.0 } else { rate(budget, || {
             for _ in 0..64 {
                 let c = a.encrypt(&msg).unwrap();
                 black_box(b.decrypt(&c).unwrap());
             }
             64
-        });
+        }) };
         let (mut a, mut b) = pair(he);
-        let ping_pong = rate(budget, || {
+        let ping_pong = if !run("ping-pong") { 0.0 } else { rate(budget, || {
             for _ in 0..16 {
                 let c = a.encrypt(&msg).unwrap();
                 black_box(b.decrypt(&c).unwrap());
@@ -85,17 +88,20 @@ fn main() {
                 black_box(a.decrypt(&c).unwrap());
             }
             32
-        });
+        }) };
         let blob = a.seal(&key).unwrap();
         let generation = a.generation();
-        let save_restore = rate(budget, || {
+        let save_restore = if !run("state") { 0.0 } else { rate(budget, || {
             for _ in 0..64 {
                 let s = a.seal(&key).unwrap();
                 black_box(Session::open_checked(&s, &key, generation).unwrap());
             }
             64
-        });
+        }) };
         println!("| {} | {:.0} | {:.0} | {:.0} | {} |", if he { "on" } else { "off" }, one_way, ping_pong, save_restore, blob.len());
+    }
+    if !run("setup") {
+        return;
     }
     let alice = Identity::generate().unwrap();
     let bob = Identity::generate().unwrap();
