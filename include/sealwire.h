@@ -259,6 +259,22 @@
 #define SEALWIRE_XWING_PUBLIC_KEY_ENCODED_LEN 1221
 
 /**
+ * Longest `max_age_seconds` of `sealwire_data_key_cache_new()` (24 hours).
+ */
+#define SEALWIRE_DATA_KEY_CACHE_MAX_AGE_SECONDS 86400
+
+/**
+ * Largest `max_messages` of `sealwire_data_key_cache_new()` (2^32).
+ */
+#define SEALWIRE_DATA_KEY_CACHE_MAX_MESSAGES 4294967296
+
+/**
+ * Number of entries (distinct contexts, options and provider sets) a cache holds at once; the
+ * oldest goes first.
+ */
+#define SEALWIRE_DATA_KEY_CACHE_MAX_ENTRIES 64
+
+/**
  * Length of the storage key that seals prekey stores, sessions and messenger stores, in
  * bytes.
  */
@@ -602,6 +618,28 @@ typedef uint32_t sealwire_result;
 typedef struct sealwire_context sealwire_context;
 
 /**
+ * A cache of data keys for sealing. Off unless used: only `sealwire_data_key_cache_seal()`
+ * goes through it; `sealwire_envelope_seal()` never caches.
+ *
+ * An entry is keyed by (suite, segment size, encryption context, the key set's provider ids
+ * and key ids) and serves seals until it reaches a limit (age, messages, bytes of plaintext);
+ * then it is dropped and its data key wiped. Security trade-off: the envelopes sealed from one
+ * entry share a data key, so whoever unwraps one of them can open all of them; per-envelope
+ * payload keys, nonces and commitments still differ (fresh message id each). Bound the
+ * exposure with the limits and keep contexts specific (an entry never crosses contexts).
+ * Envelopes sealed through the cache open with plain `sealwire_envelope_open()` / readers and
+ * the same providers, and can be rewrapped (their header says so:
+ * `sealwire_envelope_header_shares_data_key()`).
+ *
+ * Opaque. Created by `sealwire_data_key_cache_new()`; owned by the caller, who releases it
+ * once with `sealwire_data_key_cache_free()` (which wipes the cached data keys). Internally
+ * locked: every function may be called from several threads at once, also the ones that
+ * change it (they take a `sealwire_data_key_cache *`). The providers are called outside the
+ * lock.
+ */
+typedef struct sealwire_data_key_cache sealwire_data_key_cache;
+
+/**
  * A decoded envelope header, for inspection without any key: suite, segment size, message
  * id, context and the wrapped-key entries (provider, key id, key version), e.g. to find the
  * objects that still use a retired key version. Nothing in it is authenticated until the
@@ -679,10 +717,11 @@ typedef struct sealwire_identity sealwire_identity;
  * functions; owned by the caller, who releases it once with `sealwire_key_set_free()`.
  *
  * A key set shares the keys added to it; it never copies secrets and never keeps a caller's
- * pointer (except a callback provider's `user_data`). Identities and X-Wing key pairs are
- * shared, read-only; keyrings are shared *live*: keys created or rotated in the keyring after
- * it was added are used too. The added handles may be freed right after adding (the key set
- * keeps its own references; the secrets are zeroized when the last reference goes).
+ * pointer (except a callback provider's `user_data`). Identities, X-Wing key pairs and KMS
+ * keys are shared, read-only; keyrings are shared *live*: keys created or rotated in the
+ * keyring after it was added are used too. The added handles may be freed right after adding
+ * (the key set keeps its own references; the secrets are zeroized when the last reference
+ * goes).
  *
  * The `_add_*` functions change the set (one thread at a time); all other functions take it
  * `const` and may use it from several threads at once (callback providers must then be
@@ -708,6 +747,45 @@ typedef struct sealwire_key_set sealwire_key_set;
  * SEALWIRE_PANIC (and key sets using it SEALWIRE_PROVIDER_FAILED).
  */
 typedef struct sealwire_keyring sealwire_keyring;
+
+/**
+ * A remote KMS key: a Vault / OpenBao Transit key (provider "vault-transit") or an AWS KMS key
+ * (provider "aws-kms"), to add to key sets with `sealwire_key_set_add_kms_key()`.
+ *
+ * Opaque. Created by `sealwire_kms_key_from_uri()`; owned by the caller, who releases it once
+ * with `sealwire_kms_key_free()` (which wipes the token or credentials unless a key set, reader
+ * or rewrap still shares the key: then when the last one goes). Never modified through the
+ * handle: may be used from several threads at once. It keeps a pool of connections; create
+ * one per KMS key and share it.
+ *
+ * BLOCKING: C has no event loop, so every call that reaches a KMS key waits for the network
+ * on the calling thread: `sealwire_envelope_seal()`, `sealwire_data_key_cache_seal()` (on a
+ * cache miss), `sealwire_envelope_open()`, `sealwire_envelope_writer_new()`,
+ * `sealwire_envelope_reader_read()` / `_finish()` (the call that completes the header) and
+ * `sealwire_envelope_rewrap_open()` / `_add()` / `_rotate()`. The wait is bounded:
+ * connection setup 2 s, one HTTP exchange 10 s, at most 4 attempts (only throttling, 5xx and
+ * dropped connections are retried, with jittered waits of 50, 100, 200 ms). A refused
+ * connection, an unknown host, a TLS failure, bad credentials or an unknown key fail at once,
+ * so an object wrapped for several KMS keys opens through the next one without delay.
+ * Call these functions from a worker thread if the caller must not block.
+ */
+typedef struct sealwire_kms_key sealwire_kms_key;
+
+/**
+ * Explicit settings for `sealwire_kms_key_from_uri()`: a Vault / OpenBao address and token,
+ * AWS credentials. Every value set here takes precedence over the environment; a value not
+ * set is read from the environment (`VAULT_ADDR` / `BAO_ADDR`, `VAULT_TOKEN` / `BAO_TOKEN`,
+ * `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) when a key is built.
+ *
+ * Opaque. Created by `sealwire_kms_settings_new()` (empty), filled with the
+ * `sealwire_kms_settings_set_*()` functions; owned by the caller, who releases it once with
+ * `sealwire_kms_settings_free()`. The library copies the strings (the caller may wipe its
+ * own copies right after a setter returns); tokens and secret keys are held in memory that is
+ * wiped when they are replaced and when the settings are freed. Keys built from the settings
+ * keep their own copies: the settings may be freed right after. The setters change it (one
+ * thread at a time); `sealwire_kms_key_from_uri()` takes it `const`.
+ */
+typedef struct sealwire_kms_settings sealwire_kms_settings;
 
 /**
  * An agent's asynchronous sessions with its peers, persisted in one store: its identity,
@@ -988,9 +1066,12 @@ typedef void (*sealwire_kek_release_fn)(void *user_data);
  * `wrap` and `unwrap` are required; `release` and `user_data` may be NULL. The callbacks
  * return SEALWIRE_OK (0) or one of: SEALWIRE_HEADER_AUTH_FAILED (the wrapped key does not
  * authenticate: modified, or bound to another envelope; SEALWIRE_DECRYPTION_FAILED means the
- * same), SEALWIRE_KEY_NOT_FOUND, SEALWIRE_KEY_RETIRED, SEALWIRE_NO_MATCHING_KEY, SEALWIRE_IO,
- * SEALWIRE_RANDOMNESS, SEALWIRE_PROVIDER_FAILED; any other value is reported as
- * SEALWIRE_PROVIDER_FAILED. Outputs are read only after SEALWIRE_OK.
+ * same), SEALWIRE_CONTEXT_MISMATCH (a KMS refused the wrapped key under this envelope's
+ * binding), SEALWIRE_KEY_NOT_FOUND, SEALWIRE_KEY_RETIRED, SEALWIRE_NO_MATCHING_KEY,
+ * SEALWIRE_IO, SEALWIRE_RANDOMNESS, SEALWIRE_PROVIDER_FAILED, or a KMS outcome
+ * (SEALWIRE_KMS_AUTH_FAILED, _KEY_NOT_FOUND, _KEY_DISABLED, _UNAVAILABLE, _TIMEOUT,
+ * _THROTTLED); any other value is reported as SEALWIRE_PROVIDER_FAILED. Outputs are read only
+ * after SEALWIRE_OK.
  *
  * Rules: callbacks must return normally (no C++ exception, no longjmp out of them); they
  * must not free or modify the key set, reader or rewrap they are called from; they run on
@@ -1044,6 +1125,56 @@ typedef struct sealwire_key_version_info {
      */
     uint64_t decrypt_until;
 } sealwire_key_version_info;
+
+/**
+ * Request counters of one KMS key (`sealwire_kms_key_stats()`), counted since the key was
+ * built, over every key set, reader and cache that uses it.
+ */
+typedef struct sealwire_kms_stats {
+    /**
+     * KMS operations started (generate data key, encrypt, decrypt, re-encrypt, key reads).
+     */
+    uint64_t operations;
+    /**
+     * HTTP exchanges attempted (operations plus retries).
+     */
+    uint64_t http_requests;
+    /**
+     * Retries after throttling, server errors or dropped connections.
+     */
+    uint64_t retries;
+    /**
+     * Operations that ended in an error.
+     */
+    uint64_t failures;
+} sealwire_kms_stats;
+
+/**
+ * Counters of a data-key cache (`sealwire_data_key_cache_stats()`).
+ */
+typedef struct sealwire_cache_stats {
+    /**
+     * Seals served by a cached data key (no provider call).
+     */
+    uint64_t hits;
+    /**
+     * Seals that made a new data key (one call to each provider of the key set).
+     */
+    uint64_t misses;
+    /**
+     * Seals larger than `max_bytes`, sealed with their own data key.
+     */
+    uint64_t bypassed;
+    /**
+     * Entries dropped for a limit (age, messages, bytes, entry count) or by
+     * `sealwire_data_key_cache_clear()`.
+     */
+    uint64_t evicted;
+    /**
+     * Entries held now.
+     */
+    size_t entries;
+} sealwire_cache_stats;
 
 /**
  * Which key agreement started a session: SEALWIRE_KEY_AGREEMENT_X3DH or
@@ -1108,7 +1239,8 @@ const char *sealwire_version(void);
 
 /**
  * Zeroize and free a buffer allocated by this library (`sealwire_identity_export*()`,
- * `sealwire_envelope_seal()`, `sealwire_keyring_seal_with_*()`, `sealwire_prekey_store_seal*()`,
+ * `sealwire_envelope_seal()`, `sealwire_data_key_cache_seal()`,
+ * `sealwire_keyring_seal_with_*()`, `sealwire_prekey_store_seal*()`,
  * `sealwire_ratchet_session_seal*()`, `_encrypt*()`, `_decrypt*()` and `_accept*()`). `data`
  * may be NULL (no-op).
  *
@@ -2016,7 +2148,10 @@ const char *sealwire_result_message(uint32_t result);
  * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (unknown suite, segment size out
  * of range, empty key set, more than 1024 providers, header over 1 MiB),
  * SEALWIRE_RANDOMNESS; from providers: SEALWIRE_KEY_NOT_FOUND (keyring without the key),
- * SEALWIRE_PROVIDER_FAILED / SEALWIRE_IO (callbacks), SEALWIRE_INVALID_PUBLIC_KEY.
+ * SEALWIRE_PROVIDER_FAILED / SEALWIRE_IO (callbacks), SEALWIRE_INVALID_PUBLIC_KEY,
+ * SEALWIRE_KMS_* (KMS keys: auth, unknown or disabled key, unreachable, timeout, throttled).
+ * With a KMS key in `key_set` the call blocks on the network (bounded; see
+ * `sealwire_kms_key`).
  *
  * # Safety
  * `plaintext` is NULL (only with length 0) or readable for `plaintext_len` bytes; `context`
@@ -2050,7 +2185,10 @@ sealwire_result sealwire_envelope_seal(const uint8_t *plaintext,
  * SEALWIRE_NO_MATCHING_KEY (no entry for these keys), SEALWIRE_KEY_RETIRED,
  * SEALWIRE_HEADER_AUTH_FAILED, SEALWIRE_COMMITMENT_MISMATCH; then SEALWIRE_TRUNCATED (the
  * payload ends before its final segment) or SEALWIRE_DECRYPTION_FAILED (modified, reordered,
- * duplicated or appended data); provider failures (SEALWIRE_PROVIDER_FAILED, SEALWIRE_IO).
+ * duplicated or appended data); provider failures (SEALWIRE_PROVIDER_FAILED, SEALWIRE_IO,
+ * SEALWIRE_KMS_*; a wrapped key the KMS refuses for this object: SEALWIRE_CONTEXT_MISMATCH).
+ * With a KMS key in `key_set` the call blocks on the network (bounded; see
+ * `sealwire_kms_key`); the expected context is compared before any KMS call.
  *
  * # Safety
  * `sealed` is NULL (only with length 0) or readable for `sealed_len` bytes; `context` and
@@ -2119,6 +2257,19 @@ sealwire_result sealwire_envelope_header_suite(const struct sealwire_envelope_he
  */
 sealwire_result sealwire_envelope_header_segment_size(const struct sealwire_envelope_header *header,
                                                       uint32_t *out);
+
+/**
+ * Whether the envelope shares its data key with other envelopes (sealed through a
+ * `sealwire_data_key_cache`: header flag, its wrapped entries bound to the scope -- suite,
+ * segment size, context -- instead of to this one message), in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `header` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_envelope_header_shares_data_key(const struct sealwire_envelope_header *header,
+                                                         bool *out);
 
 /**
  * The encoded header length (the payload starts at this offset), in `*out`. For a header
@@ -2363,7 +2514,8 @@ sealwire_result sealwire_envelope_rewrap_open(const uint8_t *sealed,
  * nothing: if one provider fails, the entries are left as they were.
  *
  * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (empty key set), provider errors
- * (SEALWIRE_KEY_NOT_FOUND, SEALWIRE_PROVIDER_FAILED, SEALWIRE_IO, SEALWIRE_RANDOMNESS).
+ * (SEALWIRE_KEY_NOT_FOUND, SEALWIRE_PROVIDER_FAILED, SEALWIRE_IO, SEALWIRE_RANDOMNESS,
+ * SEALWIRE_KMS_*).
  *
  * # Safety
  * `rewrap` is NULL or a live handle not used concurrently; `key_set` is NULL or a live
@@ -2392,7 +2544,9 @@ sealwire_result sealwire_envelope_rewrap_remove(struct sealwire_envelope_rewrap 
 /**
  * Re-wrap every entry that a provider of `key_set` owns under that provider's current key
  * version (after a keyring rotation: the entries of the rotated key move to its new primary
- * version); `*out_replaced` receives how many entries were replaced. All or nothing.
+ * version; a KMS key re-wraps on the server, where the data key stays: Vault Transit
+ * `rewrap` to the key's latest version, AWS `ReEncrypt`); `*out_replaced` receives how many
+ * entries were replaced. All or nothing.
  *
  * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_KEY_RETIRED, SEALWIRE_HEADER_AUTH_FAILED, provider
  * errors.
@@ -2739,6 +2893,25 @@ sealwire_result sealwire_key_set_add_xwing_keypair(struct sealwire_key_set *key_
                                                    const struct sealwire_xwing_keypair *keypair);
 
 /**
+ * Add a remote KMS key (shared with its handle, which may be freed right after; the request
+ * counters of `sealwire_kms_key_stats()` include what the key set does). Sealing wraps the
+ * data key with it (as the first provider of the set the KMS generates the data key: one
+ * call), opening unwraps the entries it owns (provider "vault-transit" with the same Transit
+ * key name, or "aws-kms" with the key's ARN). Every seal, open, reader, writer or rewrap call
+ * that reaches the key waits for the network (bounded; see `sealwire_kms_key`). An object
+ * wrapped for several keys opens through the first one that answers: an unreachable KMS fails
+ * fast and the next owned entry is tried.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `key_set` is NULL or a live handle not used concurrently; `kms_key` is NULL or a live
+ * handle.
+ */
+sealwire_result sealwire_key_set_add_kms_key(struct sealwire_key_set *key_set,
+                                             const struct sealwire_kms_key *kms_key);
+
+/**
  * Add a key-encryption key implemented by C callbacks (see `sealwire_kek_callbacks` for the
  * rules). Entries it wraps name `provider_id` (1-64 printable ASCII bytes, not one of the
  * built-in names unless you implement that format), `key_id` (1-2048 bytes of UTF-8 without
@@ -2772,7 +2945,7 @@ sealwire_result sealwire_key_set_count(const struct sealwire_key_set *key_set, s
 
 /**
  * The provider id of provider `index` (in the order added): "keyring", "hpke-x25519",
- * "hpke-xwing" or a callback provider's id; a NUL-terminated string (output-buffer
+ * "hpke-xwing", "vault-transit", "aws-kms" or a callback provider's id; a NUL-terminated string (output-buffer
  * convention; SEALWIRE_ENVELOPE_PROVIDER_BUFFER_LEN bytes always suffice).
  *
  * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_INVALID_PARAMETER
@@ -2791,7 +2964,8 @@ sealwire_result sealwire_key_set_provider_id_at(const struct sealwire_key_set *k
 /**
  * The key id provider `index` wraps under and names in header entries: a keyring key id (the
  * default key for a whole keyring; "" if it has no key), a recipient key id (32 lowercase
- * hex digits, derived from the public key) or a callback provider's key id; a NUL-terminated
+ * hex digits, derived from the public key), a Vault Transit key name, an AWS KMS key id as
+ * configured (the ARN once KMS reported it) or a callback provider's key id; a NUL-terminated
  * string (output-buffer convention; SEALWIRE_ENVELOPE_KEY_ID_BUFFER_LEN bytes always
  * suffice).
  *
@@ -3292,6 +3466,202 @@ bool sealwire_xwing_public_key_equal(const struct sealwire_xwing_public_key *a,
  * in use by another call; it must not be used afterwards.
  */
 void sealwire_xwing_public_key_free(struct sealwire_xwing_public_key *public_key);
+
+/**
+ * Create empty settings (everything from the environment until set).
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+sealwire_result sealwire_kms_settings_new(struct sealwire_kms_settings **out);
+
+/**
+ * Set the Vault / OpenBao address (NUL-terminated, e.g. "https://vault.example:8200";
+ * plain "http://" only on loopback), used instead of `VAULT_ADDR` / `BAO_ADDR`. Replaces an
+ * earlier value. Checked when a key is built.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_UTF8.
+ *
+ * # Safety
+ * `settings` is NULL or a live handle not used concurrently; `address` is NULL or
+ * NUL-terminated.
+ */
+sealwire_result sealwire_kms_settings_set_vault_address(struct sealwire_kms_settings *settings,
+                                                        const char *address);
+
+/**
+ * Set the Vault / OpenBao token (NUL-terminated), used instead of `VAULT_TOKEN` /
+ * `BAO_TOKEN`. Copied into memory that is wiped when replaced or freed; the caller may wipe
+ * its own copy after the call. Replaces an earlier value. Checked when a key is built.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_UTF8.
+ *
+ * # Safety
+ * `settings` is NULL or a live handle not used concurrently; `token` is NULL or
+ * NUL-terminated.
+ */
+sealwire_result sealwire_kms_settings_set_vault_token(struct sealwire_kms_settings *settings,
+                                                      const char *token);
+
+/**
+ * Set static AWS credentials (NUL-terminated strings), used instead of `AWS_ACCESS_KEY_ID`,
+ * `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`: the access key id, the secret access key
+ * and, for temporary credentials, the session token (NULL = none; the environment's session
+ * token is then not used either). Copied into memory that is wiped when replaced or freed.
+ * Replaces earlier credentials.
+ *
+ * Errors: SEALWIRE_NULL_POINTER (`access_key_id` or `secret_access_key` NULL),
+ * SEALWIRE_INVALID_UTF8.
+ *
+ * # Safety
+ * `settings` is NULL or a live handle not used concurrently; the strings are NULL or
+ * NUL-terminated.
+ */
+sealwire_result sealwire_kms_settings_set_aws_credentials(struct sealwire_kms_settings *settings,
+                                                          const char *access_key_id,
+                                                          const char *secret_access_key,
+                                                          const char *session_token);
+
+/**
+ * Free settings, wiping the token and secrets they hold. `settings` may be NULL (no-op).
+ *
+ * # Safety
+ * `settings` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another call; it must not be used afterwards.
+ */
+void sealwire_kms_settings_free(struct sealwire_kms_settings *settings);
+
+/**
+ * Build a remote KMS key from a URI (NUL-terminated), the same strings the CLI's `--kms`, and
+ * the Python and Node bindings accept:
+ *
+ * * `vault://KEYNAME[?mount=MOUNT]` -- Vault / OpenBao Transit (mount "transit" by default;
+ *   the key must be a derived key, `derived=true`); address and token from `settings`, else
+ *   `VAULT_ADDR` / `VAULT_TOKEN` (or `BAO_ADDR` / `BAO_TOKEN`); namespace from
+ *   `VAULT_NAMESPACE` / `BAO_NAMESPACE`.
+ * * `aws-kms://KEY_ID_OR_ARN[?region=R&endpoint=URL]` -- AWS KMS; credentials from
+ *   `settings`, else the `AWS_*` variables; region from `?region=`, else `AWS_REGION` /
+ *   `AWS_DEFAULT_REGION`, else the key ARN's; endpoint from `?endpoint=`, else
+ *   `AWS_ENDPOINT_URL_KMS` / `AWS_ENDPOINT_URL`, else `https://kms.REGION.amazonaws.com`.
+ *
+ * Query values are percent-decoded. Secrets never come from the URI. `settings` may be NULL:
+ * everything from the environment. Makes no network call (see `sealwire_kms_key` for the
+ * calls that do, and their time bounds).
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_UTF8, SEALWIRE_INVALID_PARAMETER (malformed
+ * URI, unknown scheme or query parameter, no address / token / credentials / region, a
+ * malformed address, plain http off loopback, a bad key name).
+ *
+ * # Safety
+ * `uri` is NULL or NUL-terminated; `settings` is NULL or a live handle; `out` is NULL or
+ * writable.
+ */
+sealwire_result sealwire_kms_key_from_uri(const char *uri,
+                                          const struct sealwire_kms_settings *settings,
+                                          struct sealwire_kms_key **out);
+
+/**
+ * The request counters of a KMS key so far (shared by every key set, reader, rewrap and
+ * cache using it), in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `key` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_kms_key_stats(const struct sealwire_kms_key *key,
+                                       struct sealwire_kms_stats *out);
+
+/**
+ * Free a KMS key handle. Key sets, readers and rewraps it was added to keep their own
+ * reference; the token or credentials are wiped when the last one goes. `key` may be NULL
+ * (no-op).
+ *
+ * # Safety
+ * `key` is NULL or a handle from this library that has not been freed yet and is not in use
+ * by another call; it must not be used afterwards.
+ */
+void sealwire_kms_key_free(struct sealwire_kms_key *key);
+
+/**
+ * Create an empty cache: a data key serves envelopes for at most `max_age_seconds`
+ * (1 ..= SEALWIRE_DATA_KEY_CACHE_MAX_AGE_SECONDS), at most `max_messages` envelopes
+ * (1 ..= SEALWIRE_DATA_KEY_CACHE_MAX_MESSAGES) and at most `max_bytes` bytes of plaintext in
+ * all (at least 1; a message larger than `max_bytes` is sealed without the cache). At most
+ * SEALWIRE_DATA_KEY_CACHE_MAX_ENTRIES entries at once.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (a limit out of range).
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+sealwire_result sealwire_data_key_cache_new(uint64_t max_age_seconds,
+                                            uint64_t max_messages,
+                                            uint64_t max_bytes,
+                                            struct sealwire_data_key_cache **out);
+
+/**
+ * `sealwire_envelope_seal()` through the cache: the data key and wrapped entries of a live
+ * entry for (suite, segment size, `context`, the providers of `key_set`) are reused, or a new
+ * data key is made (one call to each provider: a KMS round trip, see `sealwire_kms_key`) and
+ * kept. Arguments, output and errors as `sealwire_envelope_seal()`; the output is released
+ * with `sealwire_bytes_free()`.
+ *
+ * Errors: as `sealwire_envelope_seal()` (SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER,
+ * SEALWIRE_RANDOMNESS, provider errors such as SEALWIRE_KMS_UNAVAILABLE or
+ * SEALWIRE_KMS_AUTH_FAILED on a miss). A failed seal caches nothing.
+ *
+ * # Safety
+ * `cache` is NULL or a live handle; otherwise as `sealwire_envelope_seal()`.
+ */
+sealwire_result sealwire_data_key_cache_seal(struct sealwire_data_key_cache *cache,
+                                             const uint8_t *plaintext,
+                                             size_t plaintext_len,
+                                             const struct sealwire_context *context,
+                                             const struct sealwire_key_set *key_set,
+                                             sealwire_envelope_suite suite,
+                                             uint32_t segment_size,
+                                             uint8_t **out_sealed,
+                                             size_t *out_sealed_len);
+
+/**
+ * The cache's counters and current number of entries, in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `cache` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_data_key_cache_stats(const struct sealwire_data_key_cache *cache,
+                                              struct sealwire_cache_stats *out);
+
+/**
+ * Drop every entry (their data keys are wiped; counted as evicted). The next seal of each
+ * scope makes a new data key.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `cache` is NULL or a live handle.
+ */
+sealwire_result sealwire_data_key_cache_clear(struct sealwire_data_key_cache *cache);
+
+/**
+ * Free a cache, wiping its data keys. `cache` may be NULL (no-op).
+ *
+ * # Safety
+ * `cache` is NULL or a handle from this library that has not been freed yet and is not in use
+ * by another call; it must not be used afterwards.
+ */
+void sealwire_data_key_cache_free(struct sealwire_data_key_cache *cache);
 
 /**
  * Decode and verify a prekey bundle (`SWPB`).

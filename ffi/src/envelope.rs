@@ -90,7 +90,10 @@ pub(crate) fn seal_options(suite: sealwire_envelope_suite, segment_size: u32) ->
 /// Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (unknown suite, segment size out
 /// of range, empty key set, more than 1024 providers, header over 1 MiB),
 /// SEALWIRE_RANDOMNESS; from providers: SEALWIRE_KEY_NOT_FOUND (keyring without the key),
-/// SEALWIRE_PROVIDER_FAILED / SEALWIRE_IO (callbacks), SEALWIRE_INVALID_PUBLIC_KEY.
+/// SEALWIRE_PROVIDER_FAILED / SEALWIRE_IO (callbacks), SEALWIRE_INVALID_PUBLIC_KEY,
+/// SEALWIRE_KMS_* (KMS keys: auth, unknown or disabled key, unreachable, timeout, throttled).
+/// With a KMS key in `key_set` the call blocks on the network (bounded; see
+/// `sealwire_kms_key`).
 ///
 /// # Safety
 /// `plaintext` is NULL (only with length 0) or readable for `plaintext_len` bytes; `context`
@@ -154,7 +157,10 @@ fn plaintext_len(header: &EnvelopeHeader, sealed_len: usize) -> Option<usize> {
 /// SEALWIRE_NO_MATCHING_KEY (no entry for these keys), SEALWIRE_KEY_RETIRED,
 /// SEALWIRE_HEADER_AUTH_FAILED, SEALWIRE_COMMITMENT_MISMATCH; then SEALWIRE_TRUNCATED (the
 /// payload ends before its final segment) or SEALWIRE_DECRYPTION_FAILED (modified, reordered,
-/// duplicated or appended data); provider failures (SEALWIRE_PROVIDER_FAILED, SEALWIRE_IO).
+/// duplicated or appended data); provider failures (SEALWIRE_PROVIDER_FAILED, SEALWIRE_IO,
+/// SEALWIRE_KMS_*; a wrapped key the KMS refuses for this object: SEALWIRE_CONTEXT_MISMATCH).
+/// With a KMS key in `key_set` the call blocks on the network (bounded; see
+/// `sealwire_kms_key`); the expected context is compared before any KMS call.
 ///
 /// # Safety
 /// `sealed` is NULL (only with length 0) or readable for `sealed_len` bytes; `context` and
@@ -297,6 +303,29 @@ pub unsafe extern "C" fn sealwire_envelope_header_segment_size(
         let out = Out::new(out)?;
         // SAFETY: `out` is writable (caller contract).
         unsafe { out.write(header.inner.segment_size()) };
+        Ok(())
+    })
+}
+
+/// Whether the envelope shares its data key with other envelopes (sealed through a
+/// `sealwire_data_key_cache`: header flag, its wrapped entries bound to the scope -- suite,
+/// segment size, context -- instead of to this one message), in `*out`.
+///
+/// Errors: SEALWIRE_NULL_POINTER.
+///
+/// # Safety
+/// `header` is NULL or a live handle; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sealwire_envelope_header_shares_data_key(
+    header: *const sealwire_envelope_header,
+    out: *mut bool,
+) -> sealwire_result {
+    guard_result(|| {
+        // SAFETY: NULL or a live handle (caller contract).
+        let header = unsafe { try_ref(header) }?;
+        let out = Out::new(out)?;
+        // SAFETY: `out` is writable (caller contract).
+        unsafe { out.write(header.inner.shares_data_key()) };
         Ok(())
     })
 }

@@ -108,7 +108,8 @@ pub unsafe extern "C" fn sealwire_envelope_rewrap_open(
 /// nothing: if one provider fails, the entries are left as they were.
 ///
 /// Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (empty key set), provider errors
-/// (SEALWIRE_KEY_NOT_FOUND, SEALWIRE_PROVIDER_FAILED, SEALWIRE_IO, SEALWIRE_RANDOMNESS).
+/// (SEALWIRE_KEY_NOT_FOUND, SEALWIRE_PROVIDER_FAILED, SEALWIRE_IO, SEALWIRE_RANDOMNESS,
+/// SEALWIRE_KMS_*).
 ///
 /// # Safety
 /// `rewrap` is NULL or a live handle not used concurrently; `key_set` is NULL or a live
@@ -171,7 +172,9 @@ pub unsafe extern "C" fn sealwire_envelope_rewrap_remove(
 
 /// Re-wrap every entry that a provider of `key_set` owns under that provider's current key
 /// version (after a keyring rotation: the entries of the rotated key move to its new primary
-/// version); `*out_replaced` receives how many entries were replaced. All or nothing.
+/// version; a KMS key re-wraps on the server, where the data key stays: Vault Transit
+/// `rewrap` to the key's latest version, AWS `ReEncrypt`); `*out_replaced` receives how many
+/// entries were replaced. All or nothing.
 ///
 /// Errors: SEALWIRE_NULL_POINTER, SEALWIRE_KEY_RETIRED, SEALWIRE_HEADER_AUTH_FAILED, provider
 /// errors.

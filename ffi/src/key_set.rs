@@ -1,9 +1,11 @@
 //! `sealwire_key_set`: the key providers an envelope is sealed to or opened with (keyring,
-//! keyring key, X25519 and X-Wing recipients and their private halves, C callbacks).
+//! keyring key, X25519 and X-Wing recipients and their private halves, remote KMS keys, C
+//! callbacks).
 
 use core::ffi::{c_char, c_void};
 use std::sync::Arc;
 
+use sealwire_core::envelope::kms::RemoteKey;
 use sealwire_core::envelope::{
     DataKey, KeyProvider, Keyring, WrapContext, WrappedKey, XWingKeyPair, XWingPublicKey, DATA_KEY_LEN, KEYRING_PROVIDER,
 };
@@ -14,6 +16,7 @@ use crate::envelope::{sealwire_envelope_suite, SEALWIRE_ENVELOPE_MAX_WRAPPED_KEY
 use crate::envelope_context::sealwire_context;
 use crate::identity::sealwire_identity;
 use crate::keyring::{sealwire_keyring, SharedKeyring};
+use crate::kms::sealwire_kms_key;
 use crate::panic::{guard, guard_result};
 use crate::ptr::{char_buf, free_handle, try_mut, try_ref, try_str, write_handle, Out, OutBuf};
 use crate::public::sealwire_public_identity;
@@ -82,9 +85,12 @@ pub type sealwire_kek_release_fn = Option<unsafe extern "C" fn(user_data: *mut c
 /// `wrap` and `unwrap` are required; `release` and `user_data` may be NULL. The callbacks
 /// return SEALWIRE_OK (0) or one of: SEALWIRE_HEADER_AUTH_FAILED (the wrapped key does not
 /// authenticate: modified, or bound to another envelope; SEALWIRE_DECRYPTION_FAILED means the
-/// same), SEALWIRE_KEY_NOT_FOUND, SEALWIRE_KEY_RETIRED, SEALWIRE_NO_MATCHING_KEY, SEALWIRE_IO,
-/// SEALWIRE_RANDOMNESS, SEALWIRE_PROVIDER_FAILED; any other value is reported as
-/// SEALWIRE_PROVIDER_FAILED. Outputs are read only after SEALWIRE_OK.
+/// same), SEALWIRE_CONTEXT_MISMATCH (a KMS refused the wrapped key under this envelope's
+/// binding), SEALWIRE_KEY_NOT_FOUND, SEALWIRE_KEY_RETIRED, SEALWIRE_NO_MATCHING_KEY,
+/// SEALWIRE_IO, SEALWIRE_RANDOMNESS, SEALWIRE_PROVIDER_FAILED, or a KMS outcome
+/// (SEALWIRE_KMS_AUTH_FAILED, _KEY_NOT_FOUND, _KEY_DISABLED, _UNAVAILABLE, _TIMEOUT,
+/// _THROTTLED); any other value is reported as SEALWIRE_PROVIDER_FAILED. Outputs are read only
+/// after SEALWIRE_OK.
 ///
 /// Rules: callbacks must return normally (no C++ exception, no longjmp out of them); they
 /// must not free or modify the key set, reader or rewrap they are called from; they run on
@@ -160,6 +166,15 @@ fn callback_error(rc: u32) -> Option<Error> {
         x if x == R::NO_MATCHING_KEY as u32 => Error::NoMatchingKey,
         x if x == R::IO as u32 => Error::Io(std::io::ErrorKind::Other),
         x if x == R::RANDOMNESS as u32 => Error::Randomness,
+        // A KMS client written in C reports KMS outcomes with the same codes as the built-in
+        // providers.
+        x if x == R::KMS_AUTH_FAILED as u32 => Error::KmsAuthFailed("the key provider callback's KMS refused the credentials"),
+        x if x == R::KMS_KEY_NOT_FOUND as u32 => Error::KmsKeyNotFound,
+        x if x == R::KMS_KEY_DISABLED as u32 => Error::KmsKeyDisabled,
+        x if x == R::KMS_UNAVAILABLE as u32 => Error::KmsUnavailable("the key provider callback's KMS is unavailable"),
+        x if x == R::KMS_TIMEOUT as u32 => Error::KmsTimeout,
+        x if x == R::KMS_THROTTLED as u32 => Error::KmsThrottled,
+        x if x == R::CONTEXT_MISMATCH as u32 => Error::ContextMismatch,
         _ => Error::ProviderFailed("key provider callback failed"),
     })
 }
@@ -249,6 +264,8 @@ pub(crate) enum Provider {
     XWingRecipient(XWingPublicKey),
     /// X-Wing key pair (unwraps its entries; wraps to itself).
     XWingKeyPair(Arc<XWingKeyPair>),
+    /// Remote KMS key (Vault Transit, AWS KMS), shared with its `sealwire_kms_key` handle.
+    Kms(Arc<RemoteKey>),
     /// C callbacks.
     Callbacks(Arc<CallbackProvider>),
 }
@@ -266,6 +283,7 @@ impl KeyProvider for Provider {
             Provider::Identity(i) => i.provider_id(),
             Provider::XWingRecipient(x) => x.provider_id(),
             Provider::XWingKeyPair(k) => k.provider_id(),
+            Provider::Kms(k) => k.provider_id(),
             Provider::Callbacks(c) => &c.provider_id,
         }
     }
@@ -278,6 +296,7 @@ impl KeyProvider for Provider {
             Provider::Identity(i) => i.key_id(),
             Provider::XWingRecipient(x) => x.key_id(),
             Provider::XWingKeyPair(k) => k.key_id(),
+            Provider::Kms(k) => k.key_id(),
             Provider::Callbacks(c) => c.key_id.clone(),
         }
     }
@@ -290,6 +309,7 @@ impl KeyProvider for Provider {
             Provider::Identity(i) => i.key_version(),
             Provider::XWingRecipient(x) => x.key_version(),
             Provider::XWingKeyPair(k) => k.key_version(),
+            Provider::Kms(k) => k.key_version(),
             Provider::Callbacks(c) => c.key_version,
         }
     }
@@ -302,6 +322,7 @@ impl KeyProvider for Provider {
             Provider::Identity(i) => i.owns(entry),
             Provider::XWingRecipient(x) => x.owns(entry),
             Provider::XWingKeyPair(k) => k.owns(entry),
+            Provider::Kms(k) => k.owns(entry),
             Provider::Callbacks(c) => entry.provider() == c.provider_id && entry.key_id() == c.key_id,
         }
     }
@@ -314,7 +335,24 @@ impl KeyProvider for Provider {
             Provider::Identity(i) => i.wrap(dek, ctx),
             Provider::XWingRecipient(x) => x.wrap(dek, ctx),
             Provider::XWingKeyPair(k) => k.wrap(dek, ctx),
+            Provider::Kms(k) => k.wrap(dek, ctx),
             Provider::Callbacks(c) => c.wrap(dek, ctx),
+        }
+    }
+
+    /// Forwarded to every provider: a KMS makes the data key itself (Vault `datakey`, AWS
+    /// `GenerateDataKey`: one call instead of a local key plus `encrypt`) when it comes first
+    /// in the set; the others answer `None` (core's default).
+    fn generate_data_key(&self, ctx: &WrapContext<'_>) -> sealwire_core::Result<Option<(DataKey, WrappedKey)>> {
+        match self {
+            Provider::Keyring(r) => lock(r)?.generate_data_key(ctx),
+            Provider::KeyringKey(r, id) => lock(r)?.key(id)?.generate_data_key(ctx),
+            Provider::Recipient(p) => p.generate_data_key(ctx),
+            Provider::Identity(i) => i.generate_data_key(ctx),
+            Provider::XWingRecipient(x) => x.generate_data_key(ctx),
+            Provider::XWingKeyPair(k) => k.generate_data_key(ctx),
+            Provider::Kms(k) => k.generate_data_key(ctx),
+            Provider::Callbacks(_) => Ok(None),
         }
     }
 
@@ -326,6 +364,7 @@ impl KeyProvider for Provider {
             Provider::Identity(i) => i.unwrap(entry, ctx),
             Provider::XWingRecipient(x) => x.unwrap(entry, ctx),
             Provider::XWingKeyPair(k) => k.unwrap(entry, ctx),
+            Provider::Kms(k) => k.unwrap(entry, ctx),
             Provider::Callbacks(c) => c.unwrap(entry, ctx),
         }
     }
@@ -339,6 +378,8 @@ impl KeyProvider for Provider {
             Provider::Identity(i) => i.rewrap(entry, ctx),
             Provider::XWingRecipient(x) => x.rewrap(entry, ctx),
             Provider::XWingKeyPair(k) => k.rewrap(entry, ctx),
+            // Server side (Vault `rewrap`, AWS `ReEncrypt`): the data key never leaves the KMS.
+            Provider::Kms(k) => k.rewrap(entry, ctx),
             Provider::Callbacks(c) => {
                 let dek = c.unwrap(entry, ctx)?;
                 c.wrap(&dek, ctx)
@@ -354,10 +395,11 @@ impl KeyProvider for Provider {
 /// functions; owned by the caller, who releases it once with `sealwire_key_set_free()`.
 ///
 /// A key set shares the keys added to it; it never copies secrets and never keeps a caller's
-/// pointer (except a callback provider's `user_data`). Identities and X-Wing key pairs are
-/// shared, read-only; keyrings are shared *live*: keys created or rotated in the keyring after
-/// it was added are used too. The added handles may be freed right after adding (the key set
-/// keeps its own references; the secrets are zeroized when the last reference goes).
+/// pointer (except a callback provider's `user_data`). Identities, X-Wing key pairs and KMS
+/// keys are shared, read-only; keyrings are shared *live*: keys created or rotated in the
+/// keyring after it was added are used too. The added handles may be freed right after adding
+/// (the key set keeps its own references; the secrets are zeroized when the last reference
+/// goes).
 ///
 /// The `_add_*` functions change the set (one thread at a time); all other functions take it
 /// `const` and may use it from several threads at once (callback providers must then be
@@ -543,6 +585,33 @@ pub unsafe extern "C" fn sealwire_key_set_add_xwing_keypair(
     })
 }
 
+/// Add a remote KMS key (shared with its handle, which may be freed right after; the request
+/// counters of `sealwire_kms_key_stats()` include what the key set does). Sealing wraps the
+/// data key with it (as the first provider of the set the KMS generates the data key: one
+/// call), opening unwraps the entries it owns (provider "vault-transit" with the same Transit
+/// key name, or "aws-kms" with the key's ARN). Every seal, open, reader, writer or rewrap call
+/// that reaches the key waits for the network (bounded; see `sealwire_kms_key`). An object
+/// wrapped for several keys opens through the first one that answers: an unreachable KMS fails
+/// fast and the next owned entry is tried.
+///
+/// Errors: SEALWIRE_NULL_POINTER.
+///
+/// # Safety
+/// `key_set` is NULL or a live handle not used concurrently; `kms_key` is NULL or a live
+/// handle.
+#[no_mangle]
+pub unsafe extern "C" fn sealwire_key_set_add_kms_key(
+    key_set: *mut sealwire_key_set,
+    kms_key: *const sealwire_kms_key,
+) -> sealwire_result {
+    guard_result(|| {
+        // SAFETY: NULL or a live handle (caller contract).
+        let kms_key = unsafe { try_ref(kms_key) }?;
+        // SAFETY: forwarded caller contract.
+        unsafe { add(key_set, || Ok(Provider::Kms(Arc::clone(&kms_key.inner)))) }
+    })
+}
+
 /// Add a key-encryption key implemented by C callbacks (see `sealwire_kek_callbacks` for the
 /// rules). Entries it wraps name `provider_id` (1-64 printable ASCII bytes, not one of the
 /// built-in names unless you implement that format), `key_id` (1-2048 bytes of UTF-8 without
@@ -612,7 +681,7 @@ pub unsafe extern "C" fn sealwire_key_set_count(key_set: *const sealwire_key_set
 }
 
 /// The provider id of provider `index` (in the order added): "keyring", "hpke-x25519",
-/// "hpke-xwing" or a callback provider's id; a NUL-terminated string (output-buffer
+/// "hpke-xwing", "vault-transit", "aws-kms" or a callback provider's id; a NUL-terminated string (output-buffer
 /// convention; SEALWIRE_ENVELOPE_PROVIDER_BUFFER_LEN bytes always suffice).
 ///
 /// Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_INVALID_PARAMETER
@@ -641,7 +710,8 @@ pub unsafe extern "C" fn sealwire_key_set_provider_id_at(
 
 /// The key id provider `index` wraps under and names in header entries: a keyring key id (the
 /// default key for a whole keyring; "" if it has no key), a recipient key id (32 lowercase
-/// hex digits, derived from the public key) or a callback provider's key id; a NUL-terminated
+/// hex digits, derived from the public key), a Vault Transit key name, an AWS KMS key id as
+/// configured (the ARN once KMS reported it) or a callback provider's key id; a NUL-terminated
 /// string (output-buffer convention; SEALWIRE_ENVELOPE_KEY_ID_BUFFER_LEN bytes always
 /// suffice).
 ///

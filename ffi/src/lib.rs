@@ -40,6 +40,10 @@ mod key_set;
 mod keyring;
 mod xwing;
 
+// Remote KMS key providers and the data-key cache (issue 6).
+mod kms;
+mod data_key_cache;
+
 // The asynchronous-session layer (X3DH / PQXDH bundles and prekey stores, Double Ratchet
 // sessions), then the persistent Messenger over it.
 mod ratchet_bundle;
@@ -53,6 +57,7 @@ use core::ffi::c_char;
 
 use zeroize::Zeroize;
 
+pub use data_key_cache::*;
 pub use envelope::*;
 pub use envelope_context::*;
 pub use envelope_rewrap::*;
@@ -60,6 +65,7 @@ pub use envelope_stream::*;
 pub use identity::*;
 pub use key_set::*;
 pub use keyring::*;
+pub use kms::*;
 pub use messenger::*;
 pub use noise::*;
 pub use noise_handshake::*;
@@ -115,7 +121,8 @@ pub extern "C" fn sealwire_version() -> *const c_char {
 }
 
 /// Zeroize and free a buffer allocated by this library (`sealwire_identity_export*()`,
-/// `sealwire_envelope_seal()`, `sealwire_keyring_seal_with_*()`, `sealwire_prekey_store_seal*()`,
+/// `sealwire_envelope_seal()`, `sealwire_data_key_cache_seal()`,
+/// `sealwire_keyring_seal_with_*()`, `sealwire_prekey_store_seal*()`,
 /// `sealwire_ratchet_session_seal*()`, `_encrypt*()`, `_decrypt*()` and `_accept*()`). `data`
 /// may be NULL (no-op).
 ///

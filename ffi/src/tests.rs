@@ -743,3 +743,254 @@ fn for_vectors_hooks_require_the_exact_tape() {
         sealwire_identity_free(bob);
     }
 }
+
+/// A loopback port nothing listens on (bound, then closed).
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// KMS settings and keys through the C functions, without a server: explicit settings win,
+/// nothing secret shows in `Debug`, a key set names the KMS key, and a KMS that refuses the
+/// connection fails fast with SEALWIRE_KMS_UNAVAILABLE and counts the failure.
+#[test]
+fn kms_keys_through_the_c_functions() {
+    use crate::key_set::sealwire_key_set;
+    let addr = std::ffi::CString::new(format!("http://127.0.0.1:{}", closed_port())).unwrap();
+    // SAFETY (whole test): every pointer passed points at a live local of the right size.
+    unsafe {
+        let mut s: *mut sealwire_kms_settings = ptr::null_mut();
+        assert_eq!(sealwire_kms_settings_new(&mut s), sealwire_result::OK);
+        assert_eq!(sealwire_kms_settings_set_vault_address(s, addr.as_ptr()), sealwire_result::OK);
+        assert_eq!(sealwire_kms_settings_set_vault_token(s, c"s.very-secret-token".as_ptr()), sealwire_result::OK);
+        assert_eq!(
+            sealwire_kms_settings_set_aws_credentials(s, c"AKIDEXAMPLE".as_ptr(), c"wJalrXUtnFEMI-secret".as_ptr(), ptr::null()),
+            sealwire_result::OK
+        );
+        assert_eq!(sealwire_kms_settings_set_vault_token(s, ptr::null()), sealwire_result::NULL_POINTER);
+        assert_eq!(
+            sealwire_kms_settings_set_aws_credentials(s, c"AKIDEXAMPLE".as_ptr(), ptr::null(), ptr::null()),
+            sealwire_result::NULL_POINTER
+        );
+        assert_eq!(sealwire_kms_settings_set_vault_token(s, c"\xff".as_ptr()), sealwire_result::INVALID_UTF8);
+        let shown = format!("{:?}", *s);
+        assert!(shown.contains("<set>"), "{shown}");
+        for secret in ["very-secret-token", "AKIDEXAMPLE", "wJalrXUtnFEMI"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+
+        let mut key: *mut sealwire_kms_key = ptr::null_mut();
+        for bad in [c"orders", c"vault://", c"gcp://k", c"vault://k?nope=1", c"vault://k?mount=a&mount=b"] {
+            assert_eq!(sealwire_kms_key_from_uri(bad.as_ptr(), s, &mut key), sealwire_result::INVALID_PARAMETER, "{bad:?}");
+            assert!(key.is_null());
+        }
+        assert_eq!(sealwire_kms_key_from_uri(c"vault://orders".as_ptr(), s, ptr::null_mut()), sealwire_result::NULL_POINTER);
+        assert_eq!(sealwire_kms_key_from_uri(ptr::null(), s, &mut key), sealwire_result::NULL_POINTER);
+        assert_eq!(sealwire_kms_key_from_uri(c"vault://orders".as_ptr(), s, &mut key), sealwire_result::OK);
+        let mut aws: *mut sealwire_kms_key = ptr::null_mut();
+        let aws_uri = std::ffi::CString::new(format!(
+            "aws-kms://arn:aws:kms:eu-west-1:111122223333:key/abc?endpoint=http%3A%2F%2F127.0.0.1%3A{}",
+            closed_port()
+        ))
+        .unwrap();
+        assert_eq!(sealwire_kms_key_from_uri(aws_uri.as_ptr(), s, &mut aws), sealwire_result::OK);
+        sealwire_kms_settings_free(s);
+        let shown = format!("{:?} {:?}", *key, *aws);
+        for secret in ["very-secret-token", "wJalrXUtnFEMI"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+
+        let mut ks: *mut sealwire_key_set = ptr::null_mut();
+        assert_eq!(sealwire_key_set_new(&mut ks), sealwire_result::OK);
+        assert_eq!(sealwire_key_set_add_kms_key(ks, ptr::null()), sealwire_result::NULL_POINTER);
+        assert_eq!(sealwire_key_set_add_kms_key(ks, key), sealwire_result::OK);
+        assert_eq!(sealwire_key_set_add_kms_key(ks, aws), sealwire_result::OK);
+        sealwire_kms_key_free(aws);
+        let mut buf = [0 as core::ffi::c_char; 128];
+        let mut n = 0usize;
+        assert_eq!(sealwire_key_set_provider_id_at(ks, 0, buf.as_mut_ptr(), buf.len(), &mut n), sealwire_result::OK);
+        assert_eq!(CStr::from_ptr(buf.as_ptr()), c"vault-transit");
+        assert_eq!(sealwire_key_set_key_id_at(ks, 0, buf.as_mut_ptr(), buf.len(), &mut n), sealwire_result::OK);
+        assert_eq!(CStr::from_ptr(buf.as_ptr()), c"orders");
+        assert_eq!(sealwire_key_set_provider_id_at(ks, 1, buf.as_mut_ptr(), buf.len(), &mut n), sealwire_result::OK);
+        assert_eq!(CStr::from_ptr(buf.as_ptr()), c"aws-kms");
+
+        let mut ctx: *mut sealwire_context = ptr::null_mut();
+        assert_eq!(sealwire_context_new(&mut ctx), sealwire_result::OK);
+        let started = std::time::Instant::now();
+        let (mut sealed, mut sealed_len) = (ptr::null_mut(), 0usize);
+        assert_eq!(
+            sealwire_envelope_seal(b"x".as_ptr(), 1, ctx, ks, 1, 65536, &mut sealed, &mut sealed_len),
+            sealwire_result::KMS_UNAVAILABLE
+        );
+        assert!(sealed.is_null());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+        let mut st = sealwire_kms_stats::default();
+        assert_eq!(sealwire_kms_key_stats(key, &mut st), sealwire_result::OK);
+        assert_eq!((st.operations, st.http_requests, st.retries, st.failures), (1, 1, 0, 1), "{st:?}");
+        assert_eq!(sealwire_kms_key_stats(key, ptr::null_mut()), sealwire_result::NULL_POINTER);
+        assert_eq!(sealwire_kms_key_stats(ptr::null(), &mut st), sealwire_result::NULL_POINTER);
+
+        sealwire_key_set_free(ks);
+        sealwire_kms_key_free(key);
+        sealwire_kms_key_free(ptr::null_mut());
+        sealwire_kms_settings_free(ptr::null_mut());
+        sealwire_context_free(ctx);
+    }
+}
+
+/// The data-key cache through the C functions over a keyring: one data key per
+/// `max_messages` seals, shared-key envelopes that open plainly, limits checked.
+#[test]
+fn data_key_cache_through_the_c_functions() {
+    use crate::key_set::sealwire_key_set;
+    // SAFETY (whole test): every pointer passed points at a live local of the right size.
+    unsafe {
+        assert_eq!(sealwire_core::envelope::CacheLimits::default().max_entries(), SEALWIRE_DATA_KEY_CACHE_MAX_ENTRIES);
+        let mut c: *mut sealwire_data_key_cache = ptr::null_mut();
+        for (age, msgs, bytes) in [(0, 1, 1), (86401, 1, 1), (1, 0, 1), (1, (1u64 << 32) + 1, 1), (1, 1, 0)] {
+            assert_eq!(sealwire_data_key_cache_new(age, msgs, bytes, &mut c), sealwire_result::INVALID_PARAMETER);
+            assert!(c.is_null());
+        }
+        assert_eq!(sealwire_data_key_cache_new(86400, 1 << 32, 1, ptr::null_mut()), sealwire_result::NULL_POINTER);
+        assert_eq!(sealwire_data_key_cache_new(60, 5, 1 << 20, &mut c), sealwire_result::OK);
+
+        let mut ring: *mut sealwire_keyring = ptr::null_mut();
+        assert_eq!(sealwire_keyring_new(&mut ring), sealwire_result::OK);
+        let mut v = 0u32;
+        assert_eq!(sealwire_keyring_create_key(ring, c"orders".as_ptr(), &mut v), sealwire_result::OK);
+        let mut ks: *mut sealwire_key_set = ptr::null_mut();
+        assert_eq!(sealwire_key_set_new(&mut ks), sealwire_result::OK);
+        let mut ctx: *mut sealwire_context = ptr::null_mut();
+        assert_eq!(sealwire_context_new(&mut ctx), sealwire_result::OK);
+        let (mut sealed, mut sealed_len) = (ptr::null_mut(), 0usize);
+        assert_eq!(
+            sealwire_data_key_cache_seal(c, b"x".as_ptr(), 1, ctx, ks, 1, 65536, &mut sealed, &mut sealed_len),
+            sealwire_result::INVALID_PARAMETER,
+            "empty key set"
+        );
+        assert_eq!(sealwire_key_set_add_keyring(ks, ring), sealwire_result::OK);
+        assert_eq!(
+            sealwire_data_key_cache_seal(c, b"x".as_ptr(), 1, ctx, ks, 3, 65536, &mut sealed, &mut sealed_len),
+            sealwire_result::INVALID_PARAMETER,
+            "unknown suite"
+        );
+        assert_eq!(
+            sealwire_data_key_cache_seal(ptr::null_mut(), b"x".as_ptr(), 1, ctx, ks, 1, 65536, &mut sealed, &mut sealed_len),
+            sealwire_result::NULL_POINTER
+        );
+        assert!(sealed.is_null());
+        let mut objs = Vec::new();
+        for i in 0..12u8 {
+            assert_eq!(
+                sealwire_data_key_cache_seal(c, [i; 100].as_ptr(), 100, ctx, ks, 1, 65536, &mut sealed, &mut sealed_len),
+                sealwire_result::OK
+            );
+            objs.push(take_bytes(sealed, sealed_len));
+        }
+        let mut st = sealwire_cache_stats::default();
+        assert_eq!(sealwire_data_key_cache_stats(c, &mut st), sealwire_result::OK);
+        assert_eq!((st.hits, st.misses, st.bypassed, st.evicted, st.entries), (9, 3, 0, 2, 1));
+        for (i, o) in objs.iter().enumerate() {
+            let mut h: *mut sealwire_envelope_header = ptr::null_mut();
+            assert_eq!(sealwire_envelope_header_parse(o.as_ptr(), o.len(), &mut h), sealwire_result::OK);
+            let mut shared = false;
+            assert_eq!(sealwire_envelope_header_shares_data_key(h, &mut shared), sealwire_result::OK);
+            assert!(shared);
+            assert_eq!(sealwire_envelope_header_shares_data_key(h, ptr::null_mut()), sealwire_result::NULL_POINTER);
+            sealwire_envelope_header_free(h);
+            let mut out = [0u8; 100];
+            let mut n = 0usize;
+            assert_eq!(sealwire_envelope_open(o.as_ptr(), o.len(), ctx, ks, out.as_mut_ptr(), 100, &mut n), sealwire_result::OK);
+            assert_eq!(out, [i as u8; 100]);
+        }
+        // Plain seals never share.
+        assert_eq!(sealwire_envelope_seal(b"x".as_ptr(), 1, ctx, ks, 1, 65536, &mut sealed, &mut sealed_len), sealwire_result::OK);
+        let plain = take_bytes(sealed, sealed_len);
+        let mut h: *mut sealwire_envelope_header = ptr::null_mut();
+        assert_eq!(sealwire_envelope_header_parse(plain.as_ptr(), plain.len(), &mut h), sealwire_result::OK);
+        let mut shared = true;
+        assert_eq!(sealwire_envelope_header_shares_data_key(h, &mut shared), sealwire_result::OK);
+        assert!(!shared);
+        sealwire_envelope_header_free(h);
+
+        assert_eq!(sealwire_data_key_cache_clear(c), sealwire_result::OK);
+        assert_eq!(sealwire_data_key_cache_clear(ptr::null_mut()), sealwire_result::NULL_POINTER);
+        assert_eq!(sealwire_data_key_cache_stats(c, &mut st), sealwire_result::OK);
+        assert_eq!((st.entries, st.evicted), (0, 3));
+        assert_eq!(sealwire_data_key_cache_stats(ptr::null(), &mut st), sealwire_result::NULL_POINTER);
+        assert_eq!(sealwire_data_key_cache_stats(c, ptr::null_mut()), sealwire_result::NULL_POINTER);
+
+        sealwire_data_key_cache_free(c);
+        sealwire_data_key_cache_free(ptr::null_mut());
+        sealwire_key_set_free(ks);
+        sealwire_keyring_free(ring);
+        sealwire_context_free(ctx);
+    }
+}
+
+/// A key provider written in C may report KMS outcomes: the codes come back unchanged from
+/// seal; unknown codes become SEALWIRE_PROVIDER_FAILED.
+#[test]
+fn callback_providers_report_kms_codes() {
+    use core::ffi::c_void;
+    // The code to return travels in `user_data`.
+    unsafe extern "C" fn wrap(
+        user_data: *mut c_void,
+        _info: *const sealwire_wrap_info,
+        _dek: *const u8,
+        _dek_len: usize,
+        _out: *mut u8,
+        _out_len: usize,
+        _written: *mut usize,
+    ) -> u32 {
+        user_data as usize as u32
+    }
+    unsafe extern "C" fn unwrap(
+        _user_data: *mut c_void,
+        _info: *const sealwire_wrap_info,
+        _version: u32,
+        _wrapped: *const u8,
+        _wrapped_len: usize,
+        _dek_out: *mut u8,
+        _dek_len: usize,
+    ) -> u32 {
+        sealwire_result::PROVIDER_FAILED as u32
+    }
+    use sealwire_result as R;
+    let cases = [
+        (R::KMS_AUTH_FAILED as u32, R::KMS_AUTH_FAILED),
+        (R::KMS_KEY_NOT_FOUND as u32, R::KMS_KEY_NOT_FOUND),
+        (R::KMS_KEY_DISABLED as u32, R::KMS_KEY_DISABLED),
+        (R::KMS_UNAVAILABLE as u32, R::KMS_UNAVAILABLE),
+        (R::KMS_TIMEOUT as u32, R::KMS_TIMEOUT),
+        (R::KMS_THROTTLED as u32, R::KMS_THROTTLED),
+        (R::CONTEXT_MISMATCH as u32, R::CONTEXT_MISMATCH),
+        (R::STORAGE as u32, R::PROVIDER_FAILED),
+        (77_777, R::PROVIDER_FAILED),
+    ];
+    // SAFETY (whole test): every pointer passed points at a live local of the right size.
+    unsafe {
+        let mut ctx: *mut sealwire_context = ptr::null_mut();
+        assert_eq!(sealwire_context_new(&mut ctx), sealwire_result::OK);
+        for (returned, want) in cases {
+            let callbacks = sealwire_kek_callbacks {
+                user_data: returned as usize as *mut c_void,
+                wrap: Some(wrap),
+                unwrap: Some(unwrap),
+                release: None,
+            };
+            let mut ks = ptr::null_mut();
+            assert_eq!(sealwire_key_set_new(&mut ks), sealwire_result::OK);
+            assert_eq!(
+                sealwire_key_set_add_callbacks(ks, c"my-kms".as_ptr(), c"key-1".as_ptr(), 1, &callbacks),
+                sealwire_result::OK
+            );
+            let (mut sealed, mut sealed_len) = (ptr::null_mut(), 0usize);
+            assert_eq!(sealwire_envelope_seal(b"x".as_ptr(), 1, ctx, ks, 1, 65536, &mut sealed, &mut sealed_len), want);
+            assert!(sealed.is_null());
+            sealwire_key_set_free(ks);
+        }
+        sealwire_context_free(ctx);
+    }
+}
