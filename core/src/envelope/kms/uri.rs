@@ -14,7 +14,7 @@
 
 use zeroize::Zeroizing;
 
-use super::{env_first, AwsCredentials, AwsKms, AwsKmsConfig, VaultTransit, VaultTransitConfig};
+use super::{env_first, AwsCredentials, KmsStats, AwsKms, AwsKmsConfig, VaultTransit, VaultTransitConfig};
 use crate::envelope::{DataKey, KeyProvider, WrapContext, WrappedKey};
 use crate::error::{Error, Result};
 
@@ -149,6 +149,15 @@ impl RemoteKey {
                 Ok(Self::Aws(AwsKms::new(c)?))
             }
             _ => Err(Error::InvalidParameter("unknown KMS URI scheme (vault:// or aws-kms://)")),
+        }
+    }
+
+    /// Call counters of the underlying client (KMS operations, HTTP requests, retries,
+    /// failures).
+    pub fn stats(&self) -> KmsStats {
+        match self {
+            Self::Vault(v) => v.stats(),
+            Self::Aws(a) => a.stats(),
         }
     }
 
