@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Cross-language round trip: Python → Node → C → Python over files, with identities exported
-# in one language and imported in another. Needs the Python venv and Node addon built by the
-# binding suites (scripts/test.sh runs those first) and builds the C step itself.
+# Cross-language round trips: identities (Python → Node → C → Python), Noise over pipes,
+# envelopes, and ratchet sessions moving between languages through sealed state. Needs the
+# Python venv and Node addon built by the binding suites (scripts/test.sh runs those first)
+# and builds the C programs itself.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 triple="${CARGO_BUILD_TARGET:-x86_64-unknown-linux-gnu}"
@@ -47,4 +48,12 @@ head -c 2000000 /dev/urandom > "$env_dir/obj5.plain"
 "$cli" seal "$env_dir/obj5.plain" --keyring "$env_dir/ring.swkr" "${ctx[@]}" -o "$env_dir/obj5.swev"
 "$venv/bin/python" "$root/tests/cross/envelope_python.py" last "$env_dir"
 echo "  ok  envelope: sealed and opened across Python, Node, C and the CLI"
-echo "cross-language: 3 passed, 0 failed"
+
+# Ratchet: one conversation whose ends move between Python, Node and C every round, carried
+# only by sealed state (established in Python and continued in Node and C, and the reverse).
+cc -std=c11 -Wall -Wextra -Werror -pedantic -I"$root/include" "$root/tests/cross/ratchet_step.c" \
+   -L"$lib" -Wl,-rpath,"$lib" -lsealwire -lcjson -o "$work/ratchet_step"
+mkdir -p "$work/ratchet"
+"$venv/bin/python" "$root/tests/cross/ratchet_driver.py" "$venv/bin/python" node "$work/ratchet_step" "$work/ratchet"
+echo "  ok  ratchet: sessions continued across Python, Node and C from sealed state"
+echo "cross-language: 4 passed, 0 failed"
