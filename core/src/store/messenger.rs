@@ -171,6 +171,13 @@ impl<S: SessionStore> Messenger<S> {
         self.identity.public()
     }
 
+    /// The private identity, for protocol code inside this crate (relay request signatures
+    /// and mailbox keys). Never handed out.
+    #[allow(dead_code)]
+    pub(crate) fn identity_secret(&self) -> &Identity {
+        &self.identity
+    }
+
     /// Our peer id (Ed25519 public key).
     pub fn peer_id(&self) -> PeerId {
         peer_id(self.identity.public())

@@ -1,0 +1,154 @@
+//! Mailbox routes: open, deposit (anonymous), list, fetch, acknowledge.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use sealwire::relay::{check_sealed_message, hex_array, hex_lower, mailbox_address};
+use serde_json::json;
+
+use super::auth::authenticate;
+use super::http::{body_error, ApiError, AppState};
+use super::storage::{Deposit, Quota};
+
+const MAX_LIST: u32 = 1000;
+const DEFAULT_LIST: u32 = 100;
+
+fn address_of(s: &str) -> Result<[u8; 32], ApiError> {
+    hex_array(s, "address").map_err(|_| ApiError::malformed("the mailbox address must be 64 lower-case hex digits"))
+}
+
+/// A positive decimal integer without sign or leading zeros.
+fn decimal(s: &str, what: &'static str) -> Result<u64, ApiError> {
+    let ok = !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    if !ok {
+        return Err(ApiError::malformed(what));
+    }
+    s.parse().map_err(|_| ApiError::malformed(what))
+}
+
+fn seq_of(s: &str) -> Result<u64, ApiError> {
+    match decimal(s, "the message sequence number must be a positive decimal integer")? {
+        0 => Err(ApiError::malformed("the message sequence number must be a positive decimal integer")),
+        n => Ok(n),
+    }
+}
+
+fn owns(address: [u8; 32]) -> impl FnOnce(&[u8; 32]) -> bool {
+    move |k| mailbox_address(k) == address
+}
+
+pub async fn open(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Path(a) = path.map_err(|_| ApiError::malformed("bad path"))?;
+    let address = address_of(&a)?;
+    let body = body.map_err(body_error)?;
+    authenticate(&state, &method, &uri, &headers, &body, owns(address)).await?;
+    if !body.is_empty() {
+        return Err(ApiError::malformed("opening a mailbox has an empty body"));
+    }
+    let created = state.backend.open_mailbox(address).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(json!({"created": created}))).into_response())
+}
+
+pub async fn deposit(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Path((a, d)) = path.map_err(|_| ApiError::malformed("bad path"))?;
+    let address = address_of(&a)?;
+    let deposit_id: [u8; 32] =
+        hex_array(&d, "deposit id").map_err(|_| ApiError::malformed("the deposit id must be 64 lower-case hex digits"))?;
+    let body = body.map_err(body_error)?;
+    check_sealed_message(&body).map_err(|_| {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed_message", "a deposit must be a sealed mailbox message (SWMM v1)")
+    })?;
+    let quota = Quota { max_messages: state.limits.mailbox_max_messages, max_bytes: state.limits.mailbox_max_bytes };
+    match state.backend.deposit(address, deposit_id, body.to_vec(), quota).await? {
+        Deposit::Stored => Ok((StatusCode::CREATED, Json(json!({"stored": true}))).into_response()),
+        Deposit::Duplicate => Ok(Json(json!({"stored": false})).into_response()),
+        Deposit::UnknownMailbox => Err(ApiError::not_found("no such mailbox")),
+        Deposit::Full => Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "mailbox_full",
+            "the mailbox is over its quota; try again later",
+        )),
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Path(a) = path.map_err(|_| ApiError::malformed("bad path"))?;
+    let address = address_of(&a)?;
+    let (mut after, mut limit) = (None, None);
+    for pair in uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("after", v)) if after.is_none() => after = Some(decimal(v, "after must be a decimal integer")?),
+            Some(("limit", v)) if limit.is_none() => limit = Some(decimal(v, "limit must be a decimal integer")?),
+            _ => return Err(ApiError::malformed("the only query parameters are after and limit, once each")),
+        }
+    }
+    let limit = limit.unwrap_or(u64::from(DEFAULT_LIST));
+    if limit == 0 || limit > u64::from(MAX_LIST) {
+        return Err(ApiError::malformed("limit must be 1..=1000"));
+    }
+    let body = body.map_err(body_error)?;
+    authenticate(&state, &method, &uri, &headers, &body, owns(address)).await?;
+    let Some((rows, more)) = state.backend.list(address, after.unwrap_or(0), limit as u32).await? else {
+        return Err(ApiError::not_found("no such mailbox"));
+    };
+    let messages: Vec<_> = rows.iter().map(|(seq, id)| json!({"seq": seq, "deposit_id": hex_lower(id)})).collect();
+    Ok(Json(json!({"messages": messages, "more": more})).into_response())
+}
+
+pub async fn fetch(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Path((a, s)) = path.map_err(|_| ApiError::malformed("bad path"))?;
+    let address = address_of(&a)?;
+    let seq = seq_of(&s)?;
+    let body = body.map_err(body_error)?;
+    authenticate(&state, &method, &uri, &headers, &body, owns(address)).await?;
+    match state.backend.fetch(address, seq).await? {
+        Some(b) => Ok(([(header::CONTENT_TYPE, "application/octet-stream")], b).into_response()),
+        None => Err(ApiError::not_found("no such message")),
+    }
+}
+
+pub async fn ack(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Path((a, s)) = path.map_err(|_| ApiError::malformed("bad path"))?;
+    let address = address_of(&a)?;
+    let seq = seq_of(&s)?;
+    let body = body.map_err(body_error)?;
+    authenticate(&state, &method, &uri, &headers, &body, owns(address)).await?;
+    let deleted = state.backend.ack(address, seq).await?;
+    Ok(Json(json!({"deleted": deleted})).into_response())
+}
