@@ -112,14 +112,16 @@ impl<S: SessionStore> RelayAgent<S> {
         self.client.publish_bundle(identity, &bundle, Some(&descriptor), reset)
     }
 
-    /// Ask the relay how many one-time prekeys are left; when it says to replenish, top up
-    /// the messenger's prekeys (committed) and publish again. Returns the status after.
+    /// Ask the relay how many one-time prekeys are left; when it says to replenish, add new
+    /// prekeys to the messenger (`Messenger::replenish_directory_prekeys`, committed) and
+    /// publish again. Returns the status after.
     pub fn maintain(&mut self) -> Result<PrekeyStatus> {
         let status = self.client.prekey_status(self.messenger.identity_secret())?;
         if !status.replenish {
             return Ok(status);
         }
-        self.messenger.replenish_prekeys()?;
+        let remaining = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        self.messenger.replenish_directory_prekeys(remaining(status.one_time), remaining(status.kem_one_time))?;
         self.publish()
     }
 

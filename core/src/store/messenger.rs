@@ -223,6 +223,16 @@ impl<S: SessionStore> Messenger<S> {
         self.commit_prekeys(p)
     }
 
+    /// The directory (relay) still holds `remaining_one_time` / `remaining_kem_one_time`
+    /// unclaimed one-time prekeys: add enough new ones to bring it back to the configured
+    /// counts (see [`PrekeyStore::replenish_directory`]) and commit; publish
+    /// [`Messenger::bundle`] again.
+    pub fn replenish_directory_prekeys(&mut self, remaining_one_time: usize, remaining_kem_one_time: usize) -> Result<()> {
+        let mut p = self.take_prekeys()?;
+        p.replenish_directory(&self.identity, remaining_one_time, remaining_kem_one_time)?;
+        self.commit_prekeys(p)
+    }
+
     /// Replace the signed prekey (and last-resort ML-KEM prekey) and commit; publish
     /// [`Messenger::bundle`] again.
     pub fn rotate_signed_prekey(&mut self, now_unix: u64) -> Result<()> {
