@@ -28,6 +28,10 @@ pub struct ReceiveReport {
     /// Deposits that could not be opened or decrypted (anyone may deposit): acknowledged
     /// and dropped.
     pub rejected: usize,
+    /// A relay error that ended the batch early, *after* messages were committed (they are
+    /// in `received`, in order; nothing is lost: an unacknowledged one comes back as a
+    /// duplicate). Without any committed message the error is returned as `Err` instead.
+    pub interrupted: Option<Error>,
 }
 
 /// A [`Messenger`] connected to a relay: its own mailbox, the directory, and the peers'
@@ -181,27 +185,45 @@ impl<S: SessionStore> RelayAgent<S> {
 
     /// Read up to `limit` messages from our mailbox in deposit order: for each, fetch,
     /// open, `Messenger::receive` (which commits), and only then acknowledge it on the
-    /// relay. A store failure stops the loop with the error and acknowledges nothing more.
+    /// relay. Returns the committed messages in order; handle each, then
+    /// `Messenger::ack` it. (After a crash, handle `Messenger::pending_inbox` first: it holds
+    /// what was committed but not yet acknowledged by the application.)
+    ///
+    /// Errors: a relay error before anything was committed is returned as `Err`; after, it
+    /// ends the batch and is reported in [`ReceiveReport::interrupted`] so that the
+    /// committed messages are not lost to the caller. A store failure stops the loop; the
+    /// message it concerned is not acknowledged.
     pub fn receive(&mut self, limit: u32) -> Result<ReceiveReport> {
         let mut report = ReceiveReport::default();
         let page = self.client.list(&self.mailbox, 0, limit)?;
         for entry in page.messages {
-            let sealed = match self.client.fetch(&self.mailbox, entry.seq) {
-                Ok(s) => s,
-                // Acknowledged meanwhile (another reader of the same mailbox).
-                Err(Error::RelayNotFound(_)) => continue,
-                Err(e) => return Err(e),
-            };
-            let outcome = self.mailbox.open(&sealed).and_then(|m| self.messenger.receive(&m));
-            match outcome {
-                Ok(Some(r)) => report.received.push(r),
-                Ok(None) => report.duplicates += 1,
-                Err(e) if is_rejection(e.kind()) => report.rejected += 1,
-                Err(e) => return Err(e),
+            if let Err(e) = self.receive_one(entry.seq, &mut report) {
+                if report.received.is_empty() {
+                    return Err(e);
+                }
+                report.interrupted = Some(e);
+                break;
             }
-            // Committed (or a duplicate / not for us): now it may go.
-            self.client.ack(&self.mailbox, entry.seq)?;
         }
         Ok(report)
+    }
+
+    fn receive_one(&mut self, seq: u64, report: &mut ReceiveReport) -> Result<()> {
+        let sealed = match self.client.fetch(&self.mailbox, seq) {
+            Ok(s) => s,
+            // Acknowledged meanwhile (another reader of the same mailbox).
+            Err(Error::RelayNotFound(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let outcome = self.mailbox.open(&sealed).and_then(|m| self.messenger.receive(&m));
+        match outcome {
+            Ok(Some(r)) => report.received.push(r),
+            Ok(None) => report.duplicates += 1,
+            Err(e) if is_rejection(e.kind()) => report.rejected += 1,
+            Err(e) => return Err(e),
+        }
+        // Committed (or a duplicate / not for us): now it may go.
+        self.client.ack(&self.mailbox, seq)?;
+        Ok(())
     }
 }
