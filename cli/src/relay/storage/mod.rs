@@ -51,6 +51,9 @@ pub struct Quota {
     pub max_bytes: u64,
 }
 
+/// An owner's encoded public identity and, if published, its mailbox descriptor.
+pub type IdentityAndMailbox = (Vec<u8>, Option<Vec<u8>>);
+
 /// A page of a mailbox listing: (seq, deposit id) in increasing seq, and whether more follow.
 pub type Page = (Vec<(u64, [u8; 32])>, bool);
 
@@ -72,7 +75,7 @@ pub trait Backend: Send + Sync + 'static {
     /// Claim one one-time prekey of each kind atomically; `None` without a bundle.
     fn claim(&self, owner: [u8; 32]) -> BoxFut<'_, Option<Claim>>;
     /// `owner`'s encoded identity and mailbox descriptor (if published); `None` without a bundle.
-    fn mailbox_of(&self, owner: [u8; 32]) -> BoxFut<'_, Option<(Vec<u8>, Option<Vec<u8>>)>>;
+    fn mailbox_of(&self, owner: [u8; 32]) -> BoxFut<'_, Option<IdentityAndMailbox>>;
     /// Create a mailbox; `false` if it existed.
     fn open_mailbox(&self, address: [u8; 32]) -> BoxFut<'_, bool>;
     /// Store a message (quota checked in the same transaction).

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sealwire::relay::BundleParts;
 
-use super::{Backend, BoxFut, Claim, Deposit, Page, PrekeyCounts, Quota, StoreError};
+use super::{Backend, BoxFut, Claim, Deposit, IdentityAndMailbox, Page, PrekeyCounts, Quota, StoreError};
 
 const SCHEMA_VERSION: i64 = 1;
 
@@ -248,7 +248,7 @@ impl Backend for SqliteBackend {
         })
     }
 
-    fn mailbox_of(&self, owner: [u8; 32]) -> BoxFut<'_, Option<(Vec<u8>, Option<Vec<u8>>)>> {
+    fn mailbox_of(&self, owner: [u8; 32]) -> BoxFut<'_, Option<IdentityAndMailbox>> {
         self.tx(move |tx| {
             tx.query_row("SELECT identity, mailbox FROM bundles WHERE owner = ?1", [&owner[..]], |r| {
                 Ok((r.get(0)?, r.get(1)?))
