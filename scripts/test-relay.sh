@@ -3,7 +3,10 @@
 # bundle split), the protocol tests and the agent-process tests (two agents never online
 # together; relay SIGKILLed mid-deposit/mid-ack) against real relay processes on 127.0.0.1
 # (each test starts its own on a free port and stops it), and a smoke run of the built
-# binary (start on a free port, health, SIGTERM → clean exit).
+# binary (start on a free port, health, SIGTERM → clean exit) — first with SQLite, then the
+# same tests with PostgreSQL + NATS JetStream (Debian packages, installed if missing,
+# started on 127.0.0.1 by scripts/relay-services.sh and stopped at the end), plus two relay
+# processes sharing them. SEALWIRE_RELAY_SKIP_POSTGRES=1 skips the second half.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-x86_64-unknown-linux-gnu}"
@@ -40,6 +43,22 @@ step "core relay module" cargo test --release -p sealwire --features relay --lib
 step "protocol tests (SQLite)" cargo test --release -p sealwire-cli --test relay_protocol
 step "agent processes and faults (SQLite)" cargo test --release -p sealwire-cli --test relay_agents
 step "smoke: serve, health, SIGTERM" smoke
+
+if [ "${SEALWIRE_RELAY_SKIP_POSTGRES:-0}" != 1 ]; then
+  services="$(mktemp -d /tmp/sealwire-relay-services.XXXXXX)"
+  chmod 755 "$services"
+  trap 'bash scripts/relay-services.sh stop "$services"; rm -rf "$services"' EXIT
+  if env_lines="$(bash scripts/relay-services.sh start "$services")"; then
+    eval "$env_lines"
+    step "protocol tests (PostgreSQL + NATS)" cargo test --release -p sealwire-cli --test relay_protocol
+    step "agent processes and faults (PostgreSQL + NATS)" cargo test --release -p sealwire-cli --test relay_agents
+    step "two relays sharing PostgreSQL and NATS" \
+      cargo test --release -p sealwire-cli --test relay_agents two_relays_sharing_postgres_and_nats -- --ignored
+    unset SEALWIRE_RELAY_TEST_POSTGRES SEALWIRE_RELAY_TEST_NATS
+  else
+    failed=$((failed + 1)); failures+=("start PostgreSQL and NATS")
+  fi
+fi
 
 echo
 for f in "${failures[@]:-}"; do [ -n "$f" ] && echo "FAILED: $f"; done

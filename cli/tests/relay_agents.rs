@@ -234,8 +234,8 @@ fn agents_never_online_together_exchange_messages() {
     run(&a, &url, "send 12", Some(&b));
     // The relay restarts between turns (SIGTERM: graceful).
     relay.stop();
-    relay = Relay::start(&d, &[]);
-    let url = relay.url.clone();
+    relay.start_again();
+    assert_eq!(relay.url, url);
     run(&b, &url, "receive 12", Some(&a));
     run(&b, &url, "send 7", Some(&a));
     run(&a, &url, "receive 7", Some(&b));
@@ -329,4 +329,84 @@ fn relay_killed_mid_deposit_and_mid_ack_loses_and_duplicates_nothing() {
     );
     assert!(relay_kills >= 5, "the relay was killed while the agents ran (seed {seed})");
     assert!(failures + rfailures > 0, "the kills hit requests in flight (seed {seed})");
+}
+
+/// Two relay processes sharing PostgreSQL and NATS JetStream: Alice uses relay 1, Bob relay
+/// 2, never online together; a long-polling reader on relay 2 is woken by a deposit on relay
+/// 1 (NATS); concurrent claims on both relays never share a one-time prekey.
+/// Run by scripts/test-relay.sh with the PostgreSQL and NATS variables set.
+#[test]
+#[ignore = "needs SEALWIRE_RELAY_TEST_POSTGRES and SEALWIRE_RELAY_TEST_NATS (scripts/test-relay.sh)"]
+fn two_relays_sharing_postgres_and_nats() {
+    assert!(postgres_config().is_some() && nats_url().is_some(), "needs PostgreSQL and NATS (scripts/test-relay.sh)");
+    let d = tmpdir("tworelays");
+    let relay1 = Relay::start(&d, &[]);
+    let relay2 = Relay::start_sharing(&d, "relay2", &relay1, &[]);
+    let (a, b) = (d.join("alice"), d.join("bob"));
+    fs::create_dir_all(&a).unwrap();
+    fs::create_dir_all(&b).unwrap();
+    let (u1, u2) = (relay1.url.clone(), relay2.url.clone());
+    run(&a, &u1, "init", None);
+    run(&b, &u2, "init", None);
+    run(&a, &u1, "send 4", Some(&b));
+    run(&b, &u2, "receive 4", Some(&a));
+    run(&b, &u2, "send 3", Some(&a));
+    run(&a, &u1, "receive 3", Some(&b));
+    run(&a, &u1, "send 9", Some(&b));
+    run(&b, &u2, "receive 9", Some(&a));
+    assert_eq!(texts(&b), expected("alice", 9));
+    assert_eq!(texts(&a), expected("bob", 3));
+    assert_eq!(relay1.count("SELECT count(*) FROM messages"), 0);
+
+    // Long poll on relay 2, deposit on relay 1: the NATS notification wakes the reader long
+    // before its 20 s wait ends.
+    let id = Identity::generate().unwrap();
+    let keys = sealwire::relay::MailboxKeys::derive(&id, 0).unwrap();
+    let desc = keys.descriptor(&id);
+    RelayClient::new(&u1).unwrap().open_mailbox(&keys).unwrap();
+    let u2c = u2.clone();
+    let reader = std::thread::spawn(move || {
+        let opts = sealwire::relay::RelayOptions { request_timeout: Duration::from_secs(28), ..Default::default() };
+        let c = RelayClient::with_options(&u2c, opts).unwrap();
+        let start = Instant::now();
+        let page = c.list_wait(&keys, 0, 10, 20).unwrap();
+        (page, start.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    RelayClient::new(&u1).unwrap().deposit(&desc, b"wake up").unwrap();
+    let (page, waited) = reader.join().unwrap();
+    assert_eq!(page.messages.len(), 1, "the long poll returned the deposit");
+    assert!(waited < Duration::from_secs(10), "woken by the notification after {waited:?}, not by the timeout");
+    assert!(waited >= Duration::from_millis(1000), "it did wait for the deposit ({waited:?})");
+
+    // Concurrent claims through both relays: every one-time prekey handed out once.
+    let mut carol = Messenger::create(
+        sealwire::store::MemoryStore::new(),
+        Identity::generate().unwrap(),
+        &KEY,
+        small_options(60, 60),
+        now_unix(),
+    )
+    .unwrap();
+    let carol_id = carol.peer_id();
+    let mut carol_agent = RelayAgent::new(carol, RelayClient::new(&u1).unwrap()).unwrap();
+    carol_agent.publish().unwrap();
+    carol = carol_agent.into_messenger();
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let url = if i % 2 == 0 { u1.clone() } else { u2.clone() };
+            std::thread::spawn(move || {
+                let c = RelayClient::new(&url).unwrap();
+                (0..5).map(|_| c.claim_bundle(&carol_id).unwrap()).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let claims: Vec<_> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let ot: Vec<u32> = claims.iter().flat_map(|c| c.bundle.one_time_prekey_ids()).collect();
+    let kem: Vec<u32> = claims.iter().flat_map(|c| c.bundle.kem_one_time_prekey_ids()).collect();
+    assert_eq!(ot.len(), 60);
+    assert_eq!(ot.iter().collect::<std::collections::BTreeSet<_>>().len(), 60);
+    assert_eq!(kem.iter().collect::<std::collections::BTreeSet<_>>().len(), kem.len());
+    assert_eq!(kem.len(), 60);
+    assert_eq!(carol.one_time_prekey_count().unwrap(), 60);
 }

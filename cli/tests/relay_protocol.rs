@@ -23,7 +23,7 @@ fn health_routes_and_graceful_shutdown() {
     relay.client().health().unwrap();
     let (s, b) = raw(&relay.url, "GET", "/v1/health", &[], b"");
     assert_eq!(s, 200);
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&b).unwrap()["backend"], "sqlite");
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&b).unwrap()["backend"], backend_name());
     let (s, b) = raw(&relay.url, "GET", "/v2/nothing", &[], b"");
     assert_eq!((s, error_code(&b).as_str()), (404, "not_found"));
     let (s, b) = raw(&relay.url, "DELETE", "/v1/health", &[], b"");
@@ -309,7 +309,7 @@ fn oversized_malformed_and_over_quota_requests_are_refused_and_store_nothing() {
     let signed = |method: &str, path: &str, body: &[u8]| {
         signed_headers(&sign_request(RequestSigner::Mailbox(&keys), method, path, body, now_unix()).unwrap())
     };
-    for q in ["?after=01", "?limit=0", "?limit=1001", "?foo=1", "?after=1&after=2", "?limit=-1"] {
+    for q in ["?after=01", "?limit=0", "?limit=1001", "?foo=1", "?after=1&after=2", "?limit=-1", "?wait=31", "?wait=x"] {
         let p = format!("/v1/mailboxes/{addr}/messages{q}");
         expect("GET", &p, &signed("GET", &p, b""), b"", 400, "malformed_request");
     }
@@ -382,7 +382,7 @@ fn logs_carry_no_identities_addresses_ids_or_sizes() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}"));
         for k in v.as_object().unwrap().keys() {
             assert!(
-                ["ts_ms", "level", "event", "method", "route", "status", "ms", "error", "listen", "backend"].contains(&k.as_str()),
+                ["ts_ms", "level", "event", "method", "route", "status", "ms", "error", "listen", "backend", "notifications"].contains(&k.as_str()),
                 "unexpected log field {k}"
             );
         }
@@ -399,4 +399,37 @@ fn logs_carry_no_identities_addresses_ids_or_sizes() {
     }
     assert!(log.contains("\"route\":\"/v1/mailboxes/{address}/messages/{item}\""));
     assert!(log.contains("\"event\":\"stopped\""));
+}
+
+#[test]
+fn long_poll_wakes_on_deposit_and_times_out_empty() {
+    let d = tmpdir("longpoll");
+    let relay = Relay::start(&d, &[]);
+    let id = Identity::generate().unwrap();
+    let keys = MailboxKeys::derive(&id, 0).unwrap();
+    let desc = keys.descriptor(&id);
+    relay.client().open_mailbox(&keys).unwrap();
+    // Nothing deposited: the relay holds the request for the whole wait, then answers empty.
+    let start = std::time::Instant::now();
+    let page = relay.client().list_wait(&keys, 0, 10, 2).unwrap();
+    assert!(page.messages.is_empty());
+    assert!(start.elapsed() >= std::time::Duration::from_secs(2), "{:?}", start.elapsed());
+    // A deposit while the reader waits wakes it at once.
+    let url = relay.url.clone();
+    let id2 = id.duplicate();
+    let reader = std::thread::spawn(move || {
+        let keys = MailboxKeys::derive(&id2, 0).unwrap();
+        let start = std::time::Instant::now();
+        let page = RelayClient::new(&url).unwrap().list_wait(&keys, 0, 10, 12).unwrap();
+        (page, start.elapsed())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    relay.client().deposit(&desc, b"ding").unwrap();
+    let (page, waited) = reader.join().unwrap();
+    assert_eq!(page.messages.len(), 1);
+    assert!(waited < std::time::Duration::from_secs(6), "woken by the deposit, not the timeout: {waited:?}");
+    // A message already waiting: no wait at all.
+    let start = std::time::Instant::now();
+    assert_eq!(relay.client().list_wait(&keys, 0, 10, 12).unwrap().messages.len(), 1);
+    assert!(start.elapsed() < std::time::Duration::from_secs(2));
 }

@@ -12,6 +12,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use super::notify::Notifier;
 use super::storage::{Backend, StoreError};
 use super::{directory, log, mailbox};
 
@@ -32,6 +33,7 @@ pub struct Limits {
 #[derive(Clone)]
 pub struct AppState {
     pub backend: Arc<dyn Backend>,
+    pub notifier: Arc<dyn Notifier>,
     pub limits: Limits,
 }
 
@@ -121,7 +123,9 @@ pub fn router(state: AppState) -> Router {
 
 async fn health(State(s): State<AppState>) -> Response {
     match s.backend.health().await {
-        Ok(()) => Json(json!({"status": "ok", "backend": s.backend.name()})).into_response(),
+        Ok(()) => {
+            Json(json!({"status": "ok", "backend": s.backend.name(), "notifications": s.notifier.name()})).into_response()
+        }
         Err(e) => {
             log::event("error", "store_error", &[("detail", Value::from(e.0))]);
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the relay's store does not answer").into_response()

@@ -9,12 +9,20 @@ use axum::Json;
 use sealwire::relay::{check_sealed_message, hex_array, hex_lower, mailbox_address};
 use serde_json::json;
 
+use std::time::Duration;
+
+use serde_json::Value;
+
 use super::auth::authenticate;
 use super::http::{body_error, ApiError, AppState};
+use super::notify::token;
 use super::storage::{Deposit, Quota};
+use super::log;
 
 const MAX_LIST: u32 = 1000;
 const DEFAULT_LIST: u32 = 100;
+/// Longest long poll, seconds.
+const MAX_WAIT: u64 = 30;
 
 fn address_of(s: &str) -> Result<[u8; 32], ApiError> {
     hex_array(s, "address").map_err(|_| ApiError::malformed("the mailbox address must be 64 lower-case hex digits"))
@@ -75,7 +83,14 @@ pub async fn deposit(
     })?;
     let quota = Quota { max_messages: state.limits.mailbox_max_messages, max_bytes: state.limits.mailbox_max_bytes };
     match state.backend.deposit(address, deposit_id, body.to_vec(), quota).await? {
-        Deposit::Stored => Ok((StatusCode::CREATED, Json(json!({"stored": true}))).into_response()),
+        Deposit::Stored => {
+            // Wake long-polling readers (here and, with NATS, in the other relay processes).
+            // Best effort: the message is stored either way.
+            if let Err(e) = state.notifier.notify(address).await {
+                log::event("error", "notify_error", &[("detail", Value::from(e.0))]);
+            }
+            Ok((StatusCode::CREATED, Json(json!({"stored": true}))).into_response())
+        }
         Deposit::Duplicate => Ok(Json(json!({"stored": false})).into_response()),
         Deposit::UnknownMailbox => Err(ApiError::not_found("no such mailbox")),
         Deposit::Full => Err(ApiError::new(
@@ -96,13 +111,18 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let Path(a) = path.map_err(|_| ApiError::malformed("bad path"))?;
     let address = address_of(&a)?;
-    let (mut after, mut limit) = (None, None);
+    let (mut after, mut limit, mut wait) = (None, None, None);
     for pair in uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
             Some(("after", v)) if after.is_none() => after = Some(decimal(v, "after must be a decimal integer")?),
             Some(("limit", v)) if limit.is_none() => limit = Some(decimal(v, "limit must be a decimal integer")?),
-            _ => return Err(ApiError::malformed("the only query parameters are after and limit, once each")),
+            Some(("wait", v)) if wait.is_none() => wait = Some(decimal(v, "wait must be a decimal integer")?),
+            _ => return Err(ApiError::malformed("the only query parameters are after, limit and wait, once each")),
         }
+    }
+    let wait = wait.unwrap_or(0);
+    if wait > MAX_WAIT || wait >= state.limits.request_timeout.as_secs() {
+        return Err(ApiError::malformed("wait must be 0..=30 seconds and below the request timeout"));
     }
     let limit = limit.unwrap_or(u64::from(DEFAULT_LIST));
     if limit == 0 || limit > u64::from(MAX_LIST) {
@@ -110,9 +130,20 @@ pub async fn list(
     }
     let body = body.map_err(body_error)?;
     authenticate(&state, &method, &uri, &headers, &body, owns(address)).await?;
-    let Some((rows, more)) = state.backend.list(address, after.unwrap_or(0), limit as u32).await? else {
+    // Long poll: register for notifications *before* listing, so a deposit committed in
+    // between still wakes us.
+    let notify = state.notifier.registry().subscribe(token(&address));
+    let notified = notify.notified();
+    tokio::pin!(notified);
+    notified.as_mut().enable();
+    let Some((mut rows, mut more)) = state.backend.list(address, after.unwrap_or(0), limit as u32).await? else {
         return Err(ApiError::not_found("no such mailbox"));
     };
+    if rows.is_empty() && wait > 0 && tokio::time::timeout(Duration::from_secs(wait), notified).await.is_ok() {
+        if let Some((r, m)) = state.backend.list(address, after.unwrap_or(0), limit as u32).await? {
+            (rows, more) = (r, m);
+        }
+    }
     let messages: Vec<_> = rows.iter().map(|(seq, id)| json!({"seq": seq, "deposit_id": hex_lower(id)})).collect();
     Ok(Json(json!({"messages": messages, "more": more})).into_response())
 }

@@ -1,14 +1,16 @@
 //! `sealwire relay`: the prekey directory and offline mailbox server (docs/RELAY.md).
 //!
 //! Modules: `http` (router, limits, timeouts, errors, request log), `auth` (signed
-//! requests), `directory` and `mailbox` (routes), `storage` (backend trait + SQLite),
-//! `log` (JSON lines without identities, addresses or sizes).
+//! requests), `directory` and `mailbox` (routes), `storage` (backend trait, SQLite, and
+//! PostgreSQL with feature `scale-out`), `notify` (long-poll wake-ups, local or NATS
+//! JetStream), `log` (JSON lines without identities, addresses or sizes).
 
 mod auth;
 mod directory;
 mod http;
 mod log;
 mod mailbox;
+mod notify;
 mod storage;
 
 use std::net::SocketAddr;
@@ -21,6 +23,7 @@ use serde_json::Value;
 
 use crate::CliResult;
 use http::{AppState, Limits};
+use notify::{LocalNotifier, Notifier};
 use storage::sqlite::SqliteBackend;
 use storage::Backend;
 
@@ -35,9 +38,23 @@ pub struct ServeArgs {
     /// Address to listen on (port 0: any free port; the bound address is printed).
     #[arg(long, default_value = "127.0.0.1:8790")]
     listen: SocketAddr,
-    /// SQLite database file (created if missing).
+    /// SQLite database file (created if missing). Ignored with --postgres.
     #[arg(long, default_value = "relay.sqlite")]
     db: PathBuf,
+    /// PostgreSQL instead of SQLite, for several relay processes sharing one database
+    /// (libpq-style: "host=127.0.0.1 port=5432 user=relay dbname=relay").
+    #[cfg(feature = "scale-out")]
+    #[arg(long)]
+    postgres: Option<String>,
+    /// PostgreSQL schema holding the relay's tables (created if missing).
+    #[cfg(feature = "scale-out")]
+    #[arg(long, default_value = "sealwire_relay")]
+    postgres_schema: String,
+    /// NATS server with JetStream (e.g. nats://127.0.0.1:4222): delivery notifications
+    /// between relay processes, for long-polling readers (`?wait=`).
+    #[cfg(feature = "scale-out")]
+    #[arg(long)]
+    nats: Option<String>,
     /// Largest body of a bundle publication, bytes.
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
     max_bundle_bytes: usize,
@@ -81,24 +98,57 @@ fn serve(a: ServeArgs) -> CliResult {
         max_skew: a.max_skew,
         replenish_below: a.replenish_below,
     };
-    let backend: Arc<dyn Backend> =
-        Arc::new(SqliteBackend::open(&a.db).map_err(|e| format!("cannot open the relay database: {}", e.0))?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    rt.block_on(run_server(a.listen, backend, limits))
+    rt.block_on(async move {
+        let (backend, notifier) = open_backend(&a).await?;
+        run_server(a.listen, backend, notifier, limits).await
+    })
 }
 
-async fn run_server(listen: SocketAddr, backend: Arc<dyn Backend>, limits: Limits) -> CliResult {
+async fn open_backend(a: &ServeArgs) -> Result<(Arc<dyn Backend>, Arc<dyn Notifier>), String> {
+    let db = |e: storage::StoreError| format!("cannot open the relay database: {}", e.0);
+    #[cfg(feature = "scale-out")]
+    {
+        let backend: Arc<dyn Backend> = match &a.postgres {
+            Some(config) => Arc::new(storage::postgres::PostgresBackend::open(config, &a.postgres_schema).await.map_err(db)?),
+            None => Arc::new(SqliteBackend::open(&a.db).map_err(db)?),
+        };
+        let notifier: Arc<dyn Notifier> = match &a.nats {
+            Some(url) => Arc::new(
+                notify::NatsNotifier::connect(url).await.map_err(|e| format!("cannot set up NATS notifications: {}", e.0))?,
+            ),
+            None => Arc::new(LocalNotifier::default()),
+        };
+        Ok((backend, notifier))
+    }
+    #[cfg(not(feature = "scale-out"))]
+    {
+        let backend: Arc<dyn Backend> = Arc::new(SqliteBackend::open(&a.db).map_err(db)?);
+        Ok((backend, Arc::new(LocalNotifier::default())))
+    }
+}
+
+async fn run_server(
+    listen: SocketAddr,
+    backend: Arc<dyn Backend>,
+    notifier: Arc<dyn Notifier>,
+    limits: Limits,
+) -> CliResult {
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    let state = AppState { backend: Arc::clone(&backend), limits };
+    let state = AppState { backend: Arc::clone(&backend), notifier: Arc::clone(&notifier), limits };
     let purge = tokio::spawn(purge_nonces(Arc::clone(&backend)));
     log::event(
         "info",
         "listening",
-        &[("listen", Value::from(bound.to_string())), ("backend", Value::from(backend.name()))],
+        &[
+            ("listen", Value::from(bound.to_string())),
+            ("backend", Value::from(backend.name())),
+            ("notifications", Value::from(notifier.name())),
+        ],
     );
     // The line scripts wait for (stdout): the bound address.
     println!("listening on http://{bound}");

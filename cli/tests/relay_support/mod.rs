@@ -27,6 +27,25 @@ pub fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
+/// The backend under test: SQLite unless `SEALWIRE_RELAY_TEST_POSTGRES` holds a libpq
+/// configuration (scripts/test-relay.sh starts PostgreSQL and NATS on 127.0.0.1 and runs the
+/// same tests again with it, and with `SEALWIRE_RELAY_TEST_NATS`).
+pub fn postgres_config() -> Option<String> {
+    std::env::var("SEALWIRE_RELAY_TEST_POSTGRES").ok().filter(|s| !s.is_empty())
+}
+
+pub fn nats_url() -> Option<String> {
+    std::env::var("SEALWIRE_RELAY_TEST_NATS").ok().filter(|s| !s.is_empty())
+}
+
+pub fn backend_name() -> &'static str {
+    if postgres_config().is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
 /// One relay server process.
 pub struct Relay {
     child: Option<Child>,
@@ -34,22 +53,62 @@ pub struct Relay {
     pub port: u16,
     pub db: PathBuf,
     pub log: PathBuf,
+    /// PostgreSQL schema (the PostgreSQL backend): one per test, shared by relays started
+    /// with [`Relay::start_sharing`].
+    pub schema: String,
     args: Vec<String>,
 }
 
 impl Relay {
-    /// Start on a free port with database `<dir>/relay.sqlite`, logs to `<dir>/relay.log`.
+    /// Start on a free port with database `<dir>/relay.sqlite` (or a PostgreSQL schema named
+    /// after `dir`), logs to `<dir>/relay.log`.
     pub fn start(dir: &Path, extra: &[&str]) -> Relay {
+        let schema = format!(
+            "t_{}",
+            dir.file_name().unwrap().to_str().unwrap().replace(|c: char| !c.is_ascii_alphanumeric(), "_").to_lowercase()
+        );
+        Self::start_named(dir, "relay", &schema, extra)
+    }
+
+    /// A second relay process on the same PostgreSQL schema (and NATS) as `other`.
+    pub fn start_sharing(dir: &Path, name: &str, other: &Relay, extra: &[&str]) -> Relay {
+        assert!(postgres_config().is_some(), "sharing a database needs the PostgreSQL backend");
+        Self::start_named(dir, name, &other.schema, extra)
+    }
+
+    fn start_named(dir: &Path, name: &str, schema: &str, extra: &[&str]) -> Relay {
+        let mut args: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        if let Some(pg) = postgres_config() {
+            args.extend(["--postgres".to_owned(), pg, "--postgres-schema".to_owned(), schema.to_owned()]);
+        }
+        if let Some(n) = nats_url() {
+            args.extend(["--nats".to_owned(), n]);
+        }
         let mut r = Relay {
             child: None,
             url: String::new(),
             port: 0,
-            db: dir.join("relay.sqlite"),
-            log: dir.join("relay.log"),
-            args: extra.iter().map(|s| (*s).to_owned()).collect(),
+            db: dir.join(format!("{name}.sqlite")),
+            log: dir.join(format!("{name}.log")),
+            schema: schema.to_owned(),
+            args,
         };
+        if postgres_config().is_some() && name == "relay" {
+            r.psql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
         r.spawn();
         r
+    }
+
+    fn psql(&self, sql: &str) -> String {
+        let out = Command::new("psql")
+            .arg(postgres_config().unwrap())
+            .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .env("PGOPTIONS", format!("-c search_path={}", self.schema))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
     }
 
     fn spawn(&mut self) {
@@ -97,6 +156,12 @@ impl Relay {
         self.spawn();
     }
 
+    /// Start again (same port, same database) after [`Relay::stop`].
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "still running");
+        self.spawn();
+    }
+
     /// SIGTERM and check a clean exit (graceful shutdown).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -107,8 +172,11 @@ impl Relay {
         }
     }
 
-    /// Read the relay's database (WAL: concurrent readers are fine).
+    /// Read the relay's database (SQLite in WAL mode: concurrent readers are fine).
     pub fn count(&self, sql: &str) -> i64 {
+        if postgres_config().is_some() {
+            return self.psql(sql).trim().parse().unwrap();
+        }
         let c = rusqlite::Connection::open(&self.db).unwrap();
         c.query_row(sql, [], |r| r.get(0)).unwrap()
     }

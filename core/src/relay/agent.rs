@@ -194,8 +194,14 @@ impl<S: SessionStore> RelayAgent<S> {
     /// committed messages are not lost to the caller. A store failure stops the loop; the
     /// message it concerned is not acknowledged.
     pub fn receive(&mut self, limit: u32) -> Result<ReceiveReport> {
+        self.receive_waiting(limit, 0)
+    }
+
+    /// [`RelayAgent::receive`] that, with an empty mailbox, waits up to `wait_secs` for a
+    /// deposit (a long poll, see [`RelayClient::list_wait`]).
+    pub fn receive_waiting(&mut self, limit: u32, wait_secs: u32) -> Result<ReceiveReport> {
         let mut report = ReceiveReport::default();
-        let page = self.client.list(&self.mailbox, 0, limit)?;
+        let page = self.client.list_wait(&self.mailbox, 0, limit, wait_secs)?;
         for entry in page.messages {
             if let Err(e) = self.receive_one(entry.seq, &mut report) {
                 if report.received.is_empty() {

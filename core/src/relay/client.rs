@@ -278,7 +278,17 @@ impl RelayClient {
 
     /// Up to `limit` (1‥1000) messages after `after` (0: from the start), in deposit order.
     pub fn list(&self, keys: &MailboxKeys, after: u64, limit: u32) -> Result<MailboxPage> {
-        let path = format!("/v1/mailboxes/{}/messages?after={after}&limit={limit}", hex_lower(&keys.address()));
+        self.list_wait(keys, after, limit, 0)
+    }
+
+    /// [`RelayClient::list`], but when no message is waiting the relay holds the request up
+    /// to `wait_secs` (≤ 30, and below the client's request timeout) and answers as soon as
+    /// a deposit for this mailbox commits — on this relay process or, with NATS, on another.
+    pub fn list_wait(&self, keys: &MailboxKeys, after: u64, limit: u32, wait_secs: u32) -> Result<MailboxPage> {
+        let mut path = format!("/v1/mailboxes/{}/messages?after={after}&limit={limit}", hex_lower(&keys.address()));
+        if wait_secs > 0 {
+            path.push_str(&format!("&wait={wait_secs}"));
+        }
         let r = self.request("GET", &path, &[], Auth::Signed(RequestSigner::Mailbox(keys)))?;
         let reply: ListReply = json(&expect(r, &[200])?)?;
         let mut messages = Vec::with_capacity(reply.messages.len());

@@ -1,6 +1,9 @@
-//! The relay's storage backend: one trait, implemented by SQLite (default, one machine).
+//! The relay's storage backend: one trait, implemented by SQLite (default, one machine)
+//! and PostgreSQL (feature `scale-out`: several relay processes).
 //! Every method is one transaction; the HTTP layer has already checked the input.
 
+#[cfg(feature = "scale-out")]
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
@@ -59,7 +62,7 @@ pub type Page = (Vec<(u64, [u8; 32])>, bool);
 
 /// Storage for the directory, the mailboxes and the request-nonce cache.
 pub trait Backend: Send + Sync + 'static {
-    /// `"sqlite"`.
+    /// `"sqlite"` or `"postgres"`.
     fn name(&self) -> &'static str;
     /// A trivial query: is the store answering?
     fn health(&self) -> BoxFut<'_, ()>;
