@@ -6,6 +6,7 @@
 //! JetStream), `log` (JSON lines without identities, addresses or sizes).
 
 mod auth;
+pub mod demo;
 mod directory;
 mod http;
 mod log;
@@ -128,6 +129,78 @@ async fn open_backend(a: &ServeArgs) -> Result<(Arc<dyn Backend>, Arc<dyn Notifi
     {
         let backend: Arc<dyn Backend> = Arc::new(SqliteBackend::open(&a.db).map_err(db)?);
         Ok((backend, Arc::new(LocalNotifier::default())))
+    }
+}
+
+fn default_limits() -> Limits {
+    Limits {
+        max_bundle_bytes: 4 * 1024 * 1024,
+        max_message_bytes: 256 * 1024,
+        max_other_bytes: 1024,
+        mailbox_max_messages: 10_000,
+        mailbox_max_bytes: 64 * 1024 * 1024,
+        request_timeout: Duration::from_secs(30),
+        max_skew: 300,
+        replenish_below: 10,
+    }
+}
+
+/// A relay running inside this process (for `sealwire demo`): SQLite at `db`, listening on
+/// 127.0.0.1 (any free port), logs silenced. Stopped gracefully by [`Embedded::stop`] or on drop.
+pub struct Embedded {
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<CliResult>>,
+}
+
+impl Embedded {
+    pub fn start(db: &std::path::Path) -> CliResult<Self> {
+        log::set_quiet(true);
+        let backend: Arc<dyn Backend> =
+            Arc::new(SqliteBackend::open(db).map_err(|e| format!("cannot open the relay database: {}", e.0))?);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
+        let url = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            rt.block_on(async move {
+                let state = AppState { backend, notifier: Arc::new(LocalNotifier::default()), limits: default_limits() };
+                axum::serve(listener, http::router(state))
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await
+                    .map_err(|e| format!("embedded relay: {e}"))
+            })
+        });
+        Ok(Self { url, stop: Some(tx), thread: Some(thread) })
+    }
+
+    /// Graceful stop: requests in flight finish, the database is closed.
+    pub fn stop(mut self) -> CliResult {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> CliResult {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        match self.thread.take() {
+            Some(t) => t.join().map_err(|_| "embedded relay thread failed".to_owned())?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Embedded {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
     }
 }
 
