@@ -78,11 +78,37 @@ fn bench_relay() {
         }
         let fa = start.elapsed();
         assert_eq!(fetched, MESSAGES);
+        // Again, deposited, then fetched and acknowledged in batches of 100 (RelayAgent's way).
+        std::thread::scope(|s| {
+            for chunk in sealed.chunks(per) {
+                let url = relay.url.clone();
+                s.spawn(move || {
+                    let c = RelayClient::new(&url).unwrap();
+                    for (body, did) in chunk {
+                        assert!(c.deposit_sealed(&address, did, body).unwrap());
+                    }
+                });
+            }
+        });
+        let start = Instant::now();
+        let mut batched = 0;
+        loop {
+            let (batch, _) = c.fetch_batch(&keys, 0, 100, 0).unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            let seqs: Vec<u64> = batch.iter().map(|(e, _)| e.seq).collect();
+            assert_eq!(c.ack_many(&keys, &seqs).unwrap(), seqs.len() as u64);
+            batched += batch.len();
+        }
+        let fb = start.elapsed();
+        assert_eq!(batched, MESSAGES);
         println!(
-            "[{backend}] {MESSAGES} x 1 KiB: deposits {:.0}/s ({threads} client thread{}), fetch+ack {:.0}/s (1 reader, signed requests)",
+            "[{backend}] {MESSAGES} x 1 KiB: deposits {:.0}/s ({threads} client thread{}), fetch+ack one by one {:.0}/s, in batches of 100 {:.0}/s",
             MESSAGES as f64 / dep.as_secs_f64(),
             if threads == 1 { "" } else { "s" },
             fetched as f64 / fa.as_secs_f64(),
+            batched as f64 / fb.as_secs_f64(),
         );
     }
 

@@ -159,6 +159,21 @@ fn mailbox_keeps_deposit_order_dedupes_and_deletes_on_ack() {
     assert_eq!(relay.count("SELECT messages FROM mailboxes"), 10);
     // Acknowledged messages are gone from the database.
     assert_eq!(relay.count("SELECT count(*) FROM messages"), 10);
+    // Batches: bodies with the listing, in order; several acknowledged in one request.
+    let (batch, more) = c.fetch_batch(&keys, 0, 4, 0).unwrap();
+    assert!(more);
+    assert_eq!(batch.iter().map(|(e, _)| *e).collect::<Vec<_>>(), page.messages[10..14].to_vec());
+    for (i, (_, body)) in batch.iter().enumerate() {
+        assert_eq!(keys.open(body).unwrap(), format!("message {}", 10 + i).as_bytes());
+    }
+    let seqs: Vec<u64> = batch.iter().map(|(e, _)| e.seq).collect();
+    assert_eq!(c.ack_many(&keys, &seqs).unwrap(), 4);
+    assert_eq!(c.ack_many(&keys, &[seqs[0], page.messages[14].seq]).unwrap(), 1, "only the one still there counts");
+    let (batch, more) = c.fetch_batch(&keys, 0, 100, 0).unwrap();
+    assert!(!more);
+    assert_eq!(batch.len(), 5);
+    assert_eq!(relay.count("SELECT messages FROM mailboxes"), 5);
+    assert_eq!(relay.count("SELECT bytes FROM mailboxes"), relay.count("SELECT sum(length(body)) FROM messages"));
 }
 
 #[test]
@@ -204,6 +219,12 @@ fn bad_signatures_replays_stale_timestamps_and_foreign_mailboxes_are_refused_and
     let ack_path = format!("/v1/mailboxes/{}/messages/1", hex_lower(&a_keys.address()));
     let foreign = sign_request(RequestSigner::Mailbox(&m_keys), "DELETE", &ack_path, b"", now_unix()).unwrap();
     expect(&relay, "DELETE", &ack_path, &signed_headers(&foreign), b"", 403, "forbidden");
+    let batch_ack = format!("/v1/mailboxes/{}/ack", hex_lower(&a_keys.address()));
+    let foreign = sign_request(RequestSigner::Mailbox(&m_keys), "POST", &batch_ack, b"{\"seqs\":[1]}", now_unix()).unwrap();
+    expect(&relay, "POST", &batch_ack, &signed_headers(&foreign), b"{\"seqs\":[1]}", 403, "forbidden");
+    let bodies_path = format!("{list_path}&bodies=1");
+    let foreign = sign_request(RequestSigner::Mailbox(&m_keys), "GET", &bodies_path, b"", now_unix()).unwrap();
+    expect(&relay, "GET", &bodies_path, &signed_headers(&foreign), b"", 403, "forbidden");
     let status_path = format!("/v1/bundles/{}/status", hex_lower(&alice.messenger().peer_id()));
     let foreign = sign_request(RequestSigner::Identity(&mallory), "GET", &status_path, b"", now_unix()).unwrap();
     expect(&relay, "GET", &status_path, &signed_headers(&foreign), b"", 403, "forbidden");
@@ -309,10 +330,16 @@ fn oversized_malformed_and_over_quota_requests_are_refused_and_store_nothing() {
     let signed = |method: &str, path: &str, body: &[u8]| {
         signed_headers(&sign_request(RequestSigner::Mailbox(&keys), method, path, body, now_unix()).unwrap())
     };
-    for q in ["?after=01", "?limit=0", "?limit=1001", "?foo=1", "?after=1&after=2", "?limit=-1", "?wait=31", "?wait=x"] {
+    for q in ["?after=01", "?limit=0", "?limit=1001", "?foo=1", "?after=1&after=2", "?limit=-1", "?wait=31", "?wait=x", "?bodies=2", "?bodies=1&bodies=1"] {
         let p = format!("/v1/mailboxes/{addr}/messages{q}");
         expect("GET", &p, &signed("GET", &p, b""), b"", 400, "malformed_request");
     }
+    let ackp = format!("/v1/mailboxes/{addr}/ack");
+    for body in [&b"{}"[..], b"{\"seqs\":[]}", b"{\"seqs\":[0]}", b"{\"seqs\":[1],\"x\":1}", b"[1]"] {
+        expect("POST", &ackp, &signed("POST", &ackp, body), body, 400, "malformed_request");
+    }
+    let many = format!("{{\"seqs\":[{}]}}", vec!["1"; 1001].join(","));
+    expect("POST", &ackp, &signed("POST", &ackp, many.as_bytes()), many.as_bytes(), 400, "malformed_request");
     for seq in ["0", "01", "x", "18446744073709551616"] {
         let p = format!("/v1/mailboxes/{addr}/messages/{seq}");
         expect("GET", &p, &signed("GET", &p, b""), b"", 400, "malformed_request");

@@ -104,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/bundles/{owner}/mailbox", get(directory::mailbox_of))
         .route("/v1/mailboxes/{address}", put(mailbox::open))
         .route("/v1/mailboxes/{address}/messages", get(mailbox::list))
+        .route("/v1/mailboxes/{address}/ack", post(mailbox::ack_many).layer(DefaultBodyLimit::max(32 * 1024)))
         .route(
             "/v1/mailboxes/{address}/messages/{item}",
             put(mailbox::deposit)

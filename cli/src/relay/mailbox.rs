@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use base64::Engine as _;
 use sealwire::relay::{check_sealed_message, hex_array, hex_lower, mailbox_address};
 use serde_json::json;
 
@@ -21,6 +22,15 @@ use super::log;
 
 const MAX_LIST: u32 = 1000;
 const DEFAULT_LIST: u32 = 100;
+/// Most body bytes in one `bodies=1` listing (at least one message is always included).
+const MAX_LIST_BODY_BYTES: u64 = 4 * 1024 * 1024;
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckBody {
+    seqs: Vec<u64>,
+}
 /// Longest long poll, seconds.
 const MAX_WAIT: u64 = 30;
 
@@ -111,13 +121,20 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let Path(a) = path.map_err(|_| ApiError::malformed("bad path"))?;
     let address = address_of(&a)?;
-    let (mut after, mut limit, mut wait) = (None, None, None);
+    let (mut after, mut limit, mut wait, mut bodies) = (None, None, None, None);
     for pair in uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
             Some(("after", v)) if after.is_none() => after = Some(decimal(v, "after must be a decimal integer")?),
             Some(("limit", v)) if limit.is_none() => limit = Some(decimal(v, "limit must be a decimal integer")?),
             Some(("wait", v)) if wait.is_none() => wait = Some(decimal(v, "wait must be a decimal integer")?),
-            _ => return Err(ApiError::malformed("the only query parameters are after, limit and wait, once each")),
+            Some(("bodies", v)) if bodies.is_none() => {
+                bodies = Some(match v {
+                    "0" => false,
+                    "1" => true,
+                    _ => return Err(ApiError::malformed("bodies must be 0 or 1")),
+                })
+            }
+            _ => return Err(ApiError::malformed("the only query parameters are after, limit, wait and bodies, once each")),
         }
     }
     let wait = wait.unwrap_or(0);
@@ -136,15 +153,22 @@ pub async fn list(
     let notified = notify.notified();
     tokio::pin!(notified);
     notified.as_mut().enable();
-    let Some((mut rows, mut more)) = state.backend.list(address, after.unwrap_or(0), limit as u32).await? else {
+    let bodies = bodies.unwrap_or(false).then_some(MAX_LIST_BODY_BYTES);
+    let Some((mut rows, mut more)) = state.backend.list(address, after.unwrap_or(0), limit as u32, bodies).await? else {
         return Err(ApiError::not_found("no such mailbox"));
     };
     if rows.is_empty() && wait > 0 && tokio::time::timeout(Duration::from_secs(wait), notified).await.is_ok() {
-        if let Some((r, m)) = state.backend.list(address, after.unwrap_or(0), limit as u32).await? {
+        if let Some((r, m)) = state.backend.list(address, after.unwrap_or(0), limit as u32, bodies).await? {
             (rows, more) = (r, m);
         }
     }
-    let messages: Vec<_> = rows.iter().map(|(seq, id)| json!({"seq": seq, "deposit_id": hex_lower(id)})).collect();
+    let messages: Vec<_> = rows
+        .iter()
+        .map(|m| match &m.body {
+            Some(b) => json!({"seq": m.seq, "deposit_id": hex_lower(&m.deposit_id), "body": B64.encode(b)}),
+            None => json!({"seq": m.seq, "deposit_id": hex_lower(&m.deposit_id)}),
+        })
+        .collect();
     Ok(Json(json!({"messages": messages, "more": more})).into_response())
 }
 
@@ -181,5 +205,27 @@ pub async fn ack(
     let body = body.map_err(body_error)?;
     authenticate(&state, &method, &uri, &headers, &body, owns(address)).await?;
     let deleted = state.backend.ack(address, seq).await?;
+    Ok(Json(json!({"deleted": deleted})).into_response())
+}
+
+/// `POST /v1/mailboxes/{address}/ack` with `{"seqs": [..]}` (1..=1000 positive numbers): delete
+/// several messages in one transaction.
+pub async fn ack_many(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Path(a) = path.map_err(|_| ApiError::malformed("bad path"))?;
+    let address = address_of(&a)?;
+    let body = body.map_err(body_error)?;
+    authenticate(&state, &method, &uri, &headers, &body, owns(address)).await?;
+    let req: AckBody = serde_json::from_slice(&body).map_err(|_| ApiError::malformed("the body must be {\"seqs\": [..]}"))?;
+    if req.seqs.is_empty() || req.seqs.len() > MAX_LIST as usize || req.seqs.contains(&0) {
+        return Err(ApiError::malformed("seqs must hold 1..=1000 positive sequence numbers"));
+    }
+    let deleted = state.backend.ack_many(address, req.seqs).await?;
     Ok(Json(json!({"deleted": deleted})).into_response())
 }

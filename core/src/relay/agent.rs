@@ -201,35 +201,37 @@ impl<S: SessionStore> RelayAgent<S> {
     /// deposit (a long poll, see [`RelayClient::list_wait`]).
     pub fn receive_waiting(&mut self, limit: u32, wait_secs: u32) -> Result<ReceiveReport> {
         let mut report = ReceiveReport::default();
-        let page = self.client.list_wait(&self.mailbox, 0, limit, wait_secs)?;
-        for entry in page.messages {
-            if let Err(e) = self.receive_one(entry.seq, &mut report) {
-                if report.received.is_empty() {
-                    return Err(e);
+        // One request for the batch (bodies included), one to acknowledge it.
+        let (batch, _more) = self.client.fetch_batch(&self.mailbox, 0, limit, wait_secs)?;
+        let mut done = Vec::with_capacity(batch.len());
+        let mut failure = None;
+        for (entry, sealed) in batch {
+            let outcome = self.mailbox.open(&sealed).and_then(|m| self.messenger.receive(&m));
+            match outcome {
+                Ok(Some(r)) => report.received.push(r),
+                Ok(None) => report.duplicates += 1,
+                Err(e) if is_rejection(e.kind()) => report.rejected += 1,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
                 }
-                report.interrupted = Some(e);
-                break;
+            }
+            // Committed (or a duplicate / not for us): it may go.
+            done.push(entry.seq);
+        }
+        if !done.is_empty() {
+            if let Err(e) = self.client.ack_many(&self.mailbox, &done) {
+                // Not acknowledged: they come back and are recognized as duplicates.
+                failure.get_or_insert(e);
             }
         }
-        Ok(report)
-    }
-
-    fn receive_one(&mut self, seq: u64, report: &mut ReceiveReport) -> Result<()> {
-        let sealed = match self.client.fetch(&self.mailbox, seq) {
-            Ok(s) => s,
-            // Acknowledged meanwhile (another reader of the same mailbox).
-            Err(Error::RelayNotFound(_)) => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        let outcome = self.mailbox.open(&sealed).and_then(|m| self.messenger.receive(&m));
-        match outcome {
-            Ok(Some(r)) => report.received.push(r),
-            Ok(None) => report.duplicates += 1,
-            Err(e) if is_rejection(e.kind()) => report.rejected += 1,
-            Err(e) => return Err(e),
+        match failure {
+            Some(e) if report.received.is_empty() => Err(e),
+            Some(e) => {
+                report.interrupted = Some(e);
+                Ok(report)
+            }
+            None => Ok(report),
         }
-        // Committed (or a duplicate / not for us): now it may go.
-        self.client.ack(&self.mailbox, seq)?;
-        Ok(())
     }
 }

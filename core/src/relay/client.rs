@@ -116,6 +116,13 @@ struct ListReply {
 struct ListEntry {
     seq: u64,
     deposit_id: String,
+    #[serde(default)]
+    body: Option<String>,
+}
+
+#[derive(Serialize)]
+struct AckBody<'a> {
+    seqs: &'a [u64],
 }
 
 #[derive(Deserialize)]
@@ -131,6 +138,11 @@ struct Stored {
 #[derive(Deserialize)]
 struct Deleted {
     deleted: bool,
+}
+
+#[derive(Deserialize)]
+struct Deleted2 {
+    deleted: u64,
 }
 
 #[derive(Deserialize)]
@@ -298,6 +310,40 @@ impl RelayClient {
         Ok(MailboxPage { messages, more: reply.more })
     }
 
+    /// Up to `limit` messages after `after` *with their sealed bodies*, in deposit order, in
+    /// one request (the relay stops at about 4 MiB of bodies; `more` says whether anything
+    /// is left). `wait_secs` as in [`RelayClient::list_wait`].
+    pub fn fetch_batch(
+        &self,
+        keys: &MailboxKeys,
+        after: u64,
+        limit: u32,
+        wait_secs: u32,
+    ) -> Result<(Vec<(MailboxEntry, Vec<u8>)>, bool)> {
+        let mut path = format!("/v1/mailboxes/{}/messages?after={after}&limit={limit}&bodies=1", hex_lower(&keys.address()));
+        if wait_secs > 0 {
+            path.push_str(&format!("&wait={wait_secs}"));
+        }
+        let r = self.request("GET", &path, &[], Auth::Signed(RequestSigner::Mailbox(keys)))?;
+        let reply: ListReply = json(&expect(r, &[200])?)?;
+        let mut out = Vec::with_capacity(reply.messages.len());
+        for m in reply.messages {
+            let entry = MailboxEntry { seq: m.seq, deposit_id: hex_array(&m.deposit_id, "relay deposit id")? };
+            let body = b64(m.body.as_deref().ok_or(Error::Malformed("relay response: message without body"))?)?;
+            out.push((entry, body));
+        }
+        Ok((out, reply.more))
+    }
+
+    /// Acknowledge (delete) several messages in one request (1‥1000); returns how many
+    /// were still there.
+    pub fn ack_many(&self, keys: &MailboxKeys, seqs: &[u64]) -> Result<u64> {
+        let body = serde_json::to_vec(&AckBody { seqs }).map_err(|_| Error::InvalidParameter("relay request encoding"))?;
+        let path = format!("/v1/mailboxes/{}/ack", hex_lower(&keys.address()));
+        let r = self.request("POST", &path, &body, Auth::Signed(RequestSigner::Mailbox(keys)))?;
+        Ok(json::<Deleted2>(&expect(r, &[200])?)?.deleted)
+    }
+
     /// The sealed message `seq` (open it with [`MailboxKeys::open`]).
     pub fn fetch(&self, keys: &MailboxKeys, seq: u64) -> Result<Vec<u8>> {
         let path = format!("/v1/mailboxes/{}/messages/{seq}", hex_lower(&keys.address()));
@@ -352,7 +398,14 @@ impl RelayClient {
             built.body(()).map(|r| self.agent.run(r))
         } else {
             built
-                .header("Content-Type", if path.starts_with("/v1/bundles") && method == "PUT" { "application/json" } else { "application/octet-stream" })
+                .header(
+                    "Content-Type",
+                    if (path.starts_with("/v1/bundles") && method == "PUT") || path.ends_with("/ack") {
+                        "application/json"
+                    } else {
+                        "application/octet-stream"
+                    },
+                )
                 .body(body)
                 .map(|r| self.agent.run(r))
         };

@@ -57,8 +57,40 @@ pub struct Quota {
 /// An owner's encoded public identity and, if published, its mailbox descriptor.
 pub type IdentityAndMailbox = (Vec<u8>, Option<Vec<u8>>);
 
-/// A page of a mailbox listing: (seq, deposit id) in increasing seq, and whether more follow.
-pub type Page = (Vec<(u64, [u8; 32])>, bool);
+/// One listed message; `body` only when asked for.
+#[derive(Debug)]
+pub struct Listed {
+    pub seq: u64,
+    pub deposit_id: [u8; 32],
+    pub body: Option<Vec<u8>>,
+}
+
+/// A page of a mailbox listing in increasing seq, and whether more follow.
+pub type Page = (Vec<Listed>, bool);
+
+/// Cut a listing (fetched with one extra row) to `limit` messages and, with bodies, to at
+/// most `max` body bytes (at least one message); `more` tells whether anything was left.
+pub fn page(mut rows: Vec<Listed>, limit: u32, bodies: Option<u64>) -> Page {
+    let mut more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    if let Some(max) = bodies {
+        let mut total = 0u64;
+        let mut keep = 0;
+        for r in &rows {
+            let len = r.body.as_ref().map_or(0, |b| b.len() as u64);
+            if keep > 0 && total + len > max {
+                break;
+            }
+            total += len;
+            keep += 1;
+        }
+        if keep < rows.len() {
+            rows.truncate(keep);
+            more = true;
+        }
+    }
+    (rows, more)
+}
 
 /// Storage for the directory, the mailboxes and the request-nonce cache.
 pub trait Backend: Send + Sync + 'static {
@@ -83,10 +115,14 @@ pub trait Backend: Send + Sync + 'static {
     fn open_mailbox(&self, address: [u8; 32]) -> BoxFut<'_, bool>;
     /// Store a message (quota checked in the same transaction).
     fn deposit(&self, address: [u8; 32], deposit_id: [u8; 32], body: Vec<u8>, quota: Quota) -> BoxFut<'_, Deposit>;
-    /// Messages after `after`, at most `limit`; `None` for an unknown mailbox.
-    fn list(&self, address: [u8; 32], after: u64, limit: u32) -> BoxFut<'_, Option<Page>>;
+    /// Messages after `after`, at most `limit`; with `bodies = Some(max)` their bodies too,
+    /// stopping before the total would exceed `max` bytes (but at least one message).
+    /// `None` for an unknown mailbox.
+    fn list(&self, address: [u8; 32], after: u64, limit: u32, bodies: Option<u64>) -> BoxFut<'_, Option<Page>>;
     /// One message's body.
     fn fetch(&self, address: [u8; 32], seq: u64) -> BoxFut<'_, Option<Vec<u8>>>;
     /// Delete one message; `false` if it was not there.
     fn ack(&self, address: [u8; 32], seq: u64) -> BoxFut<'_, bool>;
+    /// Delete several messages in one transaction; returns how many were there.
+    fn ack_many(&self, address: [u8; 32], seqs: Vec<u64>) -> BoxFut<'_, u64>;
 }

@@ -17,7 +17,7 @@ use sealwire::relay::BundleParts;
 use tokio::sync::Semaphore;
 use tokio_postgres::{Client, NoTls, Transaction};
 
-use super::{Backend, BoxFut, Claim, Deposit, IdentityAndMailbox, Page, PrekeyCounts, Quota, StoreError};
+use super::{Backend, BoxFut, Claim, Deposit, IdentityAndMailbox, Listed, Page, PrekeyCounts, Quota, StoreError};
 
 const POOL_SIZE: usize = 8;
 
@@ -360,7 +360,7 @@ impl Backend for PostgresBackend {
         .await)
     }
 
-    fn list(&self, address: [u8; 32], after: u64, limit: u32) -> BoxFut<'_, Option<Page>> {
+    fn list(&self, address: [u8; 32], after: u64, limit: u32, bodies: Option<u64>) -> BoxFut<'_, Option<Page>> {
         with_tx!(self, |tx| async {
             let a = &address[..];
             if tx.query_opt("SELECT 1 FROM mailboxes WHERE address = $1", &[&a]).await?.is_none() {
@@ -368,8 +368,9 @@ impl Backend for PostgresBackend {
             }
             let rows = tx
                 .query(
-                    "SELECT seq, deposit_id FROM messages WHERE address = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-                    &[&a, &to_i64(after), &(i64::from(limit) + 1)],
+                    "SELECT seq, deposit_id, CASE WHEN $4 THEN body END FROM messages
+                     WHERE address = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                    &[&a, &to_i64(after), &(i64::from(limit) + 1), &bodies.is_some()],
                 )
                 .await?;
             let mut out = Vec::with_capacity(rows.len());
@@ -380,11 +381,9 @@ impl Backend for PostgresBackend {
                 if id.len() == 32 {
                     d.copy_from_slice(&id);
                 }
-                out.push((to_u64(seq), d));
+                out.push(Listed { seq: to_u64(seq), deposit_id: d, body: r.get(2) });
             }
-            let more = out.len() > limit as usize;
-            out.truncate(limit as usize);
-            Ok(Some((out, more)))
+            Ok(Some(super::page(out, limit, bodies)))
         }
         .await)
     }
@@ -394,6 +393,30 @@ impl Backend for PostgresBackend {
             .query_opt("SELECT body FROM messages WHERE address = $1 AND seq = $2", &[&&address[..], &to_i64(seq)])
             .await
             .map(|r| r.map(|r| r.get(0))))
+    }
+
+    fn ack_many(&self, address: [u8; 32], seqs: Vec<u64>) -> BoxFut<'_, u64> {
+        with_tx!(self, |tx| async {
+            let a = &address[..];
+            let seqs: Vec<i64> = seqs.into_iter().map(to_i64).collect();
+            let row = tx
+                .query_one(
+                    "WITH d AS (DELETE FROM messages WHERE address = $1 AND seq = ANY($2) RETURNING length(body)::BIGINT AS len)
+                     SELECT count(*)::BIGINT, coalesce(sum(len), 0)::BIGINT FROM d",
+                    &[&a, &seqs],
+                )
+                .await?;
+            let (n, bytes): (i64, i64) = (row.get(0), row.get(1));
+            if n > 0 {
+                tx.execute(
+                    "UPDATE mailboxes SET messages = messages - $2, bytes = bytes - $3 WHERE address = $1",
+                    &[&a, &n, &bytes],
+                )
+                .await?;
+            }
+            Ok(to_u64(n))
+        }
+        .await)
     }
 
     fn ack(&self, address: [u8; 32], seq: u64) -> BoxFut<'_, bool> {

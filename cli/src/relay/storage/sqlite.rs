@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sealwire::relay::BundleParts;
 
-use super::{Backend, BoxFut, Claim, Deposit, IdentityAndMailbox, Page, PrekeyCounts, Quota, StoreError};
+use super::{Backend, BoxFut, Claim, Deposit, IdentityAndMailbox, Listed, Page, PrekeyCounts, Quota, StoreError};
 
 const SCHEMA_VERSION: i64 = 1;
 
@@ -301,7 +301,7 @@ impl Backend for SqliteBackend {
         })
     }
 
-    fn list(&self, address: [u8; 32], after: u64, limit: u32) -> BoxFut<'_, Option<Page>> {
+    fn list(&self, address: [u8; 32], after: u64, limit: u32, bodies: Option<u64>) -> BoxFut<'_, Option<Page>> {
         self.tx(move |tx| {
             let exists: Option<i64> = tx
                 .query_row("SELECT 1 FROM mailboxes WHERE address = ?1", [&address[..]], |r| r.get(0))
@@ -310,23 +310,22 @@ impl Backend for SqliteBackend {
                 return Ok(None);
             }
             let mut st = tx.prepare(
-                "SELECT seq, deposit_id FROM messages WHERE address = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                "SELECT seq, deposit_id, CASE WHEN ?4 THEN body END FROM messages
+                 WHERE address = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
-            let rows = st.query_map(params![&address[..], to_i64(after), i64::from(limit) + 1], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            let rows = st.query_map(params![&address[..], to_i64(after), i64::from(limit) + 1, bodies.is_some()], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Option<Vec<u8>>>(2)?))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (seq, id) = row?;
+                let (seq, id, body) = row?;
                 let mut d = [0u8; 32];
                 if id.len() == 32 {
                     d.copy_from_slice(&id);
                 }
-                out.push((to_u64(seq), d));
+                out.push(Listed { seq: to_u64(seq), deposit_id: d, body });
             }
-            let more = out.len() > limit as usize;
-            out.truncate(limit as usize);
-            Ok(Some((out, more)))
+            Ok(Some(super::page(out, limit, bodies)))
         })
     }
 
@@ -338,6 +337,32 @@ impl Backend for SqliteBackend {
                 |r| r.get(0),
             )
             .optional()
+        })
+    }
+
+    fn ack_many(&self, address: [u8; 32], seqs: Vec<u64>) -> BoxFut<'_, u64> {
+        self.tx(move |tx| {
+            let (mut n, mut bytes) = (0i64, 0i64);
+            for seq in seqs {
+                let len: Option<i64> = tx
+                    .query_row(
+                        "DELETE FROM messages WHERE address = ?1 AND seq = ?2 RETURNING length(body)",
+                        params![&address[..], to_i64(seq)],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(len) = len {
+                    n += 1;
+                    bytes += len;
+                }
+            }
+            if n > 0 {
+                tx.execute(
+                    "UPDATE mailboxes SET messages = messages - ?2, bytes = bytes - ?3 WHERE address = ?1",
+                    params![&address[..], n, bytes],
+                )?;
+            }
+            Ok(to_u64(n))
         })
     }
 
