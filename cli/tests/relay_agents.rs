@@ -346,7 +346,7 @@ fn relay_killed_mid_deposit_and_mid_ack_loses_and_duplicates_nothing() {
          receiver transport failures {rfailures}, duplicates dropped {}",
         read_counter(&b, "duplicates")
     );
-    assert!(relay_kills >= 5, "the relay was killed while the agents ran (seed {seed})");
+    assert!(relay_kills >= 4, "the relay was killed while the agents ran (seed {seed})");
     assert!(failures + rfailures > 0, "the kills hit requests in flight (seed {seed})");
 }
 

@@ -76,6 +76,9 @@ pub struct MailboxEntry {
     pub deposit_id: [u8; 32],
 }
 
+/// Messages with their sealed bodies, in deposit order ([`RelayClient::fetch_batch`]).
+pub type SealedBatch = Vec<(MailboxEntry, Vec<u8>)>;
+
 /// One page of a mailbox listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxPage {
@@ -319,7 +322,7 @@ impl RelayClient {
         after: u64,
         limit: u32,
         wait_secs: u32,
-    ) -> Result<(Vec<(MailboxEntry, Vec<u8>)>, bool)> {
+    ) -> Result<(SealedBatch, bool)> {
         let mut path = format!("/v1/mailboxes/{}/messages?after={after}&limit={limit}&bodies=1", hex_lower(&keys.address()));
         if wait_secs > 0 {
             path.push_str(&format!("&wait={wait_secs}"));

@@ -29,7 +29,7 @@ mod tests;
 #[cfg(feature = "relay")]
 pub use agent::{ReceiveReport, RelayAgent};
 #[cfg(feature = "relay")]
-pub use client::{ClaimedBundle, MailboxEntry, MailboxPage, PrekeyStatus, RelayClient, RelayOptions};
+pub use client::{ClaimedBundle, MailboxEntry, MailboxPage, PrekeyStatus, RelayClient, RelayOptions, SealedBatch};
 pub use directory::BundleParts;
 pub use mailbox::{
     check_sealed_message, deposit_id, mailbox_address, MailboxAddress, MailboxDescriptor, MailboxKeys, DESCRIPTOR_LEN,
