@@ -354,7 +354,8 @@ fn async_steps(alice: &Identity, bob: &Identity) -> CliResult {
     let mut a = alice_sends_offline(&mut w, alice, bob, &bundle)?;
     let mut b = bob_reads_and_replies(&mut w, &mut a, alice)?;
     crash_and_resend(&mut w, a, &mut b)?;
-    stale_snapshot(&mut w, b)
+    stale_snapshot(&mut w, b)?;
+    crate::relay::demo::steps(&w.dir.0, alice, bob)
 }
 
 fn bob_publishes(w: &mut World, bob: &Identity) -> CliResult<Vec<u8>> {

@@ -13,6 +13,7 @@ mod keyring;
 mod kms;
 mod output;
 mod passphrase;
+mod relay;
 mod rewrap;
 mod secrets;
 
@@ -89,6 +90,11 @@ enum Command {
     Rewrap(rewrap::RewrapArgs),
     /// Run the end-to-end demonstration on embedded defaults (no files, no network).
     Demo,
+    /// Prekey directory and offline mailbox server (docs/RELAY.md).
+    Relay {
+        #[command(subcommand)]
+        command: relay::RelayCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -179,6 +185,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Inspect(a) => envelope::inspect(a),
         Command::Rewrap(a) => rewrap::run(a),
         Command::Demo => demo::run(),
+        Command::Relay { command } => relay::run(command),
     }
 }
 

@@ -190,6 +190,33 @@ pub enum Error {
     #[error("KMS throttled the requests (retries exhausted)")]
     KmsThrottled,
     // ---- end remote KMS providers ----
+    // ---- relay client (branch `relay`): appended, never reordered ----
+    /// The relay refused the request (`code` is its stable error code, docs/RELAY.md):
+    /// malformed request, bad bundle or message, body too large, ...
+    #[error("the relay refused the request: {code} (HTTP {status})")]
+    RelayRejected {
+        /// The relay's error code, e.g. `"bad_bundle"`.
+        code: &'static str,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The relay refused the request's signature: missing, stale timestamp (check the
+    /// clock), bad signature, replayed nonce, or a key that does not own the resource.
+    #[error("relay authentication failed: {0}")]
+    RelayAuthFailed(&'static str),
+    /// The relay has no such bundle, mailbox or message.
+    #[error("not found on the relay: {0}")]
+    RelayNotFound(&'static str),
+    /// The recipient's mailbox is over its quota; try again later.
+    #[error("the recipient's mailbox on the relay is full")]
+    RelayMailboxFull,
+    /// The relay could not be reached, or answered with a server error.
+    #[error("relay unavailable: {0}")]
+    RelayUnavailable(&'static str),
+    /// The relay did not answer within the configured timeout.
+    #[error("relay request timed out")]
+    RelayTimeout,
+    // ---- end relay client ----
 }
 
 /// A stable, coarse classification of [`Error`], shared by every binding.
@@ -295,11 +322,25 @@ pub enum ErrorKind {
     /// See [`Error::KmsThrottled`].
     KmsThrottled,
     // ---- end remote KMS providers ----
+    // ---- relay client (branch `relay`) ----
+    /// See [`Error::RelayRejected`].
+    RelayRejected,
+    /// See [`Error::RelayAuthFailed`].
+    RelayAuthFailed,
+    /// See [`Error::RelayNotFound`].
+    RelayNotFound,
+    /// See [`Error::RelayMailboxFull`].
+    RelayMailboxFull,
+    /// See [`Error::RelayUnavailable`].
+    RelayUnavailable,
+    /// See [`Error::RelayTimeout`].
+    RelayTimeout,
+    // ---- end relay client ----
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order (used by bindings to build their tables).
-    pub const ALL: [ErrorKind; 44] = [
+    pub const ALL: [ErrorKind; 50] = [
         ErrorKind::Truncated,
         ErrorKind::TrailingBytes,
         ErrorKind::InvalidLength,
@@ -351,6 +392,14 @@ impl ErrorKind {
         ErrorKind::KmsTimeout,
         ErrorKind::KmsThrottled,
         // ---- end remote KMS providers ----
+        // ---- relay client (branch `relay`) ----
+        ErrorKind::RelayRejected,
+        ErrorKind::RelayAuthFailed,
+        ErrorKind::RelayNotFound,
+        ErrorKind::RelayMailboxFull,
+        ErrorKind::RelayUnavailable,
+        ErrorKind::RelayTimeout,
+        // ---- end relay client ----
     ];
 
     /// The stable code string, e.g. `"ERR_SEALWIRE_TRUNCATED"` (Node's `error.code`,
@@ -408,6 +457,14 @@ impl ErrorKind {
             ErrorKind::KmsTimeout => "ERR_SEALWIRE_KMS_TIMEOUT",
             ErrorKind::KmsThrottled => "ERR_SEALWIRE_KMS_THROTTLED",
             // ---- end remote KMS providers ----
+            // ---- relay client (branch `relay`) ----
+            ErrorKind::RelayRejected => "ERR_SEALWIRE_RELAY_REJECTED",
+            ErrorKind::RelayAuthFailed => "ERR_SEALWIRE_RELAY_AUTH_FAILED",
+            ErrorKind::RelayNotFound => "ERR_SEALWIRE_RELAY_NOT_FOUND",
+            ErrorKind::RelayMailboxFull => "ERR_SEALWIRE_RELAY_MAILBOX_FULL",
+            ErrorKind::RelayUnavailable => "ERR_SEALWIRE_RELAY_UNAVAILABLE",
+            ErrorKind::RelayTimeout => "ERR_SEALWIRE_RELAY_TIMEOUT",
+            // ---- end relay client ----
         }
     }
 
@@ -482,6 +539,14 @@ impl Error {
             Error::KmsTimeout => ErrorKind::KmsTimeout,
             Error::KmsThrottled => ErrorKind::KmsThrottled,
             // ---- end remote KMS providers ----
+            // ---- relay client (branch `relay`) ----
+            Error::RelayRejected { .. } => ErrorKind::RelayRejected,
+            Error::RelayAuthFailed(_) => ErrorKind::RelayAuthFailed,
+            Error::RelayNotFound(_) => ErrorKind::RelayNotFound,
+            Error::RelayMailboxFull => ErrorKind::RelayMailboxFull,
+            Error::RelayUnavailable(_) => ErrorKind::RelayUnavailable,
+            Error::RelayTimeout => ErrorKind::RelayTimeout,
+            // ---- end relay client ----
         }
     }
 }

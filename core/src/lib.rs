@@ -13,6 +13,8 @@
 //! * [`ratchet`] — asynchronous sessions: X3DH / PQXDH from published prekey bundles, then
 //!   the Double Ratchet with header encryption, persisted as sealed, generation-counted state.
 //!
+//! * [`relay`] — formats and request signatures of `sealwire relay` (prekey directory and
+//!   offline mailbox); with the cargo feature `relay`, its HTTP client and `RelayAgent`.
 //! * [`store`] — the persistent session store and `Messenger`: send commits state and an
 //!   outbox record before the ciphertext leaves; receive commits state, the consumed prekey
 //!   and a dedupe record in one transaction.
@@ -72,6 +74,7 @@ pub mod identity;
 pub mod noise;
 mod random;
 pub mod ratchet;
+pub mod relay;
 pub mod store;
 
 /// Deterministic randomness for generating and replaying known-answer vectors. Not part of

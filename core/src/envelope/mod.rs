@@ -32,7 +32,7 @@ mod keyring;
 mod provider;
 mod recipient;
 mod rewrap;
-mod rng;
+pub(crate) mod rng;
 mod stream;
 
 #[cfg(feature = "kms")]

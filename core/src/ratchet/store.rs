@@ -336,6 +336,53 @@ impl PrekeyStore {
         Ok(())
     }
 
+    /// For a directory that hands out one-time prekeys (lowest ids first) before their
+    /// initial messages arrive (`sealwire relay`): generate enough **new** one-time prekeys
+    /// that the directory, which still holds `remaining_one_time` X25519 and
+    /// `remaining_kem_one_time` ML-KEM one-time prekeys unclaimed, is back at this store's
+    /// configured counts. [`PrekeyStore::replenish`] cannot do this: the claimed prekeys are
+    /// still unused here (their initial messages may yet arrive), so they stay. When a kind
+    /// would exceed [`MAX_PREKEYS`], its lowest-id ones — claimed longest ago — are dropped.
+    /// Publish the bundle again afterwards.
+    pub fn replenish_directory(
+        &mut self,
+        identity: &Identity,
+        remaining_one_time: usize,
+        remaining_kem_one_time: usize,
+    ) -> Result<()> {
+        self.check_owner(identity)?;
+        let mut next = (*self.inner).clone();
+        let rng: &mut dyn RandomSource = &mut OsRandom;
+        let add_x = usize::from(next.options.one_time_prekeys).saturating_sub(remaining_one_time);
+        let add_k = next.options.kem_count().saturating_sub(remaining_kem_one_time);
+        for _ in 0..add_x {
+            let secret = Key32::random(rng)?;
+            let public = x25519_public(&secret);
+            let id = next_id(&mut next.next_one_time_id)?;
+            next.one_time.push(OneTimeSecret { id, secret, public });
+        }
+        for _ in 0..add_k {
+            next.push_kem(identity, KemPrekeyKind::OneTime, rng)?;
+        }
+        if next.one_time.len() > MAX_PREKEYS {
+            let excess = next.one_time.len() - MAX_PREKEYS;
+            next.one_time.drain(..excess);
+        }
+        next.kem.sort_by_key(|k| k.id);
+        let mut kem_one_time = next.kem.iter().filter(|k| k.kind == KemPrekeyKind::OneTime).count();
+        while kem_one_time > MAX_PREKEYS {
+            if let Some(i) = next.kem.iter().position(|k| k.kind == KemPrekeyKind::OneTime) {
+                next.kem.remove(i);
+            }
+            kem_one_time -= 1;
+        }
+        if add_x + add_k > 0 {
+            next.generation += 1;
+        }
+        *self.inner = next;
+        Ok(())
+    }
+
     fn check_owner(&self, identity: &Identity) -> Result<()> {
         if identity.public() != &self.inner.owner {
             return Err(Error::IdentityMismatch("the identity does not own this prekey store"));

@@ -171,6 +171,13 @@ impl<S: SessionStore> Messenger<S> {
         self.identity.public()
     }
 
+    /// The private identity, for protocol code inside this crate (relay request signatures
+    /// and mailbox keys). Never handed out.
+    #[allow(dead_code)]
+    pub(crate) fn identity_secret(&self) -> &Identity {
+        &self.identity
+    }
+
     /// Our peer id (Ed25519 public key).
     pub fn peer_id(&self) -> PeerId {
         peer_id(self.identity.public())
@@ -213,6 +220,16 @@ impl<S: SessionStore> Messenger<S> {
     pub fn replenish_prekeys(&mut self) -> Result<()> {
         let mut p = self.take_prekeys()?;
         p.replenish(&self.identity)?;
+        self.commit_prekeys(p)
+    }
+
+    /// The directory (relay) still holds `remaining_one_time` / `remaining_kem_one_time`
+    /// unclaimed one-time prekeys: add enough new ones to bring it back to the configured
+    /// counts (see [`PrekeyStore::replenish_directory`]) and commit; publish
+    /// [`Messenger::bundle`] again.
+    pub fn replenish_directory_prekeys(&mut self, remaining_one_time: usize, remaining_kem_one_time: usize) -> Result<()> {
+        let mut p = self.take_prekeys()?;
+        p.replenish_directory(&self.identity, remaining_one_time, remaining_kem_one_time)?;
         self.commit_prekeys(p)
     }
 
