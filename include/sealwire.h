@@ -591,6 +591,30 @@ enum sealwire_result
      */
     SEALWIRE_KMS_THROTTLED = 5013,
     /**
+     * The relay refused the request: malformed, bad bundle or message, too large (ERR_SEALWIRE_RELAY_REJECTED).
+     */
+    SEALWIRE_RELAY_REJECTED = 5014,
+    /**
+     * The relay refused the request's signature (stale timestamp, replayed nonce, wrong key) (ERR_SEALWIRE_RELAY_AUTH_FAILED).
+     */
+    SEALWIRE_RELAY_AUTH_FAILED = 5015,
+    /**
+     * The relay has no such bundle, mailbox or message (ERR_SEALWIRE_RELAY_NOT_FOUND).
+     */
+    SEALWIRE_RELAY_NOT_FOUND = 5016,
+    /**
+     * The recipient's mailbox is over its quota; try again later (ERR_SEALWIRE_RELAY_MAILBOX_FULL).
+     */
+    SEALWIRE_RELAY_MAILBOX_FULL = 5017,
+    /**
+     * The relay could not be reached or answered with a server error (ERR_SEALWIRE_RELAY_UNAVAILABLE).
+     */
+    SEALWIRE_RELAY_UNAVAILABLE = 5018,
+    /**
+     * The relay did not answer within the timeout (ERR_SEALWIRE_RELAY_TIMEOUT).
+     */
+    SEALWIRE_RELAY_TIMEOUT = 5019,
+    /**
      * The core reported an error kind this build of the C layer does not know.
      */
     SEALWIRE_INTERNAL_ERROR = 9000,

@@ -165,6 +165,18 @@ pub enum sealwire_result {
     KMS_TIMEOUT = 5012,
     /// The KMS throttled the request after every retry (ERR_SEALWIRE_KMS_THROTTLED).
     KMS_THROTTLED = 5013,
+    /// The relay refused the request: malformed, bad bundle or message, too large (ERR_SEALWIRE_RELAY_REJECTED).
+    RELAY_REJECTED = 5014,
+    /// The relay refused the request's signature (stale timestamp, replayed nonce, wrong key) (ERR_SEALWIRE_RELAY_AUTH_FAILED).
+    RELAY_AUTH_FAILED = 5015,
+    /// The relay has no such bundle, mailbox or message (ERR_SEALWIRE_RELAY_NOT_FOUND).
+    RELAY_NOT_FOUND = 5016,
+    /// The recipient's mailbox is over its quota; try again later (ERR_SEALWIRE_RELAY_MAILBOX_FULL).
+    RELAY_MAILBOX_FULL = 5017,
+    /// The relay could not be reached or answered with a server error (ERR_SEALWIRE_RELAY_UNAVAILABLE).
+    RELAY_UNAVAILABLE = 5018,
+    /// The relay did not answer within the timeout (ERR_SEALWIRE_RELAY_TIMEOUT).
+    RELAY_TIMEOUT = 5019,
 
     /// The core reported an error kind this build of the C layer does not know.
     INTERNAL_ERROR = 9000,
@@ -172,7 +184,7 @@ pub enum sealwire_result {
 
 impl sealwire_result {
     /// Every code, for lookups by number and for tests.
-    pub(crate) const ALL: [sealwire_result; 51] = [
+    pub(crate) const ALL: [sealwire_result; 57] = [
         Self::OK,
         Self::NULL_POINTER,
         Self::BUFFER_TOO_SMALL,
@@ -223,6 +235,12 @@ impl sealwire_result {
         Self::KMS_UNAVAILABLE,
         Self::KMS_TIMEOUT,
         Self::KMS_THROTTLED,
+        Self::RELAY_REJECTED,
+        Self::RELAY_AUTH_FAILED,
+        Self::RELAY_NOT_FOUND,
+        Self::RELAY_MAILBOX_FULL,
+        Self::RELAY_UNAVAILABLE,
+        Self::RELAY_TIMEOUT,
         Self::INTERNAL_ERROR,
     ];
 
@@ -278,6 +296,12 @@ impl sealwire_result {
             ErrorKind::KmsUnavailable => Self::KMS_UNAVAILABLE,
             ErrorKind::KmsTimeout => Self::KMS_TIMEOUT,
             ErrorKind::KmsThrottled => Self::KMS_THROTTLED,
+            ErrorKind::RelayRejected => Self::RELAY_REJECTED,
+            ErrorKind::RelayAuthFailed => Self::RELAY_AUTH_FAILED,
+            ErrorKind::RelayNotFound => Self::RELAY_NOT_FOUND,
+            ErrorKind::RelayMailboxFull => Self::RELAY_MAILBOX_FULL,
+            ErrorKind::RelayUnavailable => Self::RELAY_UNAVAILABLE,
+            ErrorKind::RelayTimeout => Self::RELAY_TIMEOUT,
             // `ErrorKind` is non-exhaustive; a kind added to core without a code here lands in
             // 9000 (and the unit test `every_kind_has_its_own_code` fails).
             _ => Self::INTERNAL_ERROR,
@@ -338,6 +362,12 @@ impl sealwire_result {
             Self::KMS_UNAVAILABLE => c"ERR_SEALWIRE_KMS_UNAVAILABLE",
             Self::KMS_TIMEOUT => c"ERR_SEALWIRE_KMS_TIMEOUT",
             Self::KMS_THROTTLED => c"ERR_SEALWIRE_KMS_THROTTLED",
+            Self::RELAY_REJECTED => c"ERR_SEALWIRE_RELAY_REJECTED",
+            Self::RELAY_AUTH_FAILED => c"ERR_SEALWIRE_RELAY_AUTH_FAILED",
+            Self::RELAY_NOT_FOUND => c"ERR_SEALWIRE_RELAY_NOT_FOUND",
+            Self::RELAY_MAILBOX_FULL => c"ERR_SEALWIRE_RELAY_MAILBOX_FULL",
+            Self::RELAY_UNAVAILABLE => c"ERR_SEALWIRE_RELAY_UNAVAILABLE",
+            Self::RELAY_TIMEOUT => c"ERR_SEALWIRE_RELAY_TIMEOUT",
             Self::INTERNAL_ERROR => c"ERR_SEALWIRE_INTERNAL",
         }
     }
@@ -395,6 +425,12 @@ impl sealwire_result {
             Self::KMS_UNAVAILABLE => c"the KMS could not be reached or failed",
             Self::KMS_TIMEOUT => c"the KMS did not answer in time",
             Self::KMS_THROTTLED => c"the KMS throttled the request after every retry",
+            Self::RELAY_REJECTED => c"the relay refused the request (its error code says why)",
+            Self::RELAY_AUTH_FAILED => c"the relay refused the request's signature",
+            Self::RELAY_NOT_FOUND => c"the relay has no such bundle, mailbox or message",
+            Self::RELAY_MAILBOX_FULL => c"the recipient's mailbox on the relay is full",
+            Self::RELAY_UNAVAILABLE => c"the relay could not be reached or failed",
+            Self::RELAY_TIMEOUT => c"the relay did not answer in time",
             Self::INTERNAL_ERROR => c"internal error: unclassified error kind",
         }
     }

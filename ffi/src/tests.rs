@@ -38,7 +38,7 @@ fn every_kind_has_its_own_code() {
 #[test]
 fn every_code_number_is_pinned() {
     use sealwire_result as R;
-    let pinned: [(R, u32, &str); 51] = [
+    let pinned: [(R, u32, &str); 57] = [
         (R::OK, 0, "OK"),
         (R::NULL_POINTER, 1000, "ERR_SEALWIRE_NULL_POINTER"),
         (R::BUFFER_TOO_SMALL, 1001, "ERR_SEALWIRE_BUFFER_TOO_SMALL"),
@@ -89,6 +89,12 @@ fn every_code_number_is_pinned() {
         (R::KMS_UNAVAILABLE, 5011, "ERR_SEALWIRE_KMS_UNAVAILABLE"),
         (R::KMS_TIMEOUT, 5012, "ERR_SEALWIRE_KMS_TIMEOUT"),
         (R::KMS_THROTTLED, 5013, "ERR_SEALWIRE_KMS_THROTTLED"),
+        (R::RELAY_REJECTED, 5014, "ERR_SEALWIRE_RELAY_REJECTED"),
+        (R::RELAY_AUTH_FAILED, 5015, "ERR_SEALWIRE_RELAY_AUTH_FAILED"),
+        (R::RELAY_NOT_FOUND, 5016, "ERR_SEALWIRE_RELAY_NOT_FOUND"),
+        (R::RELAY_MAILBOX_FULL, 5017, "ERR_SEALWIRE_RELAY_MAILBOX_FULL"),
+        (R::RELAY_UNAVAILABLE, 5018, "ERR_SEALWIRE_RELAY_UNAVAILABLE"),
+        (R::RELAY_TIMEOUT, 5019, "ERR_SEALWIRE_RELAY_TIMEOUT"),
         (R::INTERNAL_ERROR, 9000, "ERR_SEALWIRE_INTERNAL"),
     ];
     assert_eq!(pinned.len(), R::ALL.len(), "a code was added: pin it here");
@@ -122,10 +128,16 @@ fn every_code_number_is_pinned() {
         (ErrorKind::KmsUnavailable, 5011),
         (ErrorKind::KmsTimeout, 5012),
         (ErrorKind::KmsThrottled, 5013),
+        (ErrorKind::RelayRejected, 5014),
+        (ErrorKind::RelayAuthFailed, 5015),
+        (ErrorKind::RelayNotFound, 5016),
+        (ErrorKind::RelayMailboxFull, 5017),
+        (ErrorKind::RelayUnavailable, 5018),
+        (ErrorKind::RelayTimeout, 5019),
     ] {
         assert_eq!(R::from_kind(kind) as u32, number, "{kind:?}");
     }
-    assert_eq!(ErrorKind::ALL.len(), 44);
+    assert_eq!(ErrorKind::ALL.len(), 50);
 }
 
 #[test]

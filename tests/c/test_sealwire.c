@@ -336,7 +336,9 @@ static void test_result_strings(void)
         SEALWIRE_KEY_RETIRED, SEALWIRE_PROVIDER_FAILED, SEALWIRE_UNKNOWN_PREKEY,
         SEALWIRE_STORAGE, SEALWIRE_STORE_CONFLICT, SEALWIRE_NO_SESSION, SEALWIRE_KMS_AUTH_FAILED,
         SEALWIRE_KMS_KEY_NOT_FOUND, SEALWIRE_KMS_KEY_DISABLED, SEALWIRE_KMS_UNAVAILABLE,
-        SEALWIRE_KMS_TIMEOUT, SEALWIRE_KMS_THROTTLED, SEALWIRE_INTERNAL_ERROR,
+        SEALWIRE_KMS_TIMEOUT, SEALWIRE_KMS_THROTTLED, SEALWIRE_RELAY_REJECTED,
+        SEALWIRE_RELAY_AUTH_FAILED, SEALWIRE_RELAY_NOT_FOUND, SEALWIRE_RELAY_MAILBOX_FULL,
+        SEALWIRE_RELAY_UNAVAILABLE, SEALWIRE_RELAY_TIMEOUT, SEALWIRE_INTERNAL_ERROR,
     };
     size_t n = sizeof all / sizeof all[0], i, j;
     int unique = 1;
@@ -361,7 +363,7 @@ static void test_result_strings(void)
     CHECK(SEALWIRE_NULL_POINTER / 1000 == 1 && SEALWIRE_TRUNCATED / 1000 == 2 &&
           SEALWIRE_BAD_SIGNATURE / 1000 == 3 && SEALWIRE_OUT_OF_TURN / 1000 == 4 &&
           SEALWIRE_NO_MATCHING_KEY / 1000 == 5);
-    CHECK(n == 51); /* every sealwire_result value is in the table above */
+    CHECK(n == 57); /* every sealwire_result value is in the table above */
 }
 
 static void test_null_handling(void)

@@ -72,6 +72,7 @@ static KEY_NOT_AVAILABLE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static PROVIDER_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static STORAGE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static STALE_STATE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static RELAY_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// The exception class of each kind. Every kind of `ErrorKind::ALL` is listed explicitly
 /// (checked by `tests/test_exceptions.py` through `_error_classes()`).
@@ -130,6 +131,13 @@ fn class_of(kind: ErrorKind) -> Class {
             (&STORAGE_ERROR, "StorageError")
         }
         ErrorKind::StaleState => (&STALE_STATE_ERROR, "StaleStateError"),
+        // The relay client (prekey directory and mailbox).
+        ErrorKind::RelayRejected
+        | ErrorKind::RelayAuthFailed
+        | ErrorKind::RelayNotFound
+        | ErrorKind::RelayMailboxFull
+        | ErrorKind::RelayUnavailable
+        | ErrorKind::RelayTimeout => (&RELAY_ERROR, "RelayError"),
         // `ErrorKind` is non-exhaustive: a kind added to core later still surfaces as
         // the base class, with its own code.
         _ => (&SEALWIRE_ERROR, "SealwireError"),

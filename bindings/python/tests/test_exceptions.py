@@ -27,6 +27,7 @@ SUBCLASSES = [
     sealwire.ProviderError,
     sealwire.StorageError,
     sealwire.StaleStateError,
+    sealwire.RelayError,
 ]
 
 
@@ -50,6 +51,7 @@ def test_hierarchy() -> None:
         sealwire.ContextMismatchError,
         sealwire.ProviderError,
         sealwire.StaleStateError,
+        sealwire.RelayError,
     ):
         assert cls.__bases__ == (sealwire.SealwireError,)
 
@@ -107,6 +109,7 @@ def test_public_names() -> None:
         "ProviderError",
         "StorageError",
         "StaleStateError",
+        "RelayError",
         "seal",
         "unseal",
         "rewrap",
@@ -134,6 +137,10 @@ def test_public_names() -> None:
         "RatchetSession",
         "XWingKeyPair",
         "XWingPublicKey",
+        "KmsKey",
+        "KmsStats",
+        "DataKeyCache",
+        "DataKeyCacheStats",
     }
     for name in sealwire.__all__:
         assert hasattr(sealwire, name)

@@ -39,6 +39,15 @@ Envelopes (data at rest: a fresh data key per object, wrapped for each key provi
     with open("out.swev", "wb") as f, sealwire.EnvelopeWriter(f, to=ring) as w:
         w.write(b"any amount of data")              # streamed, one segment in memory
 
+Remote KMS keys (Vault / OpenBao Transit, AWS KMS; the same URIs as the CLI's ``--kms``)
+and the data-key cache; KMS calls run with the GIL released (``sealwire.aio`` for asyncio)::
+
+    vault = sealwire.KmsKey("vault://orders")       # VAULT_ADDR / VAULT_TOKEN, or keywords
+    aws = sealwire.KmsKey("aws-kms://arn:aws:kms:eu-west-1:111122223333:key/...")
+    sealed = sealwire.seal(b"data", to=[vault, aws], context=ctx)  # opens with either
+    cache = sealwire.DataKeyCache(max_messages=10_000)
+    sealed = cache.seal(b"data", to=vault, context=ctx)  # one KMS call per 10 000 objects
+
 Asynchronous sessions (X3DH / PQXDH, then the Double Ratchet), persisted crash-safely::
 
     key = os.urandom(32)                            # the storage key, from your key store
@@ -93,15 +102,20 @@ from sealwire.exceptions import (
     SealwireError,
     SignatureError,
     StaleStateError,
+    RelayError,
     StorageError,
 )
 from sealwire._native import (
+    DataKeyCache,
+    DataKeyCacheStats,
     EnvelopeHeader,
     Identity,
     InboxRecord,
     Keyring,
     KeyringKey,
     KeyVersionInfo,
+    KmsKey,
+    KmsStats,
     Messenger,
     NoiseHandshake,
     NoiseTransport,
@@ -154,6 +168,10 @@ __all__ = [
     "RootKey",
     "XWingKeyPair",
     "XWingPublicKey",
+    "KmsKey",
+    "KmsStats",
+    "DataKeyCache",
+    "DataKeyCacheStats",
     "PrekeyBundle",
     "Messenger",
     "OutboxRecord",
@@ -179,4 +197,5 @@ __all__ = [
     "ProviderError",
     "StorageError",
     "StaleStateError",
+    "RelayError",
 ]

@@ -25,7 +25,8 @@ codes so callers can catch a family of failures at once::
     ├── ProviderError           a key provider failed (its exception is the __cause__)
     ├── StorageError            (also an OSError) reading or writing a file or stream
     │                           failed (the file object's exception is the __cause__)
-    └── StaleStateError         a sealed state older than the last committed one
+    ├── StaleStateError         a sealed state older than the last committed one
+    └── RelayError              the relay refused the request or could not be reached
 
 Code → class (every code is ``"ERR_SEALWIRE_" + suffix``)::
 
@@ -50,6 +51,8 @@ Code → class (every code is ``"ERR_SEALWIRE_" + suffix``)::
     KMS_THROTTLED                                           ProviderError
     IO, STORAGE, STORE_CONFLICT                             StorageError
     STALE_STATE                                             StaleStateError
+    RELAY_REJECTED, RELAY_AUTH_FAILED, RELAY_NOT_FOUND,
+    RELAY_MAILBOX_FULL, RELAY_UNAVAILABLE, RELAY_TIMEOUT    RelayError
 
 A code added to the library later and not yet listed here is raised as
 :class:`SealwireError` itself, with its own ``code``.
@@ -83,6 +86,7 @@ __all__ = [
     "ProviderError",
     "StorageError",
     "StaleStateError",
+    "RelayError",
 ]
 
 
@@ -239,3 +243,11 @@ class StaleStateError(SealwireError):
     """A sealed state (ratchet session or prekey store) is older than the generation
     last committed: an old snapshot was restored over a newer one. Refuse it.
     Code: ``ERR_SEALWIRE_STALE_STATE``."""
+
+
+class RelayError(SealwireError):
+    """The relay (prekey directory and mailbox, ``docs/RELAY.md``) refused a request or
+    could not be reached. Codes: ``ERR_SEALWIRE_RELAY_REJECTED`` (malformed request, bad
+    bundle or message, too large), ``ERR_SEALWIRE_RELAY_AUTH_FAILED`` (signature refused:
+    check the clock), ``ERR_SEALWIRE_RELAY_NOT_FOUND``, ``ERR_SEALWIRE_RELAY_MAILBOX_FULL``
+    (retry later), ``ERR_SEALWIRE_RELAY_UNAVAILABLE`` and ``ERR_SEALWIRE_RELAY_TIMEOUT``."""
