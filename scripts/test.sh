@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The one test command: Rust, KMS (OpenBao + moto), C (plain + sanitized), C++, Python and Node suites, the shared
+# The one test command: Rust, KMS (OpenBao + moto), relay (SQLite, PostgreSQL + NATS), C (plain +
+# sanitized), C++, Python and Node suites, the shared
 # vectors in all four languages, Wycheproof, and the header-drift check.
 # Installs what it needs itself (cargo, pip into private venvs, npm, apt for libcjson).
 set -uo pipefail
@@ -32,6 +33,9 @@ suite "node" bash bindings/node/run-tests.sh
 # Remote KMS providers (feature `kms`) against real OpenBao and moto servers on loopback: core,
 # CLI, and the C, Python and Node bindings (built by the suites above; required here).
 SEALWIRE_KMS_BINDINGS_REQUIRED=1 suite "kms" bash scripts/test-kms.sh
+# The relay (prekey directory + mailbox): embedded SQLite, then PostgreSQL + NATS JetStream
+# (Debian packages, started on 127.0.0.1 and stopped by the script), two relays sharing them.
+suite "relay" bash scripts/test-relay.sh
 if [ -x tests/cross/run.sh ]; then suite "cross-language" bash tests/cross/run.sh; fi
 
 echo
