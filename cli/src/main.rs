@@ -4,6 +4,7 @@
 //! success, 1 on a sealwire error (message on stderr, never containing key material), 2 on
 //! usage errors (clap's convention).
 
+mod config;
 mod dates;
 mod demo;
 mod envelope;
@@ -89,6 +90,11 @@ enum Command {
     Rewrap(rewrap::RewrapArgs),
     /// Run the end-to-end demonstration on embedded defaults (no files, no network).
     Demo,
+    /// Security configuration: write the recommended one, check a file (docs/CONFIG.md).
+    Config {
+        #[command(subcommand)]
+        command: config::ConfigCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -179,6 +185,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Inspect(a) => envelope::inspect(a),
         Command::Rewrap(a) => rewrap::run(a),
         Command::Demo => demo::run(),
+        Command::Config { command } => config::run(command),
     }
 }
 

@@ -210,6 +210,27 @@ impl Report {
     pub fn has(&self, code: FindingCode) -> bool {
         self.findings.iter().any(|f| f.code == code)
     }
+
+    /// The report as JSON — `{"ok": bool, "findings": [{"path", "code", "severity",
+    /// "message", "allow" (string or null), "line" (number or null)}]}` — for tools and for
+    /// bindings that pass findings across a language boundary as text.
+    pub fn to_json_string(&self) -> String {
+        let findings: Vec<serde_json::Value> = self
+            .findings
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "path": f.path,
+                    "code": f.code.as_str(),
+                    "severity": f.severity.as_str(),
+                    "message": f.message,
+                    "allow": f.allow,
+                    "line": f.line,
+                })
+            })
+            .collect();
+        serde_json::json!({ "ok": self.is_ok(), "findings": findings }).to_string()
+    }
 }
 
 /// A configuration that did not parse or was refused: every finding, errors first.

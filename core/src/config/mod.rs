@@ -645,14 +645,14 @@ impl SecurityConfig {
     pub const DEFAULT_TOML: &'static str = include_str!("default.toml");
 
     /// Parse TOML strictly (types, known keys and values), without the policy checks of
-    /// [`SecurityConfig::validate`]. The error holds the parse finding.
+    /// [`SecurityConfig::validate`]. The error holds every parse finding.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
-        parse::parse(text, Format::Toml).map_err(|f| ConfigError::new(Report::from_findings(vec![f])))
+        parse::parse(text, Format::Toml).map_err(|f| ConfigError::new(Report::from_findings(f)))
     }
 
     /// Parse JSON strictly (same structure as the TOML form); no policy checks.
     pub fn from_json_str(text: &str) -> Result<Self, ConfigError> {
-        parse::parse(text, Format::Json).map_err(|f| ConfigError::new(Report::from_findings(vec![f])))
+        parse::parse(text, Format::Json).map_err(|f| ConfigError::new(Report::from_findings(f)))
     }
 
     /// This configuration as TOML (every key, no comments).
@@ -684,13 +684,13 @@ impl SecurityConfig {
     pub fn check(text: &str, format: Format) -> Report {
         match parse::parse(text, format) {
             Ok(c) => c.validate(),
-            Err(f) => Report::from_findings(vec![f]),
+            Err(f) => Report::from_findings(f),
         }
     }
 
     /// Parse and validate: the configuration when nothing blocks it, otherwise every finding.
     pub fn load(text: &str, format: Format) -> Result<Self, ConfigError> {
-        let config = parse::parse(text, format).map_err(|f| ConfigError::new(Report::from_findings(vec![f])))?;
+        let config = parse::parse(text, format).map_err(|f| ConfigError::new(Report::from_findings(f)))?;
         let report = config.validate();
         if report.is_ok() {
             Ok(config)

@@ -157,12 +157,12 @@ fn handshake(c: &mut Checker<'_>) {
             );
         }
         if !pattern.is_mutual() {
-            let who = if pattern.needs_known_responder() { "the initiator is" } else { "neither party is" };
+            let who = if pattern.needs_known_responder() { "the initiator is not authenticated" } else { "neither party is authenticated" };
             c.policy(
                 path,
                 C::HandshakeUnauthenticated,
                 "allow_unauthenticated_handshake",
-                format!("{pattern}: {who} not authenticated, so anyone can open a session under any name"),
+                format!("{pattern}: {who}, so anyone can open a session under any name"),
             );
         }
         if !pattern.is_hybrid() {
@@ -292,7 +292,17 @@ fn storage(c: &mut Checker<'_>) {
             format!("the {} provider needs a key URI ({scheme}://…)", kek.provider),
         ),
         (Some(scheme), Some(uri)) => match crate::kms_uri::check_syntax(uri) {
-            Err(e) => c.error("storage.kek.uri", C::KekUriInvalid, format!("{e}")),
+            Err(e) => {
+                let why = match e {
+                    crate::Error::InvalidParameter(m) => m,
+                    _ => "malformed KMS URI",
+                };
+                c.error(
+                    "storage.kek.uri",
+                    C::KekUriInvalid,
+                    format!("{why} (vault://KEY[?mount=M] or aws-kms://KEY_OR_ARN[?region=R&endpoint=URL])"),
+                )
+            }
             Ok(found) if found != scheme => c.error(
                 "storage.kek.uri",
                 C::KekUriInvalid,
