@@ -200,3 +200,42 @@ fn normalize(out: &str, key: &[u8; 32], input: &str) -> String {
     }
     s
 }
+
+#[test]
+fn the_documentation_covers_every_code_flag_key_value_field_and_event() {
+    let doc = std::fs::read_to_string(dir().join("../../../docs/CONFIG.md")).unwrap();
+    let ticked = |s: &str| doc.contains(&format!("`{s}`"));
+    for c in FindingCode::ALL {
+        assert!(ticked(c.as_str()), "code {c} undocumented");
+    }
+    for f in Overrides::NAMES {
+        assert!(ticked(f), "flag {f} undocumented");
+    }
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("../../../docs/security-config.schema.json")).unwrap()).unwrap();
+    fn walk(s: &Value, prefix: &str, out: &mut Vec<(String, Value)>) {
+        for (k, sub) in s["properties"].as_object().unwrap() {
+            let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            if sub["type"] == "object" {
+                walk(sub, &path, out);
+            } else {
+                out.push((path, sub.clone()));
+            }
+        }
+    }
+    let mut leaves = Vec::new();
+    walk(&schema, "", &mut leaves);
+    for (path, sub) in &leaves {
+        let local = path.split_once('.').map_or(path.as_str(), |(_, rest)| rest);
+        assert!(ticked(local) || ticked(path), "key {path} undocumented");
+        for v in sub.get("enum").and_then(Value::as_array).into_iter().flatten() {
+            assert!(ticked(v.as_str().unwrap()), "{path} value {v} undocumented");
+        }
+    }
+    for f in hygiene::SCRUB_FIELDS.iter().chain(hygiene::SECRET_FIELDS).chain(hygiene::SIZE_FIELDS) {
+        assert!(ticked(f), "field {f} undocumented");
+    }
+    for e in hygiene::EVENTS.iter().chain(hygiene::EVENT_FIELDS) {
+        assert!(ticked(e), "{e} undocumented");
+    }
+}
