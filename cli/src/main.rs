@@ -4,6 +4,7 @@
 //! success, 1 on a sealwire error (message on stderr, never containing key material), 2 on
 //! usage errors (clap's convention).
 
+mod config;
 mod dates;
 mod demo;
 mod envelope;
@@ -94,6 +95,11 @@ enum Command {
     Relay {
         #[command(subcommand)]
         command: relay::RelayCommand,
+    },
+    /// Security configuration: write the recommended one, check a file (docs/CONFIG.md).
+    Config {
+        #[command(subcommand)]
+        command: config::ConfigCommand,
     },
 }
 
@@ -186,6 +192,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Rewrap(a) => rewrap::run(a),
         Command::Demo => demo::run(),
         Command::Relay { command } => relay::run(command),
+        Command::Config { command } => config::run(command),
     }
 }
 

@@ -66,10 +66,15 @@
 
 mod aead;
 mod xchacha;
+#[cfg(feature = "config")]
+pub mod config;
 pub mod dh;
 mod encoding;
 pub mod envelope;
 mod error;
+pub mod hygiene;
+#[cfg(any(feature = "kms", feature = "config"))]
+mod kms_uri;
 pub mod identity;
 pub mod noise;
 mod random;

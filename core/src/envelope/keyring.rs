@@ -311,6 +311,7 @@ impl Keyring {
         let now = self.now();
         self.insert_version(id, next, material, now)?;
         self.set_decrypt_until(id, old, old_decrypt_until)?;
+        crate::hygiene::emit::key_rotated(KEYRING_PROVIDER, next);
         Ok(next)
     }
 

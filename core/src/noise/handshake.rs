@@ -272,6 +272,15 @@ impl Handshake {
     /// ReadMessage(message): process the peer's next handshake message and return its
     /// payload. On any error the handshake is unchanged.
     pub fn read_message(&mut self, message: &[u8]) -> Result<Vec<u8>> {
+        let result = self.read_message_inner(message);
+        if let Err(e) = &result {
+            let (name, initiator) = (&self.protocol.name, self.role == Role::Initiator);
+            crate::hygiene::emit::handshake_failed(name, initiator, self.state.next, e, message.len());
+        }
+        result
+    }
+
+    fn read_message_inner(&mut self, message: &[u8]) -> Result<Vec<u8>> {
         let tokens = self.check_turn(false)?;
         if message.len() > MAX_MESSAGE_LEN {
             return Err(Error::MessageTooLarge { actual: message.len(), limit: MAX_MESSAGE_LEN });
@@ -430,6 +439,7 @@ impl Handshake {
             (Role::Initiator, true) => (Some(c1), None),
             (Role::Responder, true) => (None, Some(c1)),
         };
+        crate::hygiene::emit::handshake_done(&self.protocol.name, self.role == Role::Initiator, self.protocol.pattern.hfs);
         Ok(super::transport::Keys {
             send,
             recv,

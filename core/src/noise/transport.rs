@@ -157,6 +157,9 @@ impl Transport {
         let c = self.send.as_mut().ok_or(Error::OutOfTurn("one-way pattern: this side only receives"))?;
         let rekey = rekey_due(interval, c.nonce());
         c.encrypt_into(&[], plaintext, dst, rekey)?;
+        if rekey {
+            crate::hygiene::emit::noise_rekey("send", "interval");
+        }
         Ok(len)
     }
 
@@ -183,6 +186,9 @@ impl Transport {
         let c = self.recv.as_mut().ok_or(Error::OutOfTurn("one-way pattern: this side only sends"))?;
         let rekey = rekey_due(interval, c.nonce());
         c.decrypt_into(&[], message, dst, rekey)?;
+        if rekey {
+            crate::hygiene::emit::noise_rekey("receive", "interval");
+        }
         Ok(len)
     }
 
@@ -211,12 +217,16 @@ impl Transport {
     /// REKEY the sending key now (§11.3). The peer must call
     /// [`rekey_incoming`](Self::rekey_incoming) at the same point of the message stream.
     pub fn rekey_outgoing(&mut self) -> Result<()> {
-        self.send.as_mut().ok_or(Error::OutOfTurn("one-way pattern: this side only receives"))?.rekey()
+        self.send.as_mut().ok_or(Error::OutOfTurn("one-way pattern: this side only receives"))?.rekey()?;
+        crate::hygiene::emit::noise_rekey("send", "manual");
+        Ok(())
     }
 
     /// REKEY the receiving key now (§11.3).
     pub fn rekey_incoming(&mut self) -> Result<()> {
-        self.recv.as_mut().ok_or(Error::OutOfTurn("one-way pattern: this side only sends"))?.rekey()
+        self.recv.as_mut().ok_or(Error::OutOfTurn("one-way pattern: this side only sends"))?.rekey()?;
+        crate::hygiene::emit::noise_rekey("receive", "manual");
+        Ok(())
     }
 
     /// Number of messages sent so far (the next sending nonce); `None` on the receive-only
@@ -420,7 +430,11 @@ impl UnorderedTransport {
         let n = c.nonce();
         let (prefix, body) = out.split_at_mut(EXPLICIT_NONCE_LEN);
         prefix.copy_from_slice(&n.to_be_bytes());
-        c.encrypt_into(&[], plaintext, body, rekey_due(interval, n))?;
+        let rekey = rekey_due(interval, n);
+        c.encrypt_into(&[], plaintext, body, rekey)?;
+        if rekey {
+            crate::hygiene::emit::noise_rekey("send", "interval");
+        }
         Ok(out)
     }
 
@@ -471,6 +485,7 @@ impl UnorderedTransport {
         // Commit only after authentication succeeded.
         if let Some(next) = next {
             self.recv = Some(next);
+            crate::hygiene::emit::noise_rekey("receive", "interval");
         }
         self.window.accept(n);
         Ok(out)

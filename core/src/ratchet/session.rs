@@ -218,6 +218,19 @@ impl Session {
         initial_message: &[u8],
         rng: &mut dyn RandomSource,
     ) -> Result<(Self, Vec<u8>)> {
+        let result = Self::accept_inner(identity, store, initial_message, rng);
+        if let Err(e) = &result {
+            crate::hygiene::emit::ratchet_decrypt_failed("initial", e, initial_message.len());
+        }
+        result
+    }
+
+    fn accept_inner(
+        identity: &Identity,
+        store: &mut PrekeyStore,
+        initial_message: &[u8],
+        rng: &mut dyn RandomSource,
+    ) -> Result<(Self, Vec<u8>)> {
         let im = message::parse_initial(initial_message)?;
         let (keys, post_quantum) =
             store.keys_for(identity, im.signed_prekey_id, im.one_time_prekey_id, im.kem.map(|(id, _)| id))?;
@@ -317,6 +330,14 @@ impl Session {
     /// starts a new receiving chain, nothing otherwise.
     #[doc(hidden)]
     pub fn decrypt_with_entropy(&mut self, message: &[u8], rng: &mut dyn RandomSource) -> Result<Vec<u8>> {
+        let result = self.decrypt_inner(message, rng);
+        if let Err(e) = &result {
+            crate::hygiene::emit::ratchet_decrypt_failed("ratchet", e, message.len());
+        }
+        result
+    }
+
+    fn decrypt_inner(&mut self, message: &[u8], rng: &mut dyn RandomSource) -> Result<Vec<u8>> {
         let inner_message = match message::message_kind(message)? {
             MessageKind::Ratchet => message,
             MessageKind::Initial => {

@@ -17,6 +17,9 @@ use zeroize::Zeroizing;
 use super::{env_first, AwsCredentials, KmsStats, AwsKms, AwsKmsConfig, VaultTransit, VaultTransitConfig};
 use crate::envelope::{DataKey, KeyProvider, WrapContext, WrappedKey};
 use crate::error::{Error, Result};
+#[cfg(test)]
+use crate::kms_uri::percent_decode;
+use crate::kms_uri::{Parsed, AWS_PARAMS, VAULT_PARAMS};
 
 /// Explicit settings that take precedence over the environment. Secrets are wiped on drop;
 /// `Debug` shows which fields are set, never their values.
@@ -56,48 +59,6 @@ pub enum RemoteKey {
     Aws(AwsKms),
 }
 
-/// A parsed URI: scheme, key, query parameters (each at most once).
-struct Parsed {
-    scheme: String,
-    key: String,
-    params: Vec<(String, String)>,
-}
-
-impl Parsed {
-    fn new(uri: &str) -> Result<Self> {
-        let (scheme, rest) = uri.split_once("://").ok_or(Error::InvalidParameter("KMS URI has no scheme (vault:// or aws-kms://)"))?;
-        let (key, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let key = percent_decode(key)?;
-        if key.is_empty() {
-            return Err(Error::InvalidParameter("KMS URI names no key"));
-        }
-        let mut params: Vec<(String, String)> = Vec::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').ok_or(Error::InvalidParameter("KMS URI query entries are name=value"))?;
-            let v = percent_decode(v)?;
-            if v.is_empty() {
-                return Err(Error::InvalidParameter("KMS URI query parameter is empty"));
-            }
-            if params.iter().any(|(n, _)| n == k) {
-                return Err(Error::InvalidParameter("KMS URI query parameter given twice"));
-            }
-            params.push((k.to_owned(), v));
-        }
-        Ok(Self { scheme: scheme.to_owned(), key, params })
-    }
-
-    fn only(&self, allowed: &[&str]) -> Result<()> {
-        match self.params.iter().any(|(k, _)| !allowed.contains(&k.as_str())) {
-            true => Err(Error::InvalidParameter("KMS URI has an unknown query parameter")),
-            false => Ok(()),
-        }
-    }
-
-    fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-}
-
 impl RemoteKey {
     /// The provider a KMS URI names, with secrets and addresses from `settings`, else from the
     /// environment (module docs). `InvalidParameter` for a malformed URI, an unknown scheme or
@@ -106,7 +67,7 @@ impl RemoteKey {
         let p = Parsed::new(uri)?;
         match p.scheme.as_str() {
             "vault" => {
-                p.only(&["mount"])?;
+                p.only(VAULT_PARAMS)?;
                 let address = settings.vault_address.clone().or_else(|| env_plain(&["VAULT_ADDR", "BAO_ADDR"]));
                 let token = settings.vault_token.clone().or_else(|| env_first(&["VAULT_TOKEN", "BAO_TOKEN"]));
                 let mut c = match (address, token) {
@@ -126,7 +87,7 @@ impl RemoteKey {
                 Ok(Self::Vault(VaultTransit::new(c)?))
             }
             "aws-kms" => {
-                p.only(&["region", "endpoint"])?;
+                p.only(AWS_PARAMS)?;
                 let region = p
                     .param("region")
                     .map(str::to_owned)
@@ -209,24 +170,6 @@ fn arn_region(key: &str) -> Option<String> {
     let _partition = parts.next()?;
     (parts.next() == Some("kms")).then_some(())?;
     parts.next().filter(|r| !r.is_empty()).map(str::to_owned)
-}
-
-fn percent_decode(s: &str) -> Result<String> {
-    let bad = || Error::InvalidParameter("KMS URI has bad percent-encoding");
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let h = s.get(i + 1..i + 3).ok_or_else(bad)?;
-            out.push(u8::from_str_radix(h, 16).map_err(|_| bad())?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| bad())
 }
 
 #[cfg(test)]
