@@ -334,6 +334,31 @@
 #define SEALWIRE_MESSENGER_MAX_SESSIONS_PER_PEER 5
 
 /**
+ * Default bound on connection setup to the relay, in milliseconds.
+ */
+#define SEALWIRE_RELAY_DEFAULT_CONNECT_TIMEOUT_MS 2000
+
+/**
+ * Default bound on one whole HTTP exchange with the relay, in milliseconds.
+ */
+#define SEALWIRE_RELAY_DEFAULT_REQUEST_TIMEOUT_MS 15000
+
+/**
+ * Largest accepted timeout (connection or request), in milliseconds (5 minutes).
+ */
+#define SEALWIRE_RELAY_MAX_TIMEOUT_MS 300000
+
+/**
+ * Most messages one `sealwire_relay_agent_receive()` call fetches (the relay's page limit).
+ */
+#define SEALWIRE_RELAY_MAX_RECEIVE_LIMIT 1000
+
+/**
+ * Longest long poll of `sealwire_relay_agent_receive()`, in seconds (the relay's limit).
+ */
+#define SEALWIRE_RELAY_MAX_WAIT_SECS 30
+
+/**
  * The result of every fallible sealwire call.
  *
  * Codes are grouped by range and a number is never reused for a different meaning:
@@ -826,6 +851,11 @@ typedef struct sealwire_kms_settings sealwire_kms_settings;
  * the messenger as it was. A messenger whose call panicked (a bug) is poisoned: later
  * calls return SEALWIRE_PANIC. One messenger per database file: a second writer makes the
  * other's next commit fail with SEALWIRE_STORE_CONFLICT.
+ *
+ * `sealwire_relay_agent_new()` takes a messenger over (it sets the caller's pointer to
+ * NULL); `sealwire_relay_agent_messenger()` then lends it back, borrowed from the agent:
+ * every function here works on that pointer, and `sealwire_messenger_free()` on it is a
+ * no-op (see `sealwire_relay_agent`).
  */
 typedef struct sealwire_messenger sealwire_messenger;
 
@@ -977,12 +1007,57 @@ typedef struct sealwire_ratchet_session sealwire_ratchet_session;
 typedef struct sealwire_received sealwire_received;
 
 /**
- * The pending inbox messages (`sealwire_messenger_pending_inbox()`), oldest first.
+ * The pending inbox messages (`sealwire_messenger_pending_inbox()`), or the messages one
+ * `sealwire_relay_agent_receive()` committed, oldest first.
  *
  * Opaque; owned by the caller, who releases it once with `sealwire_received_list_free()`
  * (which zeroizes the plaintexts). Immutable: may be used from several threads at once.
  */
 typedef struct sealwire_received_list sealwire_received_list;
+
+/**
+ * A messenger whose transport is a relay: it publishes its prekey bundle and mailbox on the
+ * relay, claims peers' bundles there, deposits what it sends (sealed so that the relay does
+ * not see the sender) and fetches what it receives. Order of operations (core's
+ * `RelayAgent`): a message is committed (state + outbox record) before it leaves, and a
+ * received message is committed (state + dedupe record + plaintext) before it is
+ * acknowledged on the relay; after a crash nothing is lost and nothing is handled twice.
+ *
+ * Opaque. Created by `sealwire_relay_agent_new()`, which TAKES OVER the messenger handle:
+ * the caller's `sealwire_messenger *` variable is set to NULL (so a later
+ * `sealwire_messenger_free()` of it is a no-op and any other call with it returns
+ * SEALWIRE_NULL_POINTER). The agent owns the messenger from then on and lends it out with
+ * `sealwire_relay_agent_messenger()`: every `sealwire_messenger_*` function works on that
+ * pointer (ack, pending inbox, counter, ...), it stays valid until the agent is freed, and
+ * `sealwire_messenger_free()` on it is a no-op. Owned by the caller, who releases it once
+ * with `sealwire_relay_agent_free()` (which closes the messenger) or turns it back into a
+ * messenger with `sealwire_relay_agent_into_messenger()`.
+ *
+ * Internally locked together with its messenger: every function may be called from several
+ * threads at once; calls run one after the other (a messenger call on the lent pointer waits
+ * while an agent call is on the network).
+ *
+ * BLOCKING: C has no event loop, so `_publish()`, `_maintain()`, `_connect()`, `_send()`,
+ * `_flush_outbox()` and `_receive()` wait for the network on the calling thread. Each HTTP
+ * exchange is bounded by the client's timeouts (connection setup, default 2 s; the whole
+ * exchange, default 15 s); a connection the relay dropped is retried once at once; nothing
+ * else is retried. A call makes at most: publish 2 exchanges, maintain 3, connect 1, send 2
+ * (the peer's mailbox is looked up once per peer and agent), flush 2 per message, receive 2
+ * (plus the long poll, which must be shorter than the request timeout). Call these from a
+ * worker thread if the caller must not block.
+ */
+typedef struct sealwire_relay_agent sealwire_relay_agent;
+
+/**
+ * A relay to talk to: its URL and the time bounds of every exchange with it.
+ *
+ * Opaque. Created by `sealwire_relay_client_new()` or `_new_with_options()`; owned by the
+ * caller, who releases it once with `sealwire_relay_client_free()`. Immutable: may be used
+ * from several threads at once. `sealwire_relay_agent_new()` copies what it needs (each
+ * agent gets its own connection pool with the same URL and options): the client may be
+ * freed right after, or used for more agents.
+ */
+typedef struct sealwire_relay_client sealwire_relay_client;
 
 /**
  * An X-Wing key pair: the private key is a 32-byte seed (SEALWIRE_XWING_SEED_LEN).
@@ -1211,6 +1286,55 @@ typedef uint32_t sealwire_key_agreement;
  * or SEALWIRE_RATCHET_MESSAGE_RATCHET.
  */
 typedef uint32_t sealwire_ratchet_message_type;
+
+/**
+ * What the relay holds of the owner's published prekeys (`sealwire_relay_agent_publish()`,
+ * `_maintain()`).
+ */
+typedef struct sealwire_relay_prekey_status {
+    /**
+     * Unclaimed one-time X25519 prekeys on the relay.
+     */
+    uint64_t one_time;
+    /**
+     * Unclaimed one-time ML-KEM prekeys on the relay.
+     */
+    uint64_t kem_one_time;
+    /**
+     * Whether the published bundle is post-quantum.
+     */
+    bool post_quantum;
+    /**
+     * The relay asks the owner to replenish (a kind is below the relay's threshold);
+     * `sealwire_relay_agent_maintain()` does.
+     */
+    bool replenish;
+} sealwire_relay_prekey_status;
+
+/**
+ * What one `sealwire_relay_agent_receive()` call did, besides the list of new messages.
+ */
+typedef struct sealwire_relay_receive_report {
+    /**
+     * New messages, committed to the messenger's inbox (the length of the returned list).
+     */
+    size_t received;
+    /**
+     * Copies of messages already received (a re-delivery after an acknowledgement that did
+     * not reach the relay): acknowledged on the relay, nothing else.
+     */
+    size_t duplicates;
+    /**
+     * Deposits that could not be opened or decrypted (anyone may deposit): acknowledged and
+     * dropped.
+     */
+    size_t rejected;
+    /**
+     * SEALWIRE_OK, or the relay error that ended the batch early *after* messages were
+     * committed (they are in the list; those not acknowledged come back as duplicates).
+     */
+    sealwire_result interrupted;
+} sealwire_relay_receive_report;
 
 /**
  * The party that sends the first handshake message.
@@ -4616,7 +4740,9 @@ sealwire_result sealwire_messenger_open(const char *path,
 
 /**
  * Free a messenger: close its store and zeroize the keys it holds. `messenger` may be NULL
- * (no-op). Everything committed stays in the file.
+ * (no-op). Everything committed stays in the file. A messenger lent by a relay agent
+ * (`sealwire_relay_agent_messenger()`) belongs to the agent: freeing it here is a no-op
+ * (`sealwire_relay_agent_free()` closes it).
  *
  * # Safety
  * `messenger` is NULL or a handle from this library that has not been freed yet and is not in
@@ -5108,6 +5234,265 @@ sealwire_result sealwire_received_list_get(const struct sealwire_received_list *
  * by another call; it must not be used afterwards.
  */
 void sealwire_received_list_free(struct sealwire_received_list *list);
+
+/**
+ * A client of the relay at `url` (NUL-terminated: `https://host[:port]`, or `http://` to a
+ * loopback address such as `http://127.0.0.1:8790`; no path) with the default time bounds
+ * (SEALWIRE_RELAY_DEFAULT_CONNECT_TIMEOUT_MS, SEALWIRE_RELAY_DEFAULT_REQUEST_TIMEOUT_MS).
+ * Makes no network call (`sealwire_relay_client_health()` does).
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_UTF8, SEALWIRE_INVALID_PARAMETER (not a
+ * URL, another scheme, a path or query, plain http to a host that is not loopback).
+ *
+ * # Safety
+ * `url` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+sealwire_result sealwire_relay_client_new(const char *url, struct sealwire_relay_client **out);
+
+/**
+ * `sealwire_relay_client_new()` with explicit time bounds: `connect_timeout_ms` bounds
+ * connection setup and `request_timeout_ms` one whole HTTP exchange (each 1 ..=
+ * SEALWIRE_RELAY_MAX_TIMEOUT_MS); `allow_plain_http` also accepts `http://` to hosts that
+ * are not loopback (test networks only: the relay's requests are signed and its messages
+ * sealed, but plain http exposes the metadata to the network).
+ *
+ * Errors: as `sealwire_relay_client_new()`; SEALWIRE_INVALID_PARAMETER also for a timeout
+ * out of range.
+ *
+ * # Safety
+ * `url` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+sealwire_result sealwire_relay_client_new_with_options(const char *url,
+                                                       uint32_t connect_timeout_ms,
+                                                       uint32_t request_timeout_ms,
+                                                       bool allow_plain_http,
+                                                       struct sealwire_relay_client **out);
+
+/**
+ * Ask the relay whether it and its store answer (`GET /v1/health`). Blocks (bounded by the
+ * client's timeouts).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_RELAY_UNAVAILABLE (unreachable, or the store does
+ * not answer), SEALWIRE_RELAY_TIMEOUT, other SEALWIRE_RELAY_* codes for unexpected answers.
+ *
+ * # Safety
+ * `client` is NULL or a live handle.
+ */
+sealwire_result sealwire_relay_client_health(const struct sealwire_relay_client *client);
+
+/**
+ * Free a relay client. `client` may be NULL (no-op). Agents made from it keep their own
+ * connections.
+ *
+ * # Safety
+ * `client` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another call; it must not be used afterwards.
+ */
+void sealwire_relay_client_free(struct sealwire_relay_client *client);
+
+/**
+ * Make a relay agent of `*messenger` (mailbox epoch 0, see docs/RELAY.md) talking to the
+ * relay of `client` (whose URL and options are copied). No network call: call
+ * `sealwire_relay_agent_publish()` next (once, and after prekey changes).
+ *
+ * OWNERSHIP: on success the messenger moves into the agent and `*messenger` is set to NULL;
+ * reach it through `sealwire_relay_agent_messenger()` from then on. On failure nothing
+ * moves: `*messenger` is unchanged and still the caller's.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER (`messenger`, `*messenger`, `client` or `out`),
+ * SEALWIRE_INVALID_STATE (`*messenger` is the messenger of another agent, lent by
+ * `sealwire_relay_agent_messenger()`), SEALWIRE_PANIC (poisoned messenger).
+ *
+ * # Safety
+ * `messenger` is NULL or points to a `sealwire_messenger *` variable that is NULL or a live
+ * handle, not in use by another call; `client` is NULL or a live handle; `out` is NULL or
+ * writable.
+ */
+sealwire_result sealwire_relay_agent_new(struct sealwire_messenger **messenger,
+                                         const struct sealwire_relay_client *client,
+                                         struct sealwire_relay_agent **out);
+
+/**
+ * The agent's messenger, BORROWED: valid until the agent is freed (or turned back with
+ * `sealwire_relay_agent_into_messenger()`); every `sealwire_messenger_*` function works on
+ * it; `sealwire_messenger_free()` on it is a no-op. NULL if `agent` is NULL.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle.
+ */
+struct sealwire_messenger *sealwire_relay_agent_messenger(const struct sealwire_relay_agent *agent);
+
+/**
+ * Open the agent's mailbox on the relay and publish its prekey bundle with the mailbox
+ * descriptor (signed by the identity); `*out` receives the relay's prekey status. Call once
+ * after `sealwire_relay_agent_new()` and after changing the prekeys through the messenger
+ * (`sealwire_messenger_rotate_signed_prekey()`, `_replenish_prekeys()`). Prekeys already
+ * claimed are never handed out again. Blocks (2 exchanges).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_RELAY_UNAVAILABLE, SEALWIRE_RELAY_TIMEOUT,
+ * SEALWIRE_RELAY_AUTH_FAILED (e.g. a clock more than 5 minutes off), SEALWIRE_RELAY_REJECTED,
+ * storage errors reading the prekeys, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_relay_agent_publish(struct sealwire_relay_agent *agent,
+                                             struct sealwire_relay_prekey_status *out);
+
+/**
+ * `sealwire_relay_agent_publish()` that first drops everything the relay holds for this
+ * identity (its prekeys and the record of ids handed out): only for a messenger whose
+ * prekeys were generated anew (recovery from a rolled-back store), whose ids start at 1
+ * again. Blocks (2 exchanges).
+ *
+ * Errors: as `sealwire_relay_agent_publish()`.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_relay_agent_publish_reset(struct sealwire_relay_agent *agent,
+                                                   struct sealwire_relay_prekey_status *out);
+
+/**
+ * Ask the relay how many one-time prekeys are left; when it asks to replenish, generate new
+ * prekeys in the messenger (committed) until the relay is back at the counts the messenger
+ * was created with, and publish again. `*out` receives the status after. Call it now and
+ * then (e.g. hourly, and after receiving from new peers). Blocks (1 exchange, 3 when it
+ * replenishes).
+ *
+ * Errors: as `sealwire_relay_agent_publish()`; SEALWIRE_RELAY_NOT_FOUND (nothing published
+ * yet), SEALWIRE_RANDOMNESS, SEALWIRE_STORAGE, SEALWIRE_STORE_CONFLICT.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_relay_agent_maintain(struct sealwire_relay_agent *agent,
+                                              struct sealwire_relay_prekey_status *out);
+
+/**
+ * Start a session with `peer` (the identity the caller expects, pinned out of band) from a
+ * bundle claimed on the relay (one one-time prekey of each kind is used up there), and
+ * commit it; remember the peer's mailbox. Then `sealwire_relay_agent_send()` to it. An
+ * existing session with `peer` is kept as an older one (as `sealwire_messenger_connect()`).
+ * Blocks (1 exchange).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_RELAY_NOT_FOUND (the peer published nothing
+ * here), SEALWIRE_IDENTITY_MISMATCH (the relay returned someone else's bundle), decoding and
+ * signature errors of the bundle, SEALWIRE_RELAY_UNAVAILABLE, SEALWIRE_RELAY_TIMEOUT,
+ * SEALWIRE_RANDOMNESS, SEALWIRE_STORAGE, SEALWIRE_STORE_CONFLICT, SEALWIRE_PANIC. Nothing is
+ * committed after an error.
+ *
+ * # Safety
+ * `agent` and `peer` are NULL or live handles.
+ */
+sealwire_result sealwire_relay_agent_connect(struct sealwire_relay_agent *agent,
+                                             const struct sealwire_public_identity *peer);
+
+/**
+ * Encrypt `plaintext` (at most SEALWIRE_RATCHET_MAX_PLAINTEXT_LEN bytes) for the peer
+ * `peer_id` (SEALWIRE_MESSENGER_PEER_ID_LEN = 32 bytes) and commit it with an outbox record,
+ * seal it for the peer's mailbox and deposit it, then mark the record sent; `*out_id`
+ * receives the outbox id. If the deposit fails (an error is returned) the message stays
+ * committed in the outbox: `sealwire_relay_agent_flush_outbox()` deposits the same bytes
+ * later, which the relay and the peer recognize as the same message (never re-encrypt).
+ * The peer's mailbox comes from `_connect()`, else it is looked up on the relay once (the
+ * peer that wrote first). Blocks (1 exchange, 2 for the first message to a peer).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_LENGTH (peer id), SEALWIRE_NO_SESSION,
+ * SEALWIRE_INVALID_PARAMETER (plaintext too large), SEALWIRE_RELAY_NOT_FOUND (no mailbox of
+ * the peer on the relay), SEALWIRE_RELAY_MAILBOX_FULL, SEALWIRE_RELAY_UNAVAILABLE,
+ * SEALWIRE_RELAY_TIMEOUT, SEALWIRE_RELAY_REJECTED, SEALWIRE_RANDOMNESS, SEALWIRE_STORAGE,
+ * SEALWIRE_STORE_CONFLICT, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `peer_id` and `plaintext` are NULL (only with length 0)
+ * or readable for their lengths; `out_id` is NULL or writable.
+ */
+sealwire_result sealwire_relay_agent_send(struct sealwire_relay_agent *agent,
+                                          const uint8_t *peer_id,
+                                          size_t peer_id_len,
+                                          const uint8_t *plaintext,
+                                          size_t plaintext_len,
+                                          uint64_t *out_id);
+
+/**
+ * Deposit every outbox record not yet marked sent (after a restart, a failed
+ * `sealwire_relay_agent_send()`, or `sealwire_messenger_send()` on the lent messenger),
+ * oldest first, byte for byte, and mark each sent; stops at the first failure. `*out_count`
+ * receives how many were deposited. Blocks (1 exchange per record, plus a mailbox lookup per
+ * peer not yet known to this agent).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, the relay and storage errors of `sealwire_relay_agent_send()`
+ * (the records not deposited stay in the outbox).
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `out_count` is NULL or writable.
+ */
+sealwire_result sealwire_relay_agent_flush_outbox(struct sealwire_relay_agent *agent,
+                                                  size_t *out_count);
+
+/**
+ * Receive up to `limit` (1 ..= SEALWIRE_RELAY_MAX_RECEIVE_LIMIT) messages from the agent's
+ * mailbox in deposit order: one request fetches the batch; each message is opened,
+ * decrypted and committed by the messenger (state, dedupe record and plaintext in one
+ * transaction); only then are the processed messages acknowledged on the relay (one more
+ * request). With an empty mailbox and `wait_secs` > 0 (at most SEALWIRE_RELAY_MAX_WAIT_SECS,
+ * and shorter than the client's request timeout), the relay holds the request until a
+ * message arrives or the wait ends (a long poll).
+ *
+ * On success `*out_list` receives a NEW `sealwire_received_list` with the new messages in
+ * order (possibly empty; free it with `sealwire_received_list_free()`), and `*out_report`
+ * the counts. Handle each message, then `sealwire_messenger_ack()` its id on
+ * `sealwire_relay_agent_messenger(agent)`; after a crash, `sealwire_messenger_pending_inbox()`
+ * holds what was committed but not acknowledged by the application. A relay error after
+ * some messages were committed does not fail the call: it ends the batch and is reported in
+ * `out_report->interrupted` (the committed messages are in the list; nothing is lost).
+ * Blocks (2 exchanges, plus the long poll).
+ *
+ * Errors (nothing written): SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (`limit`, or
+ * `wait_secs` too long), SEALWIRE_RELAY_UNAVAILABLE, SEALWIRE_RELAY_TIMEOUT,
+ * SEALWIRE_RELAY_AUTH_FAILED, SEALWIRE_RELAY_NOT_FOUND (mailbox not opened: publish first),
+ * storage errors (SEALWIRE_STORAGE, SEALWIRE_STORE_CONFLICT: the message concerned is not
+ * acknowledged and comes back), SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `out_list` and `out_report` are NULL or writable.
+ */
+sealwire_result sealwire_relay_agent_receive(struct sealwire_relay_agent *agent,
+                                             uint32_t limit,
+                                             uint32_t wait_secs,
+                                             struct sealwire_received_list **out_list,
+                                             struct sealwire_relay_receive_report *out_report);
+
+/**
+ * Turn an agent back into a plain messenger: `*out` receives the messenger handle (owned by
+ * the caller again: free it with `sealwire_messenger_free()`) and the agent is freed, with
+ * `*agent` set to NULL. The messenger pointer lent by `sealwire_relay_agent_messenger()` is
+ * this same handle. Nothing is lost: outbox and inbox are in the store.
+ *
+ * Errors: SEALWIRE_NULL_POINTER (`agent`, `*agent` or `out`), SEALWIRE_PANIC (poisoned).
+ * On failure nothing changes.
+ *
+ * # Safety
+ * `agent` is NULL or points to a `sealwire_relay_agent *` variable that is NULL or a live
+ * handle, not in use by another call; `out` is NULL or writable.
+ */
+sealwire_result sealwire_relay_agent_into_messenger(struct sealwire_relay_agent **agent,
+                                                    struct sealwire_messenger **out);
+
+/**
+ * Free a relay agent and close its messenger (everything committed stays in the store; the
+ * messenger pointer it lent becomes invalid). `agent` may be NULL (no-op).
+ *
+ * # Safety
+ * `agent` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another call; neither it nor the messenger it lent may be used afterwards.
+ */
+void sealwire_relay_agent_free(struct sealwire_relay_agent *agent);
 
 #ifdef __cplusplus
 }  // extern "C"

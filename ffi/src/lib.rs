@@ -53,6 +53,9 @@ mod ratchet_tape;
 
 mod messenger;
 
+// The relay client and the messenger whose transport is a relay (issue 7).
+mod relay;
+
 use core::ffi::c_char;
 
 use zeroize::Zeroize;
@@ -74,6 +77,7 @@ pub use public::*;
 pub use ratchet_bundle::*;
 pub use ratchet_prekeys::*;
 pub use ratchet_session::*;
+pub use relay::*;
 pub use result::{sealwire_result, sealwire_result_code_string, sealwire_result_message};
 pub use xwing::*;
 

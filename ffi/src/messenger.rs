@@ -10,8 +10,10 @@
 //! back what was not marked sent / acknowledged. Design: `docs/STORE.md`.
 
 use core::ffi::c_char;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use sealwire_core::relay::RelayAgent;
 use sealwire_core::store::{self, MemoryStore, Messenger, OutboxRecord, PeerId, Received, SessionStore, SqliteStore};
 use sealwire_core::{Identity, PublicIdentity};
 use zeroize::Zeroizing;
@@ -36,8 +38,8 @@ const _: () = assert!(SEALWIRE_MESSENGER_PEER_ID_LEN == core::mem::size_of::<Pee
 const _: () = assert!(SEALWIRE_MESSENGER_MESSAGE_ID_LEN == core::mem::size_of::<store::MessageId>());
 const _: () = assert!(SEALWIRE_MESSENGER_MAX_SESSIONS_PER_PEER == store::MAX_SESSIONS_PER_PEER);
 
-type Store = Box<dyn SessionStore + Send>;
-type Inner = Messenger<Store>;
+pub(crate) type Store = Box<dyn SessionStore + Send>;
+pub(crate) type Inner = Messenger<Store>;
 
 /// An agent's asynchronous sessions with its peers, persisted in one store: its identity,
 /// its prekeys, one record of sessions per peer, an outbox, an inbox and the ids of the
@@ -53,30 +55,60 @@ type Inner = Messenger<Store>;
 /// the messenger as it was. A messenger whose call panicked (a bug) is poisoned: later
 /// calls return SEALWIRE_PANIC. One messenger per database file: a second writer makes the
 /// other's next commit fail with SEALWIRE_STORE_CONFLICT.
+///
+/// `sealwire_relay_agent_new()` takes a messenger over (it sets the caller's pointer to
+/// NULL); `sealwire_relay_agent_messenger()` then lends it back, borrowed from the agent:
+/// every function here works on that pointer, and `sealwire_messenger_free()` on it is a
+/// no-op (see `sealwire_relay_agent`).
 #[derive(Debug)] // redacted: core prints the counter and the number of cached peers
 pub struct sealwire_messenger {
-    inner: Mutex<Inner>,
+    inner: Mutex<Held>,
+    /// Owned by a `sealwire_relay_agent` (which lends this handle out): `_free()` ignores it.
+    pub(crate) lent: AtomicBool,
 }
 
-// What the documentation above promises: the messenger may move between threads.
+/// What a messenger handle holds: the messenger itself, or (once a relay agent took it
+/// over) the relay agent that wraps it. `Empty` only if `RelayAgent::new` failed after
+/// taking the messenger (it cannot fail in practice: the mailbox keys are a hash).
+#[derive(Debug)] // redacted: core prints no secrets
+pub(crate) enum Held {
+    Plain(Inner),
+    Relay(RelayAgent<Store>),
+    Empty,
+}
+
+impl Held {
+    /// The messenger inside, wherever it is.
+    fn messenger(&mut self) -> FfiResult<&mut Inner> {
+        match self {
+            Held::Plain(m) => Ok(m),
+            Held::Relay(a) => Ok(a.messenger()),
+            Held::Empty => Err(sealwire_result::INVALID_STATE),
+        }
+    }
+}
+
+// What the documentation above promises: the messenger (also inside a relay agent) may move
+// between threads.
 const _: () = {
     const fn send<T: Send>() {}
     send::<Inner>();
+    send::<RelayAgent<Store>>();
 };
 
 impl sealwire_messenger {
     fn new(inner: Inner) -> Self {
-        Self { inner: Mutex::new(inner) }
+        Self { inner: Mutex::new(Held::Plain(inner)), lent: AtomicBool::new(false) }
     }
 
-    /// The messenger, locked. A lock poisoned by a panic gives SEALWIRE_PANIC.
-    fn lock(&self) -> FfiResult<MutexGuard<'_, Inner>> {
+    /// The held value, locked. A lock poisoned by a panic gives SEALWIRE_PANIC.
+    pub(crate) fn lock(&self) -> FfiResult<MutexGuard<'_, Held>> {
         self.inner.lock().map_err(|_| sealwire_result::PANIC)
     }
 }
 
 /// A 32-byte peer id from C.
-fn peer_id(bytes: &[u8]) -> FfiResult<PeerId> {
+pub(crate) fn peer_id(bytes: &[u8]) -> FfiResult<PeerId> {
     PeerId::try_from(bytes).map_err(|_| sealwire_result::INVALID_LENGTH)
 }
 
@@ -252,7 +284,9 @@ pub unsafe extern "C" fn sealwire_messenger_open(
 }
 
 /// Free a messenger: close its store and zeroize the keys it holds. `messenger` may be NULL
-/// (no-op). Everything committed stays in the file.
+/// (no-op). Everything committed stays in the file. A messenger lent by a relay agent
+/// (`sealwire_relay_agent_messenger()`) belongs to the agent: freeing it here is a no-op
+/// (`sealwire_relay_agent_free()` closes it).
 ///
 /// # Safety
 /// `messenger` is NULL or a handle from this library that has not been freed yet and is not in
@@ -260,7 +294,13 @@ pub unsafe extern "C" fn sealwire_messenger_open(
 #[no_mangle]
 pub unsafe extern "C" fn sealwire_messenger_free(messenger: *mut sealwire_messenger) {
     guard((), || {
-        // SAFETY: NULL or a live handle, freed once (caller contract).
+        // SAFETY: NULL or a live handle (caller contract).
+        if let Ok(m) = unsafe { try_ref(messenger.cast_const()) } {
+            if m.lent.load(Ordering::Acquire) {
+                return;
+            }
+        }
+        // SAFETY: NULL or a live handle not lent to an agent, freed once (caller contract).
         unsafe { free_handle(messenger) }
     })
 }
@@ -273,7 +313,7 @@ unsafe fn with<T>(messenger: *const sealwire_messenger, f: impl FnOnce(&mut Inne
     // SAFETY: NULL or a live handle (caller contract); internally locked.
     let messenger = unsafe { try_ref(messenger) }?;
     let mut guard = messenger.lock()?;
-    f(&mut guard)
+    f(guard.messenger()?)
 }
 
 /// Our own public identity, as a NEW `sealwire_public_identity` handle.
@@ -1017,13 +1057,21 @@ pub struct sealwire_outbox_list {
     items: Vec<OutboxRecord>,
 }
 
-/// The pending inbox messages (`sealwire_messenger_pending_inbox()`), oldest first.
+/// The pending inbox messages (`sealwire_messenger_pending_inbox()`), or the messages one
+/// `sealwire_relay_agent_receive()` committed, oldest first.
 ///
 /// Opaque; owned by the caller, who releases it once with `sealwire_received_list_free()`
 /// (which zeroizes the plaintexts). Immutable: may be used from several threads at once.
 #[derive(Debug)] // redacted: records print ids and lengths only
 pub struct sealwire_received_list {
     items: Vec<sealwire_received>,
+}
+
+impl sealwire_received_list {
+    /// A list of messages committed by the messenger (also `sealwire_relay_agent_receive()`).
+    pub(crate) fn from_received(items: Vec<Received>) -> Self {
+        Self { items: items.into_iter().map(sealwire_received::from).collect() }
+    }
 }
 
 /// The number of records in the list, in `*out`.

@@ -122,6 +122,34 @@ impl<T> Out<T> {
     }
 }
 
+/// A caller's handle variable (`T **handle`) whose handle moves into this library (an
+/// ownership transfer): checked and read first; set to NULL with [`HandleVar::clear`] only
+/// once the transfer succeeded, so that the caller's variable can no longer reach the handle.
+pub(crate) struct HandleVar<T>(NonNull<*mut T>);
+
+impl<T> HandleVar<T> {
+    /// NULL checks of the variable and of the handle in it; returns the handle.
+    ///
+    /// # Safety
+    /// `var` is NULL or readable and writable (a `T *` variable).
+    pub(crate) unsafe fn new(var: *mut *mut T) -> FfiResult<(Self, NonNull<T>)> {
+        let var = NonNull::new(var).ok_or(sealwire_result::NULL_POINTER)?;
+        // SAFETY: non-NULL, readable (caller contract).
+        let handle = unsafe { var.as_ptr().read() };
+        let handle = NonNull::new(handle).ok_or(sealwire_result::NULL_POINTER)?;
+        Ok((Self(var), handle))
+    }
+
+    /// Set the caller's variable to NULL.
+    ///
+    /// # Safety
+    /// The variable given to [`HandleVar::new`] is still writable.
+    pub(crate) unsafe fn clear(self) {
+        // SAFETY: non-NULL (checked in `new`), writable (caller contract).
+        unsafe { self.0.as_ptr().write(ptr::null_mut()) }
+    }
+}
+
 /// Move `value` to the heap and store the new handle in `out` (ownership passes to C, which
 /// must give it back to the matching `_free`).
 ///

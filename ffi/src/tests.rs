@@ -1006,3 +1006,100 @@ fn callback_providers_report_kms_codes() {
         sealwire_context_free(ctx);
     }
 }
+
+/// The relay client and agent through the C functions, without a relay (the C program
+/// tests/c/test_relay.c covers a real one): URL and option checks, the ownership transfer of
+/// the messenger (caller's pointer NULLed, lent pointer usable and not freeable, turned back),
+/// parameter checks before any network call, and a relay that refuses the connection failing
+/// fast with SEALWIRE_RELAY_UNAVAILABLE.
+#[test]
+fn relay_agent_through_the_c_functions() {
+    const KEY: [u8; 32] = [5; 32];
+    let down = std::ffi::CString::new(format!("http://127.0.0.1:{}", closed_port())).unwrap();
+    // SAFETY (whole test): every pointer passed points at a live local of the right size.
+    unsafe {
+        let mut c: *mut sealwire_relay_client = ptr::null_mut();
+        for bad in [c"ftp://127.0.0.1:1", c"http://relay.example", c"http://127.0.0.1:1/v1", c"not a url"] {
+            assert_eq!(sealwire_relay_client_new(bad.as_ptr(), &mut c), sealwire_result::INVALID_PARAMETER, "{bad:?}");
+            assert!(c.is_null());
+        }
+        for (connect, request) in [(0, 1), (1, 0), (SEALWIRE_RELAY_MAX_TIMEOUT_MS + 1, 1)] {
+            assert_eq!(
+                sealwire_relay_client_new_with_options(down.as_ptr(), connect, request, false, &mut c),
+                sealwire_result::INVALID_PARAMETER
+            );
+        }
+        assert_eq!(
+            sealwire_relay_client_new_with_options(c"http://relay.example".as_ptr(), 1, 1, true, &mut c),
+            sealwire_result::OK
+        );
+        sealwire_relay_client_free(c);
+        assert_eq!(sealwire_relay_client_new(down.as_ptr(), &mut c), sealwire_result::OK);
+        assert!(!format!("{:?}", *c).contains("127.0.0.1"));
+        let started = std::time::Instant::now();
+        assert_eq!(sealwire_relay_client_health(c), sealwire_result::RELAY_UNAVAILABLE);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+
+        let mut id = ptr::null_mut();
+        assert_eq!(sealwire_identity_from_secret_bytes([7u8; 32].as_ptr(), 32, [8u8; 32].as_ptr(), 32, &mut id), sealwire_result::OK);
+        let mut m: *mut sealwire_messenger = ptr::null_mut();
+        assert_eq!(sealwire_messenger_create_in_memory(id, KEY.as_ptr(), 32, 2, 2, true, 5, &mut m), sealwire_result::OK);
+        let original = m;
+        let mut a: *mut sealwire_relay_agent = ptr::null_mut();
+        assert_eq!(sealwire_relay_agent_new(&mut m, ptr::null(), &mut a), sealwire_result::NULL_POINTER);
+        assert_eq!(m, original);
+        assert_eq!(sealwire_relay_agent_new(&mut m, c, &mut a), sealwire_result::OK);
+        assert!(m.is_null() && !a.is_null());
+        let lent = sealwire_relay_agent_messenger(a);
+        assert_eq!(lent, original);
+        sealwire_messenger_free(lent); // lent: a no-op
+        let mut counter = 0u64;
+        assert_eq!(sealwire_messenger_counter(lent, &mut counter), sealwire_result::OK);
+        let mut again = lent;
+        let mut other: *mut sealwire_relay_agent = ptr::null_mut();
+        assert_eq!(sealwire_relay_agent_new(&mut again, c, &mut other), sealwire_result::INVALID_STATE);
+        assert!(other.is_null() && again == lent);
+
+        let mut list: *mut sealwire_received_list = ptr::null_mut();
+        let mut report = sealwire_relay_receive_report {
+            received: 9,
+            duplicates: 9,
+            rejected: 9,
+            interrupted: sealwire_result::PANIC,
+        };
+        for (limit, wait) in [(0, 0), (SEALWIRE_RELAY_MAX_RECEIVE_LIMIT + 1, 0), (1, SEALWIRE_RELAY_MAX_WAIT_SECS + 1), (1, 15)] {
+            assert_eq!(sealwire_relay_agent_receive(a, limit, wait, &mut list, &mut report), sealwire_result::INVALID_PARAMETER);
+        }
+        let peer = [1u8; 32];
+        let mut out_id = 0u64;
+        assert_eq!(sealwire_relay_agent_send(a, peer.as_ptr(), 31, b"x".as_ptr(), 1, &mut out_id), sealwire_result::INVALID_LENGTH);
+        assert_eq!(sealwire_relay_agent_send(a, peer.as_ptr(), 32, b"x".as_ptr(), 1, &mut out_id), sealwire_result::NO_SESSION);
+        let mut st = sealwire_relay_prekey_status::default();
+        assert_eq!(sealwire_relay_agent_publish(a, &mut st), sealwire_result::RELAY_UNAVAILABLE);
+        assert_eq!(sealwire_relay_agent_receive(a, 10, 0, &mut list, &mut report), sealwire_result::RELAY_UNAVAILABLE);
+        assert!(list.is_null() && report.received == 9);
+        assert_eq!(sealwire_relay_agent_publish(ptr::null_mut(), &mut st), sealwire_result::NULL_POINTER);
+        assert!(sealwire_relay_agent_messenger(ptr::null()).is_null());
+
+        let mut back: *mut sealwire_messenger = ptr::null_mut();
+        assert_eq!(sealwire_relay_agent_into_messenger(&mut a, &mut back), sealwire_result::OK);
+        assert!(a.is_null() && back == original);
+        assert_eq!(sealwire_messenger_counter(back, &mut counter), sealwire_result::OK);
+        sealwire_relay_agent_free(a); // NULL: no-op
+        sealwire_messenger_free(back);
+        sealwire_relay_client_free(c);
+        sealwire_identity_free(id);
+    }
+}
+
+/// The receive report carries core's counts and the code of the error that interrupted a
+/// batch (OK when none did).
+#[test]
+fn relay_receive_report_from_core() {
+    use sealwire_core::relay::ReceiveReport;
+    let mut r = ReceiveReport { duplicates: 2, rejected: 1, ..Default::default() };
+    let c = sealwire_relay_receive_report::from(&r);
+    assert_eq!((c.received, c.duplicates, c.rejected, c.interrupted), (0, 2, 1, sealwire_result::OK));
+    r.interrupted = Some(sealwire_core::Error::RelayTimeout);
+    assert_eq!(sealwire_relay_receive_report::from(&r).interrupted, sealwire_result::RELAY_TIMEOUT);
+}
