@@ -43,6 +43,9 @@ step "core relay module" cargo test --release -p sealwire --features relay --lib
 step "protocol tests (SQLite)" cargo test --release -p sealwire-cli --test relay_protocol
 step "agent processes and faults (SQLite)" cargo test --release -p sealwire-cli --test relay_agents
 step "smoke: serve, health, SIGTERM" smoke
+# The C binding against a relay of its own (the Node and Python relay tests run in their
+# binding suites, which scripts/test.sh runs first).
+step "C relay client (plain + ASan/UBSan)" bash tests/c/run-relay.sh
 
 if [ "${SEALWIRE_RELAY_SKIP_POSTGRES:-0}" != 1 ]; then
   services="$(mktemp -d /tmp/sealwire-relay-services.XXXXXX)"
