@@ -5,9 +5,14 @@
 #       sealwire envelopes vs Tink KmsEnvelopeAead vs raw OpenSSL AEADs (the default)
 #   bash benches/python/run.sh ratchet [bench_ratchet.py options]
 #       sealwire RatchetSession vs vodozemac (Olm) sessions
+#   bash benches/python/run.sh kms [bench_kms.py options]
+#       sealwire KmsKey (Vault Transit, AWS KMS) with and without DataKeyCache vs Tink
+#       KmsEnvelopeAead over AWS KMS; starts and stops OpenBao and moto itself
+#       (scripts/kms-servers.sh, private KMS_STATE_DIR)
 #   e.g. bash benches/python/run.sh --markdown /tmp/perf-envelope-py.md
 #        bash benches/python/run.sh --quick                    (smoke run, ~10 s)
 #        bash benches/python/run.sh ratchet --markdown /tmp/perf-ratchet-py.md
+#        bash benches/python/run.sh kms --objects 10000 --markdown /tmp/perf-kms-py.md
 #
 # Environment: BENCH_VENV (default /tmp/sealwire-bench-venv-py) is created if missing and
 # reused (set BENCH_VENV_CLEAR=1 to recreate it); PYTHON picks the interpreter that creates
@@ -34,11 +39,13 @@ PY="$VENV/bin/python"
 
 BENCH=envelope
 case "${1:-}" in
-    envelope|ratchet) BENCH="$1"; shift ;;
+    envelope|ratchet|kms) BENCH="$1"; shift ;;
 esac
 case "$BENCH" in
     envelope) deps=(tink cryptography maturin) ;;
     ratchet) deps=(vodozemac maturin) ;;
+    # tink's AWS KMS integration (boto3); the servers come from scripts/kms-servers.sh.
+    kms) deps=('tink[awskms]' maturin) ;;
 esac
 
 step "pip install ${deps[*]}"

@@ -216,8 +216,9 @@ pub(crate) fn unseal<'py>(
 const GIL_RELEASE_MIN: usize = 2048;
 
 /// Whether to keep the GIL for this call: a small payload and only keyring providers (no
-/// public-key work, no Python provider, no I/O).
-fn keep_gil(len: usize, specs: &[Spec<'_>]) -> bool {
+/// public-key work, no Python provider, no I/O: a `KmsKey`, whose calls go to the network,
+/// never keeps it).
+pub(crate) fn keep_gil(len: usize, specs: &[Spec<'_>]) -> bool {
     len < GIL_RELEASE_MIN
         && specs
             .iter()
@@ -225,7 +226,7 @@ fn keep_gil(len: usize, specs: &[Spec<'_>]) -> bool {
 }
 
 /// [`detach`] unless `hold`.
-fn maybe_detach<T: Send>(py: Python<'_>, hold: bool, f: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn maybe_detach<T: Send>(py: Python<'_>, hold: bool, f: impl FnOnce() -> T + Send) -> T {
     if hold {
         f()
     } else {

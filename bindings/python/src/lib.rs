@@ -19,6 +19,7 @@ mod error;
 mod identity;
 mod input;
 mod keyring;
+mod kms;
 mod messenger;
 mod noise;
 mod provider;
@@ -63,6 +64,10 @@ fn sealwire_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<recipient::PyXWingKeyPair>()?;
     m.add_class::<recipient::PyXWingPublicKey>()?;
     m.add_class::<provider::PyWrapContext>()?;
+    m.add_class::<kms::PyKmsKey>()?;
+    m.add_class::<kms::PyKmsStats>()?;
+    m.add_class::<kms::PyDataKeyCache>()?;
+    m.add_class::<kms::PyDataKeyCacheStats>()?;
     m.add_class::<stream::PyEnvelopeWriter>()?;
     m.add_class::<stream::PyEnvelopeReader>()?;
     m.add_function(wrap_pyfunction!(envelope::seal, m)?)?;

@@ -1,10 +1,10 @@
 //! Key providers: Python objects → `&dyn sealwire::envelope::KeyProvider`.
 //!
 //! A provider argument is a built-in object (`Keyring`, `KeyringKey`, `Identity`,
-//! `PublicIdentity`, `XWingKeyPair`, `XWingPublicKey`) or any Python object implementing the
-//! `sealwire.KeyProvider` protocol (`provider_id`, `key_id`, optional `key_version`,
-//! `wrap(data_key, ctx)`, `unwrap(wrapped, ctx)`), which [`PythonProvider`] adapts: it
-//! re-acquires the GIL for each call.
+//! `PublicIdentity`, `XWingKeyPair`, `XWingPublicKey`, `KmsKey`) or any Python object
+//! implementing the `sealwire.KeyProvider` protocol (`provider_id`, `key_id`, optional
+//! `key_version`, `wrap(data_key, ctx)`, `unwrap(wrapped, ctx)`), which [`PythonProvider`]
+//! adapts: it re-acquires the GIL for each call.
 //!
 //! Locking discipline (no deadlock between keyring locks and the GIL):
 //!
@@ -33,6 +33,7 @@ use crate::error::{Error, Result};
 use crate::identity::{PyIdentity, PyPublicIdentity};
 use crate::input::{type_name, BytesLike};
 use crate::keyring::{PyKeyring, PyKeyringKey};
+use crate::kms::PyKmsKey;
 use crate::recipient::{PyXWingKeyPair, PyXWingPublicKey};
 
 // --- Python exceptions raised inside a call ----------------------------------------------------
@@ -352,11 +353,15 @@ pub(crate) enum Spec<'a> {
     Public(&'a sealwire::PublicIdentity),
     XWingPair(&'a XWingKeyPair),
     XWingPublic(&'a XWingPublicKey),
+    /// A remote KMS key: its calls are HTTP requests, so a call using one never keeps the
+    /// GIL (`keep_gil` in `envelope.rs` keeps it for keyrings only).
+    Kms(&'a sealwire::envelope::kms::RemoteKey),
     Python(PythonProvider<'a>),
 }
 
 const PROVIDER_TYPES: &str = "Keyring, KeyringKey, Identity, PublicIdentity, XWingKeyPair, \
-                              XWingPublicKey or an object implementing sealwire.KeyProvider";
+                              XWingPublicKey, KmsKey or an object implementing \
+                              sealwire.KeyProvider";
 
 fn is_builtin(obj: &Bound<'_, PyAny>) -> bool {
     obj.is_instance_of::<PyKeyring>()
@@ -365,6 +370,7 @@ fn is_builtin(obj: &Bound<'_, PyAny>) -> bool {
         || obj.is_instance_of::<PyPublicIdentity>()
         || obj.is_instance_of::<PyXWingKeyPair>()
         || obj.is_instance_of::<PyXWingPublicKey>()
+        || obj.is_instance_of::<PyKmsKey>()
 }
 
 fn is_protocol(obj: &Bound<'_, PyAny>) -> bool {
@@ -436,6 +442,9 @@ fn spec<'a>(obj: &'a Bound<'_, PyAny>, causes: &'a Causes, what: &str) -> PyResu
     }
     if let Ok(x) = obj.cast::<PyXWingPublicKey>() {
         return Ok(Spec::XWingPublic(&x.get().inner));
+    }
+    if let Ok(k) = obj.cast::<PyKmsKey>() {
+        return Ok(Spec::Kms(&k.get().inner));
     }
     if is_protocol(obj) {
         let text = |name: &str| -> PyResult<String> {
@@ -553,6 +562,7 @@ pub(crate) fn with_providers<T>(
             Spec::Public(p) => *p,
             Spec::XWingPair(x) => *x,
             Spec::XWingPublic(x) => *x,
+            Spec::Kms(k) => *k,
             Spec::Python(p) => p,
         };
         dyns.push(p);

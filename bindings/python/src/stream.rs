@@ -15,7 +15,7 @@ use pyo3::sync::MutexExt;
 use pyo3::types::PyBytes;
 use sealwire::envelope::{EnvelopeHeader, EnvelopeReader, EnvelopeWriter};
 use sealwire::ErrorKind;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::detach;
 use crate::envelope::{context_arg, options, ProviderArgs, PyEnvelopeHeader};
@@ -209,38 +209,116 @@ pub(crate) struct PyEnvelopeReader {
     causes: Arc<Causes>,
 }
 
+/// `read(n)` up to this size decrypts straight into the returned `bytes`, allocated at the
+/// requested size as `io.FileIO.read(n)` does; a larger `n` (or `read()`) gathers chunks of
+/// at most [`READ_CHUNK`] first, so `read(2**40)` on a short stream allocates only what the
+/// stream holds.
+const DIRECT_READ_MAX: usize = 64 << 20;
+
+/// Chunk size of the gathering path (at least one sealed segment, so that whole segments
+/// are opened in place by the core).
+const READ_CHUNK: usize = 1 << 20;
+
+/// The AEAD tag after each sealed segment (16 bytes in both suites, docs/FORMATS.md).
+const SEGMENT_TAG_LEN: usize = 16;
+
+/// Fill `out` from `r` until it is full or the stream ends; returns the bytes written.
+fn fill(r: &mut EnvelopeReader<PySource>, out: &mut [u8]) -> sealwire::Result<usize> {
+    let mut filled = 0;
+    while filled < out.len() {
+        let n = r.read_plaintext(&mut out[filled..])?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(filled)
+}
+
 impl PyEnvelopeReader {
-    /// Up to `size` bytes of verified plaintext (everything left if `size` is None): fewer
-    /// only at the end of the stream. On an error, the bytes gathered by this call are
-    /// dropped (wiped) and the error raised: a short read never hides a failure.
-    fn read_detached(&self, size: Option<usize>) -> Result<Zeroizing<Vec<u8>>> {
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&mut EnvelopeReader<PySource>) -> sealwire::Result<T>,
+    ) -> Result<T> {
         let mut guard = lock(&self.state);
         let r = guard.as_mut().ok_or_else(|| closed("envelope reader"))?;
-        let step = (self.header.segment_size() as usize).max(1);
-        let mut out = Zeroizing::new(Vec::new());
-        loop {
-            let want = match size {
-                Some(n) if out.len() >= n => break,
-                Some(n) => (n - out.len()).min(step),
-                None => step,
+        Ok(f(r)?)
+    }
+
+    /// `read(n)`, `n <= DIRECT_READ_MAX`: one `bytes` of `n` bytes, decrypted into in place
+    /// with the GIL released (whole segments are opened right there by the core: no copy).
+    /// Short only at the end of the stream: then the bytes read are copied into a `bytes`
+    /// of their size and the large one is wiped. On an error the bytes gathered by this call
+    /// are wiped and the error raised: a short read never hides a failure.
+    fn read_direct<'py>(&self, py: Python<'py>, n: usize) -> Result<Bound<'py, PyBytes>> {
+        let mut short: Option<Bound<'py, PyBytes>> = None;
+        let full = PyBytes::new_with(py, n, |out| {
+            let got = detach(py, || self.with_reader(|r| fill(r, out)));
+            let got = match got.settle(&self.causes, py) {
+                Ok(got) => got,
+                Err(e) => {
+                    out.zeroize();
+                    return Err(e.into());
+                }
             };
-            let start = out.len();
-            if out.capacity() < start + want {
-                // Grow by hand so no plaintext is left behind in a freed buffer.
-                let mut bigger = Zeroizing::new(Vec::with_capacity(
-                    (start + want).max(out.capacity().saturating_mul(2)),
-                ));
-                bigger.extend_from_slice(&out);
-                out = bigger;
+            if got < n {
+                short = Some(PyBytes::new(py, &out[..got]));
+                out[..got].zeroize();
             }
-            out.resize(start + want, 0);
-            let n = r.read_plaintext(&mut out[start..])?;
-            out.truncate(start + n);
-            if n == 0 {
-                break;
-            }
+            Ok(())
+        })?;
+        Ok(short.unwrap_or(full))
+    }
+
+    /// `read()` or `read(n)` with a large `n`: chunks of at most `READ_CHUNK` bytes (each
+    /// allocated only once the previous one filled), then one `bytes` of the total.
+    fn read_gathered<'py>(
+        &self,
+        py: Python<'py>,
+        limit: Option<usize>,
+    ) -> Result<Bound<'py, PyBytes>> {
+        let step = READ_CHUNK.max(self.header.segment_size() as usize + SEGMENT_TAG_LEN);
+        let chunks = detach(py, || {
+            self.with_reader(|r| {
+                let mut chunks: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+                let mut total = 0usize;
+                loop {
+                    let want = match limit {
+                        Some(n) => (n - total).min(step),
+                        None => step,
+                    };
+                    if want == 0 {
+                        break;
+                    }
+                    let mut buf = Zeroizing::new(vec![0u8; want]);
+                    let got = fill(r, &mut buf)?;
+                    buf.truncate(got);
+                    total += got;
+                    if got > 0 {
+                        chunks.push(buf);
+                    }
+                    if got < want {
+                        break;
+                    }
+                }
+                Ok(chunks)
+            })
+        })
+        .settle(&self.causes, py)?;
+        if let [one] = chunks.as_slice() {
+            return Ok(PyBytes::new(py, one));
         }
-        Ok(out)
+        let total = chunks.iter().map(|c| c.len()).sum();
+        Ok(PyBytes::new_with(py, total, |out| {
+            detach(py, || {
+                let mut at = 0;
+                for c in &chunks {
+                    out[at..at + c.len()].copy_from_slice(c);
+                    at += c.len();
+                }
+            });
+            Ok(())
+        })?)
     }
 }
 
@@ -279,9 +357,11 @@ impl PyEnvelopeReader {
     // `text_signature` spelled out: PyO3 prints a negative default as `...`.
     #[pyo3(signature = (size=-1), text_signature = "($self, size=-1)")]
     fn read<'py>(&self, py: Python<'py>, size: i64) -> Result<Bound<'py, PyBytes>> {
-        let size = usize::try_from(size).ok();
-        let data = detach(py, || self.read_detached(size)).settle(&self.causes, py)?;
-        Ok(PyBytes::new(py, &data))
+        match usize::try_from(size) {
+            Ok(n) if n <= DIRECT_READ_MAX => self.read_direct(py, n),
+            Ok(n) => self.read_gathered(py, Some(n)),
+            Err(_) => self.read_gathered(py, None),
+        }
     }
 
     /// Release the stream (buffered plaintext is wiped). The file object is not closed.

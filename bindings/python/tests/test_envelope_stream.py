@@ -332,3 +332,140 @@ def test_seal_file_in_constant_memory(tmp_path: Path, ring: sealwire.Keyring) ->
         tracemalloc.stop()
     assert peak < 256 * 1024, peak
     assert (tmp_path / "out.bin").read_bytes() == src.read_bytes()
+
+
+def test_read_allocates_what_is_asked_or_what_is_there(ring: sealwire.Keyring) -> None:
+    """read(n) returns exactly-sized bytes; a huge n on a short stream allocates only what the
+    stream holds (no MemoryError, no n-sized buffer), and errors still come after the good
+    bytes, never instead of them."""
+    data = os.urandom(3 * 1024 * 1024 + 123)
+    sealed = seal_stream(data, ring, 1 << 20)
+    for huge in (100 * 1024 * 1024, 2**40, 2**62):
+        tracemalloc.start()
+        try:
+            with sealwire.EnvelopeReader(io.BytesIO(sealed), keys=ring, context=CTX) as r:
+                got = r.read(huge)
+                assert r.read(huge) == b"" and r.is_finished
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert got == data
+        assert peak < 16 * 1024 * 1024, (huge, peak)
+    # Reads of every size, across segment boundaries: each result exactly as long as asked.
+    with sealwire.EnvelopeReader(io.BytesIO(sealed), keys=ring, context=CTX) as r:
+        pos = 0
+        for size in (0, 1, 65535, 65536, 65536 + 16, 65536 + 17, 1 << 20, 3 << 20):
+            chunk = r.read(size)
+            assert chunk == data[pos : pos + size]
+            assert len(chunk) == min(size, len(data) - pos)
+            pos += len(chunk)
+        assert pos == len(data) and r.read(1) == b""
+    # A bad segment in the middle of a large read: the read raises, and a fresh reader
+    # returns everything before the bad segment, and then raises.
+    bad = bytearray(sealed)
+    bad[-(2 << 20)] ^= 1
+    with sealwire.EnvelopeReader(io.BytesIO(bytes(bad)), keys=ring, context=CTX) as r:
+        with pytest.raises(sealwire.DecryptionError):
+            r.read(200 * 1024 * 1024)
+        with pytest.raises(sealwire.DecryptionError):
+            r.read(1)  # sticky
+    with sealwire.EnvelopeReader(io.BytesIO(bytes(bad)), keys=ring, context=CTX) as r:
+        good = b""
+        with pytest.raises(sealwire.DecryptionError):
+            while chunk := r.read(65536):
+                good += chunk
+        assert 0 < len(good) < len(data) and data.startswith(good)
+
+
+# Run in a fresh interpreter: a 1 GiB envelope sealed on the fly from a generator (never
+# held) read back through EnvelopeReader with read(n) of many sizes and readinto; prints
+# the bytes read, whether their SHA-256 matched, and the resident-set growth.
+GIB_CHILD = r"""
+import hashlib, json, sys
+import sealwire
+
+TOTAL = 1 << 30
+BLOCK = hashlib.shake_256(b"sealwire bounded read").digest(1 << 20)
+ring = sealwire.Keyring()
+ring.create_key("k")
+
+
+def status(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+
+
+class SealingSource:
+    # A file object: read(n) returns the next bytes of an envelope that is sealed only as
+    # far as needed, from a generator of TOTAL plaintext bytes.
+    def __init__(self):
+        self.pending = bytearray()
+        self.plain = (BLOCK for _ in range(TOTAL // len(BLOCK)))
+        self.writer = sealwire.EnvelopeWriter(self, to=ring)
+        self.done = False
+
+    def write(self, b):
+        self.pending += b
+        return len(b)
+
+    def read(self, n):
+        while len(self.pending) < n and not self.done:
+            block = next(self.plain, None)
+            if block is None:
+                self.writer.close()
+                self.done = True
+            else:
+                self.writer.write(block)
+        out = bytes(self.pending[:n])
+        del self.pending[:n]
+        return out
+
+
+r = sealwire.EnvelopeReader(SealingSource(), keys=ring)
+h = hashlib.sha256()
+n = 0
+buf = bytearray(3 << 20)
+sizes = [65536, 1 << 20, 1000, 3 << 20, 65536 + 16, 7]
+first = r.read(1 << 20)
+h.update(first)
+n += len(first)
+baseline = status("VmRSS")
+i = 0
+while True:
+    size = sizes[i % len(sizes)]
+    if i % 3 == 2:
+        view = memoryview(buf)[:size]
+        k = r.readinto(view)
+        h.update(view[:k])
+        view.release()
+    else:
+        chunk = r.read(size)
+        k = len(chunk)
+        h.update(chunk)
+    if k == 0:
+        break
+    n += k
+    i += 1
+want = hashlib.sha256()
+for _ in range(TOTAL // len(BLOCK)):
+    want.update(BLOCK)
+print(json.dumps({"n": n, "ok": h.digest() == want.digest() and r.is_finished,
+                  "baseline_kib": baseline, "peak_kib": status("VmHWM")}))
+"""
+
+
+def test_gigabyte_stream_reads_in_bounded_memory() -> None:
+    import json
+    import subprocess
+    import sys
+
+    if not Path("/proc/self/status").exists():
+        pytest.skip("needs /proc/self/status (Linux)")
+    out = subprocess.run([sys.executable, "-c", GIB_CHILD], capture_output=True, text=True, timeout=600, check=True)
+    result = json.loads(out.stdout)
+    assert result["n"] == 1 << 30 and result["ok"], result
+    growth_mib = (result["peak_kib"] - result["baseline_kib"]) / 1024
+    # The reads hold at most a few segments and one 3 MiB result at a time.
+    assert growth_mib < 32, result

@@ -27,6 +27,10 @@ __all__ = [
     "WrapContext",
     "XWingKeyPair",
     "XWingPublicKey",
+    "KmsKey",
+    "KmsStats",
+    "DataKeyCache",
+    "DataKeyCacheStats",
     "seal",
     "unseal",
     "rewrap",
@@ -381,6 +385,90 @@ class XWingPublicKey:
     def raw_bytes(self) -> bytes: ...
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
+
+@final
+class KmsKey:
+    """A remote KMS key (Vault / OpenBao Transit or AWS KMS) named by a URI, as a key provider."""
+
+    def __new__(
+        cls,
+        uri: str,
+        *,
+        vault_address: str | None = None,
+        vault_token: str | None = None,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        aws_session_token: str | None = None,
+    ) -> KmsKey: ...
+    @property
+    def provider_id(self) -> Literal["vault-transit", "aws-kms"]: ...
+    @property
+    def key_id(self) -> str: ...
+    def stats(self) -> KmsStats: ...
+
+@final
+class KmsStats:
+    """Request counters of a KmsKey."""
+
+    @property
+    def operations(self) -> int: ...
+    @property
+    def http_requests(self) -> int: ...
+    @property
+    def retries(self) -> int: ...
+    @property
+    def failures(self) -> int: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
+class DataKeyCache:
+    """A cache of data keys for sealing (one KMS call per entry instead of per object)."""
+
+    def __new__(
+        cls,
+        *,
+        max_age_seconds: float | None = None,
+        max_messages: int | None = None,
+        max_bytes: int | None = None,
+        max_entries: int | None = None,
+    ) -> DataKeyCache: ...
+    @property
+    def max_age_seconds(self) -> float: ...
+    @property
+    def max_messages(self) -> int: ...
+    @property
+    def max_bytes(self) -> int: ...
+    @property
+    def max_entries(self) -> int: ...
+    def seal(
+        self,
+        plaintext: Buffer,
+        *,
+        to: _Providers,
+        context: Mapping[str, str] | None = None,
+        suite: _SuiteName = "chacha20-poly1305",
+        segment_size: int = 65536,
+    ) -> bytes: ...
+    def stats(self) -> DataKeyCacheStats: ...
+    def clear(self) -> None: ...
+
+@final
+class DataKeyCacheStats:
+    """Counters of a DataKeyCache."""
+
+    @property
+    def hits(self) -> int: ...
+    @property
+    def misses(self) -> int: ...
+    @property
+    def bypassed(self) -> int: ...
+    @property
+    def evicted(self) -> int: ...
+    @property
+    def entries(self) -> int: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
 
 @final
 class _EnvelopeWriter:

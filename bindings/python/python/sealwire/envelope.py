@@ -4,8 +4,8 @@ The one-shot functions (:func:`sealwire.seal`, :func:`sealwire.unseal`,
 :func:`sealwire.rewrap`, :func:`sealwire.seal_file`, :func:`sealwire.unseal_file`) and
 the built-in providers (:class:`sealwire.Keyring`, :class:`sealwire.KeyringKey`,
 :class:`sealwire.Identity`, :class:`sealwire.PublicIdentity`,
-:class:`sealwire.XWingKeyPair`, :class:`sealwire.XWingPublicKey`) live in the native
-module; this module adds:
+:class:`sealwire.XWingKeyPair`, :class:`sealwire.XWingPublicKey`, and the remote KMS keys
+:class:`sealwire.KmsKey`) live in the native module; this module adds:
 
 * :class:`EnvelopeWriter` / :class:`EnvelopeReader`: ``io.RawIOBase`` streams that seal
   into, and open from, any binary file object, in memory bounded by one segment;
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         Identity,
         Keyring,
         KeyringKey,
+        KmsKey,
         PublicIdentity,
         WrapContext,
         XWingKeyPair,
@@ -99,6 +100,7 @@ Provider: TypeAlias = Union[
     "PublicIdentity",
     "XWingKeyPair",
     "XWingPublicKey",
+    "KmsKey",
     KeyProvider,
 ]
 """Anything accepted as a key provider."""
@@ -120,7 +122,9 @@ class EnvelopeWriter(io.RawIOBase):
     The header (with the data key wrapped for every provider of ``to``) is written to
     ``fileobj`` at once, each full segment as soon as it is complete, and the final
     segment by :meth:`finish` / :meth:`close`. Memory: one segment. Encryption runs with
-    the GIL released; ``fileobj.write`` is called with it, once per segment.
+    the GIL released; ``fileobj.write`` is called with it, once per segment. Only the
+    constructor calls the providers (with a :class:`sealwire.KmsKey`: KMS requests, GIL
+    released; ``await asyncio.to_thread(EnvelopeWriter, ...)`` from an event loop).
 
     If the ``with`` block raises, or the writer is garbage-collected unclosed, the
     envelope is *aborted*: the final segment is never written, so the partial output can
@@ -210,7 +214,10 @@ class EnvelopeReader(io.RawIOBase):
     :class:`sealwire.DecodeError` (``ERR_SEALWIRE_TRUNCATED``) and a modified,
     reordered or extended one :class:`sealwire.DecryptionError`, after (never instead
     of) the verified bytes before the bad segment. Errors are sticky. Memory: one
-    segment. Decryption runs with the GIL released; ``fileobj.read(n)`` is called with it.
+    segment besides what ``read`` returns. Decryption runs with the GIL released;
+    ``fileobj.read(n)`` is called with it. Only the constructor calls the providers (with a
+    :class:`sealwire.KmsKey`: KMS requests, GIL released; ``await
+    asyncio.to_thread(EnvelopeReader, ...)`` from an event loop).
     ``fileobj`` itself is never closed. Wrap in ``io.BufferedReader`` for fast
     ``readline()``.
     """
@@ -230,7 +237,12 @@ class EnvelopeReader(io.RawIOBase):
 
     def read(self, size: int | None = -1, /) -> bytes:
         """Up to ``size`` bytes (all that is left if ``size`` is negative or None); fewer
-        only at the end of the stream, ``b""`` after it."""
+        only at the end of the stream, ``b""`` after it.
+
+        Up to 64 MiB, the plaintext is decrypted straight into the returned ``bytes``
+        (allocated at ``size``, as ``io.FileIO.read`` does; whole segments are opened in
+        place). A larger ``size``, or none, gathers 1 MiB chunks and allocates only what
+        the stream holds."""
         if self.closed:
             raise _closed()
         return self._native.read(-1 if size is None else size)
@@ -239,6 +251,9 @@ class EnvelopeReader(io.RawIOBase):
         return self.read(-1)
 
     def readinto(self, buffer: Buffer, /) -> int:
+        """Read up to ``len(buffer)`` bytes into ``buffer``; returns the count. (One copy
+        from the decrypted ``bytes``: the abi3 build for Python 3.9 has no buffer-protocol
+        access to write into ``buffer`` with the GIL released.)"""
         if self.closed:
             raise _closed()
         with memoryview(buffer) as view, view.cast("B") as out:
