@@ -1029,6 +1029,144 @@ export declare class RatchetSession {
 }
 
 /**
+ * A `Messenger` whose transport is a relay: publishes its prekey bundle and mailbox,
+ * starts sessions from bundles claimed on the relay, deposits sealed messages in the peers'
+ * mailboxes, and reads its own mailbox — committing each message before acknowledging it
+ * on the relay (a crash or a relay failure in between re-delivers it, and the messenger
+ * recognizes the copy).
+ *
+ * Every network operation returns a Promise and runs on the libuv thread pool. The agent
+ * and its messenger are one object behind one lock: operations run one at a time, so while
+ * one is in flight (up to the client's timeouts, or the `waitSeconds` of a long poll) the
+ * others wait for it — await the `…Async` forms; a *synchronous* `Messenger` call made
+ * meanwhile would block the JavaScript thread until the operation ends.
+ *
+ * `new RelayAgent(messenger, client)` takes the messenger over: it must be a SQLite
+ * messenger (`Messenger.create` / `open`; one over a JavaScript `SessionStore` is refused
+ * with `ERR_SEALWIRE_INVALID_PARAMETER`). The `Messenger` object stays usable for local
+ * operations (`pendingInbox`, `ack`, `counter`, …) on the same state; `close()` on either
+ * closes both. A newer `RelayAgent` over the same messenger replaces this one;
+ * `intoMessenger()` releases it. Nothing is sent until `publishAsync` (once, then after
+ * prekey changes).
+ */
+export declare class RelayAgent {
+  /**
+   * Take `messenger` over (see the class) with `client` as its relay. Waits for a pending
+   * operation of the messenger. Local: nothing is sent.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` (a messenger over a JavaScript
+   * store), `ERR_SEALWIRE_STORAGE` (a closed messenger).
+   */
+  constructor(messenger: Messenger, client: RelayClient)
+  /**
+   * Open our mailbox on the relay and publish our prekey bundle with its mailbox
+   * descriptor (signed by the identity). Resolves with the relay's prekey status.
+   */
+  publishAsync(): Promise<PrekeyStatus>
+  /**
+   * `publishAsync`, first dropping everything the relay holds for us (after a recovery
+   * that renumbered the prekeys).
+   */
+  publishResetAsync(): Promise<PrekeyStatus>
+  /**
+   * Ask the relay how many one-time prekeys are left; when it says to replenish, add new
+   * prekeys (committed) and publish again. Resolves with the status after. Call it
+   * periodically.
+   */
+  maintainAsync(): Promise<PrekeyStatus>
+  /**
+   * Start a session with `peer` (its identity pinned out of band) from a bundle claimed on
+   * the relay (one one-time prekey of each kind is used up), and commit it.
+   *
+   * Rejects with `ERR_SEALWIRE_RELAY_NOT_FOUND` (nothing published for `peer`),
+   * `ERR_SEALWIRE_IDENTITY_MISMATCH` (the relay returned someone else's bundle).
+   */
+  connectAsync(peer: PublicIdentity): Promise<void>
+  /**
+   * Encrypt `plaintext` for `peer` (a `PublicIdentity` or its 32-byte peer id), commit it
+   * with an outbox record, deposit it sealed in the peer's mailbox, and mark it sent.
+   * Resolves with the outbox id. If the deposit fails the Promise rejects (relay code) and
+   * the message stays in the outbox: `flushOutboxAsync` deposits it later, byte for byte,
+   * under the same deposit id (so the relay stores it once).
+   *
+   * Rejects with `ERR_SEALWIRE_NO_SESSION` without a session (`connectAsync` first).
+   */
+  sendAsync(peer: PublicIdentity | Uint8Array, plaintext: Uint8Array): Promise<bigint>
+  /**
+   * Deposit every outbox record not yet marked sent (after a restart or a failed
+   * deposit), oldest first; stops at the first failure (rejecting with it). Resolves with
+   * how many were deposited.
+   */
+  flushOutboxAsync(): Promise<number>
+  /**
+   * Read up to `limit` messages from our mailbox in deposit order: each is decrypted and
+   * committed to the messenger's inbox, and only then acknowledged on the relay. With
+   * `waitSeconds` and an empty mailbox, the relay holds the request until a deposit
+   * arrives or the wait ends (a long poll, on the pool: the event loop keeps running).
+   *
+   * Rejects (relay code) when nothing was committed; a relay error after commits resolves
+   * with the committed messages and `interrupted` set. After a crash, handle
+   * `messenger.pendingInbox()` first.
+   */
+  receiveAsync(options?: RelayReceiveOptions | undefined | null): Promise<RelayReceiveReport>
+  /** Our own public identity. */
+  get identity(): PublicIdentity
+  /**
+   * Our 32-byte mailbox address (a hash of the mailbox signing key derived from the
+   * identity, not the identity itself).
+   */
+  get mailboxAddress(): Buffer
+  /**
+   * A handle on the messenger this agent uses (the same state as the `Messenger` given to
+   * the constructor): inbox, acknowledgements, counter.
+   */
+  get messenger(): Messenger
+  /** The relay client. */
+  get client(): RelayClient
+  /**
+   * Release the messenger (no agent any more; this `RelayAgent` is unusable after) and
+   * return it. Waits for a pending operation.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_STORAGE` (closed), `ERR_SEALWIRE_INVALID_PARAMETER`
+   * (released or replaced already).
+   */
+  intoMessenger(): Messenger
+  /**
+   * Close the messenger (the database): waits for a pending operation. Every later use of
+   * the agent or of its messenger fails with `ERR_SEALWIRE_STORAGE`. Idempotent; does
+   * nothing once the agent was released or replaced.
+   */
+  close(): void
+  /** Whether the messenger is closed (`false` while an operation is running). */
+  get closed(): boolean
+}
+
+/**
+ * A client of one relay (`https://host:port`, or `http://` on loopback). It holds no key:
+ * requests are signed by the `RelayAgent` that uses it. Pass it to `new RelayAgent`.
+ */
+export declare class RelayClient {
+  /**
+   * A client of the relay at `url`. Nothing is sent yet (`healthAsync` checks the relay).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` for a URL that is not
+   * `https://host[:port]` (or `http://` on loopback, unless `allowPlainHttp`) or bad
+   * options.
+   */
+  constructor(url: string, options?: RelayClientOptions | undefined | null)
+  /**
+   * `GET /v1/health` on the libuv pool: resolves when the relay and its store answer.
+   * Rejects with `ERR_SEALWIRE_RELAY_UNAVAILABLE` (unreachable, or its store does not
+   * answer) or `ERR_SEALWIRE_RELAY_TIMEOUT`.
+   */
+  healthAsync(): Promise<void>
+  /** The request timeout in milliseconds (`receiveAsync`'s `waitSeconds` must stay below). */
+  get requestTimeoutMs(): number
+  /** The connection setup timeout in milliseconds. */
+  get connectTimeoutMs(): number
+}
+
+/**
  * A 32-byte key that protects a keyring file instead of a passphrase (for servers: keep it
  * in a secret store and pass it through `SEALWIRE_KEYRING_ROOT_KEY`). Zeroized when
  * garbage-collected.
@@ -1429,6 +1567,18 @@ export interface OutboxMessage {
  */
 export declare function peerId(identity: PublicIdentity): Buffer
 
+/** The owner's prekeys on the relay (`publishAsync`, `maintainAsync`). */
+export interface PrekeyStatus {
+  /** Unclaimed one-time X25519 prekeys left on the relay. */
+  oneTime: number
+  /** Unclaimed one-time ML-KEM-768 prekeys left on the relay. */
+  kemOneTime: number
+  /** Whether the published bundle is post-quantum. */
+  postQuantum: boolean
+  /** The relay asks the owner to replenish (`maintainAsync` does it). */
+  replenish: boolean
+}
+
 /** Options of `PrekeyStore.generate`. */
 export interface PrekeyStoreOptions {
   /**
@@ -1477,6 +1627,54 @@ export interface ReceivedMessage {
   messageId: Buffer
   /** The plaintext. */
   plaintext: Buffer
+}
+
+/** Options of `new RelayClient(url, options)`. */
+export interface RelayClientOptions {
+  /** Bound on connection setup, in milliseconds (default 2000). */
+  connectTimeoutMs?: number
+  /**
+   * Bound on one whole HTTP exchange, in milliseconds (default 15000). A long-polling
+   * `receiveAsync` must wait less than this.
+   */
+  requestTimeoutMs?: number
+  /** Allow `http://` to a host that is not loopback (default false: test networks only). */
+  allowPlainHttp?: boolean
+}
+
+/** Options of `RelayAgent.receiveAsync`. */
+export interface RelayReceiveOptions {
+  /** Most messages processed by this call (1 ..= 1000, default 100). */
+  limit?: number
+  /**
+   * With an empty mailbox, wait up to this many seconds for a deposit (a long poll;
+   * 0 ..= 30, below the client's `requestTimeoutMs`; default 0).
+   */
+  waitSeconds?: number
+}
+
+/** What one `RelayAgent.receiveAsync` call did. */
+export interface RelayReceiveReport {
+  /**
+   * New messages, committed to the messenger's inbox, in order: handle each, then
+   * `messenger.ack(id)` / `ackAsync(id)`.
+   */
+  received: Array<ReceivedMessage>
+  /** Copies of messages received before (acknowledged on the relay, nothing else). */
+  duplicates: number
+  /**
+   * Deposits that could not be opened or decrypted (anyone may deposit): acknowledged
+   * on the relay and dropped.
+   */
+  rejected: number
+  /**
+   * The `code` of a relay error that ended the call *after* messages were committed (they
+   * are in `received`; any that were not acknowledged come back as duplicates). Without a
+   * committed message the Promise rejects with that error instead.
+   */
+  interrupted?: string
+  /** The message of that error. */
+  interruptedMessage?: string
 }
 
 /**

@@ -2,8 +2,10 @@
 # Node binding tests: install the pinned npm devDependencies, build the addon with the napi
 # CLI (release profile, shared workspace target dir), check that the generated index.js /
 # index.d.ts in the tree are current, type-check the declarations (the hand-written
-# sealwire.d.ts re-exports the generated index.d.ts), then run node:test (which also checks
-# tests/cross/ratchet_step.mjs against its contract). Exits non-zero on any failure.
+# sealwire.d.ts re-exports the generated index.d.ts), build the relay binary, then run
+# node:test (which also checks tests/cross/ratchet_step.mjs and tests/cross/relay_node.mjs
+# against their contracts; the relay tests start real relay processes on 127.0.0.1).
+# Exits non-zero on any failure.
 # Called from anywhere (the top-level test script calls it from the repo root).
 set -euo pipefail
 
@@ -65,6 +67,13 @@ fi
 
 log "type-checking the declarations (sealwire.d.ts, index.d.ts) against typecheck/usage.ts"
 npx --no-install tsc -p typecheck
+
+# The relay tests (test/relay.test.mjs) run a real `sealwire relay serve`: build the CLI
+# (a no-op when the Rust suite built it already) unless SEALWIRE_BIN names a binary.
+if [ -z "${SEALWIRE_BIN:-}" ]; then
+  log "building the relay binary (cargo build --release -p sealwire-cli)"
+  (cd "$ROOT" && cargo build --release -p sealwire-cli)
+fi
 
 log "running node:test"
 node --test test/

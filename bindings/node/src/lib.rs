@@ -13,7 +13,8 @@
 //! `DataKeyCache`), [`messenger`] (`Messenger`, `PrekeyBundle`, `peerId`: asynchronous sessions,
 //! X3DH / PQXDH and the Double Ratchet, persisted in SQLite or in a `SessionStore` written in
 //! JavaScript, [`js_store`]), [`ratchet`] (`PrekeyStore`, `RatchetSession`: the same layer
-//! without persistence), [`callback`] (calling JavaScript from Rust). The stream and file
+//! without persistence), [`relay`] (`RelayClient`, `RelayAgent`: the prekey directory and
+//! offline mailbox, network calls as Promises on the libuv pool), [`callback`] (calling JavaScript from Rust). The stream and file
 //! helpers (`stream.js`) and `MemorySessionStore` are plain JavaScript, exported with
 //! everything here by the hand-written entry point `sealwire.js`.
 
@@ -28,6 +29,7 @@ mod kms;
 mod messenger;
 mod noise;
 mod ratchet;
+mod relay;
 
 /// Version of the sealwire native binding (the same as the Rust core's version).
 // Lower-case on purpose: napi-rs registers a const under its Rust name (it ignores `js_name`).

@@ -18,6 +18,10 @@
 //! a store callback that calls back into its own messenger gets `ERR_SEALWIRE_INVALID_PARAMETER`
 //! instead of a deadlock.
 //!
+//! A `RelayAgent` (`relay.rs`) takes a SQLite messenger over: the core messenger moves into
+//! the core relay agent (`Held::Agent`), behind the same lock, so this handle keeps working on
+//! the same state.
+//!
 //! Ids: store counters, outbox and inbox ids are `bigint` (u64); arguments accept a `number`
 //! (safe integer) or a `bigint`. Peers are named by their 32-byte peer id (the Ed25519
 //! public key, `peerId(publicIdentity)`) or by a `PublicIdentity`.
@@ -39,8 +43,27 @@ use crate::js_store::{with_failure, Failure, FailureSlot, JsSessionStore};
 
 type CoreResult<T> = std::result::Result<T, CoreError>;
 type Store = Box<dyn SessionStore + Send>;
-type Core = sealwire::store::Messenger<Store>;
-type Shared = Arc<Mutex<Option<Core>>>;
+pub(crate) type Core = sealwire::store::Messenger<Store>;
+/// The core relay agent of a `RelayAgent` (`relay.rs`): it owns the core messenger.
+pub(crate) type CoreAgent = sealwire::relay::RelayAgent<Store>;
+pub(crate) type Shared = Arc<Mutex<Option<Held>>>;
+
+/// What a `Messenger` handle holds: the core messenger alone, or inside the core relay
+/// agent of the `RelayAgent` that took it over (`token` names that `RelayAgent`). Either
+/// way the `Messenger` methods reach the same core messenger, under the same lock.
+pub(crate) enum Held {
+    Plain(Box<Core>),
+    Agent { token: u64, agent: Box<CoreAgent> },
+}
+
+impl Held {
+    fn messenger(&mut self) -> &mut Core {
+        match self {
+            Held::Plain(core) => core,
+            Held::Agent { agent, .. } => agent.messenger(),
+        }
+    }
+}
 
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
@@ -61,7 +84,7 @@ pub(crate) fn to_u64(v: &Either<f64, BigInt>, what: &'static str) -> CoreResult<
 }
 
 /// A peer given as a `PublicIdentity` or its 32-byte peer id.
-fn to_peer(peer: &Either<ClassInstance<'_, PublicIdentity>, Uint8Array>) -> CoreResult<PeerId> {
+pub(crate) fn to_peer(peer: &Either<ClassInstance<'_, PublicIdentity>, Uint8Array>) -> CoreResult<PeerId> {
     match peer {
         Either::A(p) => Ok(sealwire::store::peer_id(&p.inner)),
         Either::B(bytes) => {
@@ -140,11 +163,11 @@ fn open_core(path: &str, storage_key: &[u8], min_counter: u64) -> CoreResult<Cor
     Core::open(Box::new(SqliteStore::open(path)?), storage_key, min_counter)
 }
 
-fn lock(shared: &Shared) -> MutexGuard<'_, Option<Core>> {
+pub(crate) fn lock(shared: &Shared) -> MutexGuard<'_, Option<Held>> {
     shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn closed() -> CoreError {
+pub(crate) fn closed() -> CoreError {
     CoreError::Storage("the messenger is closed")
 }
 
@@ -159,13 +182,13 @@ fn busy() -> CoreError {
 /// Run `f` on the open messenger (waiting for a pending async task, if any).
 fn with_core<T>(shared: &Shared, f: impl FnOnce(&mut Core) -> CoreResult<T>) -> CoreResult<T> {
     let mut guard = lock(shared);
-    let core = guard.as_mut().ok_or_else(closed)?;
+    let core = guard.as_mut().ok_or_else(closed)?.messenger();
     f(core)
 }
 
 /// The lock of a JavaScript-backed messenger, only tried: it is only ever held by an
 /// operation running on this same thread, i.e. one whose store callback is calling back.
-fn try_lock(shared: &Shared) -> CoreResult<MutexGuard<'_, Option<Core>>> {
+pub(crate) fn try_lock(shared: &Shared) -> CoreResult<MutexGuard<'_, Option<Held>>> {
     match shared.try_lock() {
         Ok(g) => Ok(g),
         Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
@@ -254,7 +277,7 @@ fn outbox_js(r: OutboxRecord) -> OutboxMessage {
     }
 }
 
-fn received_js(r: Received) -> ReceivedMessage {
+pub(crate) fn received_js(r: Received) -> ReceivedMessage {
     ReceivedMessage {
         id: BigInt::from(r.id),
         peer: Buffer::from(r.peer.to_vec()),
@@ -300,7 +323,7 @@ impl<T: Send + 'static> MessengerJob<T>
 where
     Self: Task,
 {
-    fn new(work: impl FnOnce() -> CoreResult<T> + Send + 'static) -> AsyncTask<Self> {
+    pub(crate) fn new(work: impl FnOnce() -> CoreResult<T> + Send + 'static) -> AsyncTask<Self> {
         AsyncTask::new(Self {
             work: Some(Box::new(work)),
             early: None,
@@ -316,7 +339,7 @@ where
         Self::new(move || with_core(&shared, f))
     }
 
-    fn failed(err: CoreError) -> AsyncTask<Self> {
+    pub(crate) fn failed(err: CoreError) -> AsyncTask<Self> {
         Self::settled(Err(err), None)
     }
 
@@ -328,7 +351,7 @@ where
         })
     }
 
-    fn run(&mut self) -> napi::Result<Option<CoreResult<T>>> {
+    pub(crate) fn run(&mut self) -> napi::Result<Option<CoreResult<T>>> {
         Ok(match (self.early.take(), self.work.take()) {
             (Some(r), _) => Some(r),
             (None, Some(w)) => Some(w()),
@@ -336,7 +359,7 @@ where
         })
     }
 
-    fn reject(&mut self, env: Env, err: CoreError) -> napi::Error {
+    pub(crate) fn reject(&mut self, env: Env, err: CoreError) -> napi::Error {
         as_rejection(env, with_failure(err, self.failure.take()))
     }
 }
@@ -360,6 +383,8 @@ macro_rules! job_task {
         }
     };
 }
+
+pub(crate) use job_task;
 
 job_task!(Core, Messenger, Messenger::wrap);
 job_task!(OutboxRecord, OutboxMessage, outbox_js);
@@ -459,7 +484,7 @@ impl std::fmt::Debug for Messenger {
 impl Messenger {
     fn wrap(core: Core) -> Self {
         Self {
-            shared: Arc::new(Mutex::new(Some(core))),
+            shared: Arc::new(Mutex::new(Some(Held::Plain(Box::new(core))))),
             js: None,
         }
     }
@@ -471,7 +496,7 @@ impl Messenger {
             Some(slot) => {
                 let mut guard = try_lock(&self.shared)?;
                 slot.take(); // forget a failure of an earlier operation
-                let core = guard.as_mut().ok_or_else(closed)?;
+                let core = guard.as_mut().ok_or_else(closed)?.messenger();
                 f(core)
             }
         }
@@ -518,6 +543,45 @@ impl Messenger {
         }
     }
 
+    /// A second handle on the same messenger (`RelayAgent.messenger`, `intoMessenger`).
+    pub(crate) fn from_shared(shared: Shared) -> Self {
+        Self { shared, js: None }
+    }
+
+    /// Hand the core messenger over to a core relay agent built by `make`, named `token`
+    /// (`new RelayAgent`); an agent that had it before gives it back first (and its
+    /// `RelayAgent` no longer reaches it). Waits for a pending operation. Returns the lock
+    /// shared with this handle.
+    ///
+    /// Refused for a messenger over a JavaScript store: the agent's network operations run
+    /// on the libuv pool, where that store's callbacks cannot be called.
+    pub(crate) fn attach_agent(
+        &self,
+        token: u64,
+        make: impl FnOnce(Core) -> CoreResult<CoreAgent>,
+    ) -> CoreResult<Shared> {
+        if self.js.is_some() {
+            return Err(CoreError::InvalidParameter(
+                "a RelayAgent needs a messenger over SQLite (Messenger.create / open): the \
+                 relay's network calls run on the libuv thread pool, where a JavaScript \
+                 SessionStore cannot be called",
+            ));
+        }
+        let mut guard = lock(&self.shared);
+        let core = match guard.take().ok_or_else(closed)? {
+            Held::Plain(core) => *core,
+            Held::Agent { agent, .. } => agent.into_messenger(),
+        };
+        // `RelayAgent::new` only derives the mailbox keys; if it failed the handle would be
+        // left closed (the store on disk is untouched).
+        let agent = make(core)?;
+        *guard = Some(Held::Agent {
+            token,
+            agent: Box::new(agent),
+        });
+        Ok(Arc::clone(&self.shared))
+    }
+
     fn with_js_store(
         env: &Env,
         store: &Object<'_>,
@@ -527,7 +591,7 @@ impl Messenger {
         let js = JsSessionStore::new(env, store, slot.clone()).map_err(to_js_error)?;
         match f(Box::new(js)) {
             Ok(core) => Ok(Self {
-                shared: Arc::new(Mutex::new(Some(core))),
+                shared: Arc::new(Mutex::new(Some(Held::Plain(Box::new(core))))),
                 js: Some(slot),
             }),
             Err(e) => Err(with_failure(e, slot.take())),

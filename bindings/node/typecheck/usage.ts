@@ -28,6 +28,8 @@ import {
   NoiseHandshake,
   Messenger,
   PrekeyBundle,
+  RelayClient,
+  RelayAgent,
   PrekeyStore,
   RatchetSession,
   MemorySessionStore,
@@ -36,6 +38,10 @@ import {
   type OutboxMessage,
   type ReceivedMessage,
   type MessengerCreateOptions,
+  type PrekeyStatus,
+  type RelayClientOptions,
+  type RelayReceiveOptions,
+  type RelayReceiveReport,
   type PrekeyStoreOptions,
   type RatchetSessionOptions,
   type RatchetAcceptResult,
@@ -265,4 +271,37 @@ export async function kmsSample(): Promise<void> {
   const inForce: DataKeyCacheLimits = cache.limits
   cache.clear()
   void [id, keyId, calls, opened, moved, sealer, opener, cached, local, cs.hits + cs.misses + cs.entries, inForce]
+}
+
+export async function relaySample(): Promise<void> {
+  const options: RelayClientOptions = { connectTimeoutMs: 2000, requestTimeoutMs: 15000, allowPlainHttp: false }
+  const client: RelayClient = new RelayClient('http://127.0.0.1:8790', options)
+  await client.healthAsync()
+  const timeouts: number = client.requestTimeoutMs + client.connectTimeoutMs
+  const m: Messenger = await Messenger.createAsync('/tmp/a.db', Identity.generate(), new Uint8Array(32))
+  const agent: RelayAgent = new RelayAgent(m, new RelayClient('https://relay.example'))
+  const published: PrekeyStatus = await agent.publishAsync()
+  const reset: PrekeyStatus = await agent.publishResetAsync()
+  const status: PrekeyStatus = await agent.maintainAsync()
+  const left: number = status.oneTime + status.kemOneTime
+  const flags: boolean = status.postQuantum && status.replenish
+  const peer: PublicIdentity = Identity.generate().public
+  await agent.connectAsync(peer)
+  const outboxId: bigint = await agent.sendAsync(peer, Buffer.from('hi'))
+  const outboxId2: bigint = await agent.sendAsync(peerId(peer), new Uint8Array(1))
+  const flushed: number = await agent.flushOutboxAsync()
+  const receiveOptions: RelayReceiveOptions = { limit: 10, waitSeconds: 5 }
+  const report: RelayReceiveReport = await agent.receiveAsync(receiveOptions)
+  const report2: RelayReceiveReport = await agent.receiveAsync()
+  for (const r of report.received) await agent.messenger.ackAsync(r.id)
+  const counts: number = report.duplicates + report.rejected + report2.received.length
+  const interrupted: string | undefined = report.interrupted
+  const why: string | undefined = report.interruptedMessage
+  const me: PublicIdentity = agent.identity
+  const address: Buffer = agent.mailboxAddress
+  const sameClient: RelayClient = agent.client
+  const closed: boolean = agent.closed
+  const back: Messenger = agent.intoMessenger()
+  agent.close()
+  void [timeouts, published, reset, left, flags, outboxId, outboxId2, flushed, counts, interrupted, why, me, address, sameClient, closed, back]
 }
