@@ -46,6 +46,7 @@ step "smoke: serve, health, SIGTERM" smoke
 # The C binding against a relay of its own (the Node and Python relay tests run in their
 # binding suites, which scripts/test.sh runs first).
 step "C relay client (plain + ASan/UBSan)" bash tests/c/run-relay.sh
+step "cross-language agents (C, Node, Python) through one relay" bash tests/cross/relay.sh
 
 if [ "${SEALWIRE_RELAY_SKIP_POSTGRES:-0}" != 1 ]; then
   services="$(mktemp -d /tmp/sealwire-relay-services.XXXXXX)"

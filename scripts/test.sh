@@ -35,7 +35,7 @@ suite "node" bash bindings/node/run-tests.sh
 SEALWIRE_KMS_BINDINGS_REQUIRED=1 suite "kms" bash scripts/test-kms.sh
 # The relay (prekey directory + mailbox): embedded SQLite, then PostgreSQL + NATS JetStream
 # (Debian packages, started on 127.0.0.1 and stopped by the script), two relays sharing them.
-suite "relay" bash scripts/test-relay.sh
+SEALWIRE_CROSS_RELAY_ALL=1 suite "relay" bash scripts/test-relay.sh
 if [ -x tests/cross/run.sh ]; then suite "cross-language" bash tests/cross/run.sh; fi
 
 echo
