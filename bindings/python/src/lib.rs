@@ -25,6 +25,7 @@ mod noise;
 mod provider;
 mod ratchet;
 mod recipient;
+mod relay;
 mod store;
 mod stream;
 
@@ -33,7 +34,7 @@ mod stream;
 /// Noise handshake messages, Noise transport encryption, envelope sealing and opening,
 /// every `Messenger` operation (ratchet and prekey work, store reads and commits; a Python
 /// session store re-attaches for its own calls) and the `PrekeyStore` / `RatchetSession`
-/// key generation, DH, KEM, AEAD and sealing work.
+/// key generation, DH, KEM, AEAD and sealing work, and every relay call (HTTP included).
 ///
 /// `f` must not touch Python objects; its captures are `Send` (byte arguments are borrowed
 /// from immutable `bytes` or copied into Rust memory beforehand, see [`input`]).
@@ -85,6 +86,11 @@ fn sealwire_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::PyReceiveCommit>()?;
     m.add_class::<ratchet::PyPrekeyStore>()?;
     m.add_class::<ratchet::PyRatchetSession>()?;
+    // the relay (prekey directory and offline mailbox)
+    m.add_class::<relay::PyRelayClient>()?;
+    m.add_class::<relay::PyRelayAgent>()?;
+    m.add_class::<relay::PyPrekeyStatus>()?;
+    m.add_class::<relay::PyReceiveReport>()?;
     // private, for the tests
     m.add_function(wrap_pyfunction!(error::_error_classes, m)?)?;
     m.add_function(wrap_pyfunction!(error::_raise_error, m)?)?;

@@ -18,12 +18,18 @@
 //! The store's exceptions are recorded in the messenger's `Causes`, taken before the lock
 //! is released, and become the `__cause__` of the `StorageError`.
 //!
+//! The lock guards a [`Held`]: the core messenger, alone or moved into the core relay agent
+//! of a `sealwire.RelayAgent` (`relay.rs`), which then runs its network calls under the same
+//! lock; every `Messenger` method keeps working on the same state. `identity` and `peer_id`
+//! are kept outside the lock (immutable), so they never wait for a long poll.
+//!
 //! Peers are named by their *peer id*, the 32-byte Ed25519 key of their identity
 //! (`PublicIdentity.ed25519_key`); every method taking a peer accepts a `PublicIdentity` or
 //! a peer id. Records (`OutboxRecord`, `Received`) carry the peer id as `bytes`.
 
 use std::cell::RefCell;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -32,6 +38,7 @@ use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
 use pyo3::types::{PyBytes, PyInt};
 use sealwire::ratchet::{PrekeyBundle, PrekeyOptions, DEFAULT_SIGNED_PREKEY_GRACE_SECS};
+use sealwire::relay::RelayAgent;
 use sealwire::store::{self, MemoryStore, OutboxRecord, PeerId, SessionStore, SqliteStore};
 use sealwire::ErrorKind;
 use zeroize::Zeroizing;
@@ -45,9 +52,35 @@ use crate::store::PythonStore;
 
 type Store = Box<dyn SessionStore + Send>;
 type Inner = store::Messenger<Store>;
+/// The core relay agent over a messenger of this module (`relay.rs`).
+pub(crate) type Agent = RelayAgent<Store>;
+
+/// What a `Messenger` object holds: its core messenger, alone or inside the core relay agent
+/// of a `sealwire.RelayAgent` (which then owns it; every `Messenger` method still reaches it
+/// through `RelayAgent::messenger`), or nothing once closed. (One per `Messenger` object:
+/// the variants' sizes do not matter.)
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Held {
+    Closed,
+    Plain(Inner),
+    /// Taken over by the `RelayAgent` whose token this is (`relay.rs`).
+    Relay(Box<Agent>, u64),
+}
+
+impl Held {
+    /// The core messenger, wherever it is.
+    fn messenger(&mut self) -> Option<&mut Inner> {
+        match self {
+            Held::Closed => None,
+            Held::Plain(m) => Some(m),
+            Held::Relay(a, _) => Some(a.messenger()),
+        }
+    }
+}
 
 /// Raised by every call on a messenger after `close()`.
-const CLOSED: Error = Error::Binding(ErrorKind::InvalidParameter, "this Messenger is closed");
+pub(crate) const CLOSED: Error =
+    Error::Binding(ErrorKind::InvalidParameter, "this Messenger is closed");
 
 /// Lock without the GIL (inside [`detach`]).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -80,7 +113,7 @@ pub(crate) fn now_arg(now: Option<&Bound<'_, PyInt>>) -> Result<u64> {
 }
 
 /// A peer: a `PublicIdentity` or its 32-byte peer id (Ed25519 key), as a peer id.
-fn peer_arg(obj: &Bound<'_, PyAny>) -> Result<PeerId> {
+pub(crate) fn peer_arg(obj: &Bound<'_, PyAny>) -> Result<PeerId> {
     if let Ok(identity) = obj.cast::<PyPublicIdentity>() {
         return Ok(store::peer_id(&identity.get().inner));
     }
@@ -343,7 +376,12 @@ fn outbox_list(records: Vec<OutboxRecord>) -> Vec<PyOutboxRecord> {
 /// An agent's asynchronous sessions with its peers, persisted in a store (see the stub).
 #[pyclass(name = "Messenger", module = "sealwire._native", frozen)]
 pub(crate) struct PyMessenger {
-    inner: Mutex<Option<Inner>>,
+    inner: Mutex<Held>,
+    /// The messenger's public identity (it never changes): read without the lock, so that
+    /// `identity` / `peer_id` do not wait for a relay agent's call (a long poll).
+    public: sealwire::PublicIdentity,
+    /// Set when `inner` becomes `Held::Closed` ([`PyMessenger::close_held`]).
+    is_closed: AtomicBool,
     /// Exceptions raised by a Python session store during the current call (empty for the
     /// built-in stores); taken while `inner` is still locked, settled with the GIL.
     causes: Arc<Causes>,
@@ -379,9 +417,25 @@ impl Drop for HeldMark {
 impl PyMessenger {
     fn wrap(inner: Inner, causes: Arc<Causes>) -> Self {
         Self {
-            inner: Mutex::new(Some(inner)),
+            public: inner.identity().clone(),
+            inner: Mutex::new(Held::Plain(inner)),
+            is_closed: AtomicBool::new(false),
             causes,
         }
+    }
+
+    /// Close: what the messenger held (drop it off the GIL: SQLite checkpoints its WAL).
+    pub(crate) fn close_held(&self, held: &mut Held) -> Held {
+        self.is_closed.store(true, Ordering::Release);
+        std::mem::replace(held, Held::Closed)
+    }
+
+    /// The public identity, unless closed. No lock.
+    fn public(&self) -> Result<&sealwire::PublicIdentity> {
+        if self.is_closed.load(Ordering::Acquire) {
+            return Err(CLOSED);
+        }
+        Ok(&self.public)
     }
 
     fn address(&self) -> usize {
@@ -403,9 +457,27 @@ impl PyMessenger {
     }
 
     /// Lock with the GIL held (cheap calls), unless this thread already holds the lock.
-    fn lock_py<'a>(&'a self, py: Python<'_>) -> Result<(HeldMark, MutexGuard<'a, Option<Inner>>)> {
+    fn lock_py<'a>(&'a self, py: Python<'_>) -> Result<(HeldMark, MutexGuard<'a, Held>)> {
         let mark = self.enter()?;
         Ok((mark, lock_attached(py, &self.inner)))
+    }
+
+    /// Run `f` on what the messenger holds with the GIL released (the lock taken inside);
+    /// returns its result and what a Python store recorded meanwhile, to settle with the GIL
+    /// (`Causes::finish`). Also the way `relay.rs` runs the core relay agent.
+    pub(crate) fn run_held<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut Held) -> Result<T> + Send,
+    ) -> Result<(Result<T>, Causes)> {
+        let mark = self.enter()?;
+        let outcome = detach(py, || {
+            let mut guard = lock(&self.inner);
+            let result = f(&mut guard);
+            (result, self.causes.take())
+        });
+        drop(mark);
+        Ok(outcome)
     }
 
     /// Run `f` on the open messenger with the GIL released; a Python store's exceptions
@@ -415,23 +487,28 @@ impl PyMessenger {
         py: Python<'_>,
         f: impl FnOnce(&mut Inner) -> sealwire::Result<T> + Send,
     ) -> Result<T> {
-        let mark = self.enter()?;
-        let (result, causes) = detach(py, || {
-            let mut guard = lock(&self.inner);
-            let result = match guard.as_mut() {
-                Some(m) => f(m).map_err(Error::from),
-                None => Err(CLOSED),
-            };
-            (result, self.causes.take())
-        });
-        drop(mark);
+        let (result, causes) = self.run_held(py, |held| match held.messenger() {
+            Some(m) => f(m).map_err(Error::from),
+            None => Err(CLOSED),
+        })?;
         causes.finish(py, result)
     }
 
     /// Run a cheap `f` on the open messenger, GIL held.
     fn peek<T>(&self, py: Python<'_>, f: impl FnOnce(&Inner) -> T) -> Result<T> {
-        let (_mark, guard) = self.lock_py(py)?;
-        Ok(f(guard.as_ref().ok_or(CLOSED)?))
+        let (_mark, mut guard) = self.lock_py(py)?;
+        Ok(f(guard.messenger().ok_or(CLOSED)?))
+    }
+
+    /// Run a cheap `f` on what the messenger holds, GIL held (released while waiting for
+    /// the lock). For `relay.rs`: attaching and releasing a relay agent.
+    pub(crate) fn with_held_attached<T>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut Held) -> T,
+    ) -> Result<T> {
+        let (_mark, mut guard) = self.lock_py(py)?;
+        Ok(f(&mut guard))
     }
 
     /// Make a messenger: `make` runs without the GIL; `causes` is the recorder of the
@@ -629,19 +706,19 @@ impl PyMessenger {
         Ok((Self::wrap(inner, Arc::default()), peers))
     }
 
-    /// Our own public identity.
+    /// Our own public identity. Does not wait for a call in progress.
     #[getter]
-    fn identity(&self, py: Python<'_>) -> Result<PyPublicIdentity> {
-        self.peek(py, |m| PyPublicIdentity {
-            inner: m.identity().clone(),
+    fn identity(&self) -> Result<PyPublicIdentity> {
+        Ok(PyPublicIdentity {
+            inner: self.public()?.clone(),
         })
     }
 
-    /// Our peer id (the 32-byte Ed25519 key of our identity).
+    /// Our peer id (the 32-byte Ed25519 key of our identity). Does not wait for a call in
+    /// progress.
     #[getter]
     fn peer_id<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyBytes>> {
-        let id = self.peek(py, Inner::peer_id)?;
-        Ok(PyBytes::new(py, &id))
+        Ok(PyBytes::new(py, &store::peer_id(self.public()?)))
     }
 
     /// The store counter after our last commit: save it outside the store and pass it as
@@ -788,9 +865,10 @@ impl PyMessenger {
         self.run(py, |m| m.ack(id))
     }
 
-    /// Close the store (idempotent). Every later call raises `ParameterError`.
-    fn close(&self, py: Python<'_>) -> Result<()> {
-        let messenger = self.lock_py(py)?.1.take();
+    /// Close the store (idempotent). Every later call raises `ParameterError`. A
+    /// `RelayAgent` using this messenger is closed with it.
+    pub(crate) fn close(&self, py: Python<'_>) -> Result<()> {
+        let messenger = self.close_held(&mut self.lock_py(py)?.1);
         // Closing SQLite checkpoints the WAL into the database file: off the GIL.
         detach(py, move || drop(messenger));
         Ok(())
@@ -799,7 +877,7 @@ impl PyMessenger {
     /// Whether `close()` was called.
     #[getter]
     fn closed(&self, py: Python<'_>) -> Result<bool> {
-        Ok(self.lock_py(py)?.1.is_none())
+        Ok(matches!(*self.lock_py(py)?.1, Held::Closed))
     }
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -814,7 +892,7 @@ impl PyMessenger {
 
     fn __repr__(&self, py: Python<'_>) -> String {
         match self.lock_py(py) {
-            Ok((_mark, guard)) => match guard.as_ref() {
+            Ok((_mark, mut guard)) => match guard.messenger() {
                 Some(m) => format!("<Messenger counter={}>", m.counter()),
                 None => "<Messenger closed>".to_owned(),
             },

@@ -83,6 +83,17 @@ impl Causes {
         }
     }
 
+    /// For a call that succeeded but reports an error in its result
+    /// (`RelayAgent.receive`'s `interrupted`): the exception of `err`, with a recorded
+    /// exception of the same kind as its `__cause__`; a recorded `KeyboardInterrupt` /
+    /// `SystemExit` is returned as `Err`, to be raised. Drains what was recorded.
+    pub(crate) fn reported(&self, py: Python<'_>, err: Error) -> Result<PyErr> {
+        match self.raise(py, err) {
+            Error::Python(e) if is_control_flow(py, &e) => Err(Error::Python(e)),
+            other => Ok(other.into()),
+        }
+    }
+
     /// The exception for `err`, the final error of a call, with GIL held. A recorded
     /// `BaseException` that is not an `Exception` (`KeyboardInterrupt`, `SystemExit`) is
     /// re-raised as it is; otherwise the first recorded exception of the same kind becomes

@@ -141,6 +141,10 @@ def test_public_names() -> None:
         "KmsStats",
         "DataKeyCache",
         "DataKeyCacheStats",
+        "RelayClient",
+        "RelayAgent",
+        "PrekeyStatus",
+        "ReceiveReport",
     }
     for name in sealwire.__all__:
         assert hasattr(sealwire, name)

@@ -72,6 +72,16 @@ The same over a store of your own (any object implementing :class:`sealwire.Sess
     alice = sealwire.Messenger.create_with_store(store, alice_identity, key)
     alice = sealwire.Messenger.open_with_store(store, key, min_counter=anchor)
 
+Through a relay (``sealwire relay serve``: prekey directory and offline mailbox; every call
+also as ``await agent.<name>_async(...)``; :mod:`sealwire.relay`)::
+
+    agent = sealwire.RelayAgent(alice, sealwire.RelayClient("https://relay.example"))
+    agent.publish()                                 # bundle + mailbox; alice is agent.messenger
+    agent.connect(bob_identity.public)              # claims Bob's bundle on the relay
+    agent.send(bob_identity.public, b"hello")       # committed, deposited, marked sent
+    for got in agent.receive(wait_seconds=10).received:  # committed before acknowledged
+        handle(got.plaintext); alice.ack(got.id)
+
 Or the ratchet layer's objects alone, persisted by the application (seal and commit
 after every change, *before* sending)::
 
@@ -122,11 +132,13 @@ from sealwire._native import (
     NoiseUnorderedTransport,
     OutboxRecord,
     PrekeyBundle,
+    PrekeyStatus,
     PrekeyStore,
     PublicIdentity,
     RatchetSession,
     Received,
     ReceiveCommit,
+    ReceiveReport,
     RootKey,
     WrapContext,
     XWingKeyPair,
@@ -141,6 +153,7 @@ from sealwire._native import (
     unseal_file,
 )
 from sealwire.envelope import EnvelopeReader, EnvelopeWriter, KeyProvider
+from sealwire.relay import RelayAgent, RelayClient
 from sealwire.store import MemorySessionStore, SessionStore
 
 __all__ = [
@@ -182,6 +195,10 @@ __all__ = [
     "ReceiveCommit",
     "PrekeyStore",
     "RatchetSession",
+    "RelayClient",
+    "RelayAgent",
+    "PrekeyStatus",
+    "ReceiveReport",
     "SealwireError",
     "DecodeError",
     "InvalidKeyError",
