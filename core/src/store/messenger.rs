@@ -216,6 +216,16 @@ impl<S: SessionStore> Messenger<S> {
         Ok(n)
     }
 
+    /// When the current signed prekey was created (Unix seconds, the `now_unix` given to
+    /// [`Messenger::create`] or [`Messenger::rotate_signed_prekey`]): what a rotation
+    /// schedule compares against.
+    pub fn signed_prekey_created_at(&mut self) -> Result<u64> {
+        let p = self.take_prekeys()?;
+        let t = p.signed_prekey_created_at();
+        self.prekeys = Some(p);
+        Ok(t)
+    }
+
     /// Top the one-time prekeys back up and commit; publish [`Messenger::bundle`] again.
     pub fn replenish_prekeys(&mut self) -> Result<()> {
         let mut p = self.take_prekeys()?;
