@@ -705,6 +705,17 @@ impl Agent {
         self.core.messenger().counter()
     }
 
+    /// Messages committed for sending to `peer`, ever (committed with each outbox record:
+    /// after a crash it tells exactly which messages were sent).
+    pub fn sent_count(&mut self, peer: &PeerId) -> Result<u64> {
+        self.core.messenger().sent_count(peer)
+    }
+
+    /// Messages received from `peer` and committed, ever.
+    pub fn received_count(&mut self, peer: &PeerId) -> Result<u64> {
+        self.core.messenger().received_count(peer)
+    }
+
     /// Outbox records not yet acknowledged (live) or deposited (relay).
     pub fn pending_outbox_len(&mut self) -> Result<usize> {
         Ok(self.core.messenger().pending_outbox()?.len())
@@ -927,7 +938,7 @@ impl Agent {
             self.last_error = Some(e);
         }
         self.poll_channels(Duration::ZERO)?;
-        self.poll_relay(0, true)?;
+        self.poll_relay(0, false)?;
         while self.ready.is_empty() {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
