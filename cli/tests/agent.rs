@@ -417,7 +417,7 @@ fn agent_process() {
             handle(&dir, m.id, &m.plaintext);
             agent.ack(m.id).unwrap();
         }
-        if n % 10 == 0 {
+        if n.is_multiple_of(10) {
             let s = agent.stats();
             let line = format!("{} {} {} {}", s.sent_live, s.sent_relay, s.received_live, s.received_relay);
             fs::write(dir.join(format!("stats.{}", std::process::id())), line).unwrap();
