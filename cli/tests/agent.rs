@@ -18,6 +18,7 @@
 mod relay_support;
 
 use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::net::TcpListener;
@@ -28,7 +29,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use sealwire::agent::{Agent, AgentOptions, Delivery, MaintainStep, PeerSpec, TcpLink, Unlock};
+use sealwire::agent::{Agent, AgentOptions, Delivery, MaintainStep, PeerSpec, TcpLink, Unlock, IDENTITY_ENVELOPE_FILE, KEYRING_FILE};
+use sealwire::envelope::kms::RemoteKeySettings;
+use sealwire::envelope::{EncryptionContext, EnvelopeHeader};
 use sealwire::config::{Format, SecurityConfig};
 use sealwire::store::peer_id;
 use sealwire::{ErrorKind, PublicIdentity};
@@ -552,4 +555,90 @@ fn both_agents_killed_mid_conversation_lose_and_duplicate_nothing() {
     // (XX ran on first contact; which handshakes ran later depends on where the kills hit:
     // the in-process test checks XX-then-IK exactly.)
     assert!(count_prefix(&a, "handshake.ik") >= 1, "IK once the peer was known (seed {seed})");
+}
+
+// ---------------------------------------------------------------- remote KEK (OpenBao)
+
+/// The KMS test servers of `scripts/kms-servers.sh` (env file, or `SEALWIRE_TEST_*`
+/// variables), or `None` after a loud SKIP; with `SEALWIRE_KMS_REQUIRED=1` a missing server
+/// fails the test.
+fn require(test: &str, names: &[&str]) -> Option<HashMap<String, String>> {
+    let path = std::env::var("SEALWIRE_KMS_ENV_FILE").unwrap_or_else(|_| "/tmp/sealwire-kms/kms.env".to_owned());
+    let mut s = HashMap::new();
+    for line in fs::read_to_string(path).unwrap_or_default().lines() {
+        if let Some((k, v)) = line.split_once('=') {
+            s.insert(k.trim().to_owned(), v.trim().to_owned());
+        }
+    }
+    s.extend(std::env::vars().filter(|(k, _)| k.starts_with("SEALWIRE_TEST_")));
+    let missing: Vec<&str> = names.iter().copied().filter(|n| !s.contains_key(*n)).collect();
+    if missing.is_empty() {
+        return Some(s);
+    }
+    if std::env::var("SEALWIRE_KMS_REQUIRED").is_ok_and(|v| v == "1") {
+        panic!("{test}: KMS test servers are required but not configured: missing {missing:?}");
+    }
+    let msg = format!("\n*** SKIPPED {test}: KMS test servers not configured (missing {missing:?}).\n*** Run `bash scripts/kms-servers.sh start` first.\n");
+    std::io::stderr().write_all(msg.as_bytes()).ok();
+    None
+}
+
+#[test]
+fn vault_kek_holds_the_identity_and_seals() {
+    let Some(s) = require("vault_kek_holds_the_identity_and_seals", &["SEALWIRE_TEST_VAULT_ADDR", "SEALWIRE_TEST_VAULT_TOKEN"]) else {
+        return;
+    };
+    let (addr, token) = (s["SEALWIRE_TEST_VAULT_ADDR"].clone(), s["SEALWIRE_TEST_VAULT_TOKEN"].clone());
+    let key = format!("agent-kek-{}-{}", std::process::id(), now_unix());
+    let cfg = SecurityConfig::load(
+        &format!("version = 1\n[identity]\nstorage = \"kek-envelope\"\n[storage.kek]\nprovider = \"vault\"\nuri = \"vault://{key}\"\n"),
+        Format::Toml,
+    )
+    .unwrap();
+    let settings = |token: &str| RemoteKeySettings {
+        vault_address: Some(addr.clone()),
+        vault_token: Some(zeroize::Zeroizing::new(token.to_owned())),
+        ..RemoteKeySettings::default()
+    };
+    let options = |token: &str| AgentOptions { remote_key_settings: settings(token), ..AgentOptions::default() };
+    // The operator creates the Transit key (derived: each wrap is bound to its object).
+    let (status, body) = raw(&addr, "POST", &format!("/v1/transit/keys/{key}"), &[("X-Vault-Token", token.clone())], br#"{"type":"aes256-gcm96","derived":true}"#);
+    assert!(status == 200 || status == 204, "create key: {status} {}", String::from_utf8_lossy(&body));
+    let d = tmpdir("agent-vault");
+    let home = d.join("home");
+    // Nothing to unlock locally: the KEK lives in Vault.
+    let a = Agent::open(&home, &cfg, Unlock::RootKeyFromEnv, options(&token)).unwrap();
+    let public = a.public().clone();
+    assert!(!home.join(KEYRING_FILE).exists());
+    let entry = |path: &Path| {
+        let h = EnvelopeHeader::parse(&fs::read(path).unwrap()).unwrap();
+        let w = &h.wrapped_keys()[0];
+        (w.provider().to_owned(), w.key_id().to_owned(), w.key_version())
+    };
+    assert_eq!(entry(&home.join(IDENTITY_ENVELOPE_FILE)), ("vault-transit".to_owned(), key.clone(), 1));
+    let ctx = EncryptionContext::from_pairs([("kind", "memory")]).unwrap();
+    let blob = a.seal(b"remote", &ctx).unwrap();
+    assert_eq!(a.open_sealed(&blob, &ctx).unwrap(), b"remote");
+    drop(a);
+
+    let mut a = Agent::open(&home, &cfg, Unlock::RootKeyFromEnv, options(&token)).unwrap();
+    assert_eq!(a.public(), &public);
+    let r = a.maintain(now_unix()).unwrap();
+    assert!(r.kek_rotated_to.is_none() && !r.identity_rewrapped, "{r:?}");
+    // Vault rotates its key; the next maintenance moves the identity to version 2, once.
+    let (status, body) = raw(&addr, "POST", &format!("/v1/transit/keys/{key}/rotate"), &[("X-Vault-Token", token.clone())], b"");
+    assert!(status == 200 || status == 204, "rotate: {status} {}", String::from_utf8_lossy(&body));
+    assert!(a.maintain(now_unix()).unwrap().identity_rewrapped);
+    assert!(!a.maintain(now_unix()).unwrap().identity_rewrapped);
+    assert_eq!(entry(&home.join(IDENTITY_ENVELOPE_FILE)).2, 2);
+    let moved = a.rewrap_sealed(&blob, &ctx).unwrap();
+    assert_eq!(EnvelopeHeader::parse(&moved).unwrap().wrapped_keys()[0].key_version(), 2);
+    drop(a);
+    let a = Agent::open(&home, &cfg, Unlock::RootKeyFromEnv, options(&token)).unwrap();
+    assert_eq!(a.public(), &public);
+    assert_eq!(a.open_sealed(&blob, &ctx).unwrap(), b"remote");
+    drop(a);
+    // A token Vault refuses: the identity cannot be unwrapped.
+    let r = Agent::open(&home, &cfg, Unlock::RootKeyFromEnv, options("not-a-token"));
+    assert_eq!(r.unwrap_err().kind(), ErrorKind::KmsAuthFailed);
 }

@@ -1215,12 +1215,21 @@ impl Agent {
         let provider = kek.provider();
         let blob = home.read(IDENTITY_ENVELOPE_FILE)?;
         let header = EnvelopeHeader::parse(&blob)?;
-        let current = provider.key_version();
-        if header.wrapped_keys().iter().all(|w| !provider.owns(w) || w.key_version() == current) {
+        let versions = |h: &EnvelopeHeader| -> Vec<u32> {
+            h.wrapped_keys().iter().filter(|w| provider.owns(w)).map(|w| w.key_version()).collect()
+        };
+        let before = versions(&header);
+        // A keyring knows its current version; a remote KMS is asked (its rewrap answers
+        // with the newest version, possibly the same one).
+        let local = matches!(kek, Kek::Keyring { .. });
+        if local && before.iter().all(|v| *v == provider.key_version()) {
             return Ok(false);
         }
         let mut rw = envelope::Rewrap::open(&blob, &identity_context()?, &[provider])?;
         rw.rewrap_with(provider)?;
+        if versions(rw.header()) == before {
+            return Ok(false);
+        }
         let out = rw.apply(&blob)?;
         home.write(IDENTITY_ENVELOPE_FILE, &out)?;
         Ok(true)
