@@ -292,24 +292,36 @@ impl Home {
         crate::envelope::write_atomic(&self.path(name), data)
     }
 
-    /// A creation that stopped before the state file was written left some files: move them
-    /// into `incomplete-<unix>-<random>/` (nothing was ever used or published from them).
-    pub(crate) fn set_aside_incomplete(&self, now: u64) -> Result<()> {
-        let names = [IDENTITY_FILE, IDENTITY_ENVELOPE_FILE, KEYRING_FILE, SESSIONS_FILE];
-        let extra = [format!("{SESSIONS_FILE}-wal"), format!("{SESSIONS_FILE}-shm")];
-        let present: Vec<String> =
-            names.iter().map(|s| (*s).to_owned()).chain(extra).filter(|n| self.exists(n)).collect();
+    /// Move the session store's files into `stale-sessions-<unix>-<random>/` (recovery).
+    pub(crate) fn set_aside_sessions(&self, now: u64) -> Result<()> {
+        let names = [SESSIONS_FILE.to_owned(), format!("{SESSIONS_FILE}-wal"), format!("{SESSIONS_FILE}-shm")];
+        self.move_aside("stale-sessions", now, &names)
+    }
+
+    fn move_aside(&self, prefix: &str, now: u64, names: &[String]) -> Result<()> {
+        let present: Vec<&String> = names.iter().filter(|n| self.exists(n)).collect();
         if present.is_empty() {
             return Ok(());
         }
         let mut rnd = [0u8; 4];
         crate::random::fill(&mut rnd)?;
         let tag: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
-        let aside = self.dir.join(format!("incomplete-{now}-{tag}"));
+        let aside = self.dir.join(format!("{prefix}-{now}-{tag}"));
         std::fs::create_dir(&aside)?;
         for n in present {
-            std::fs::rename(self.path(&n), aside.join(&n))?;
+            std::fs::rename(self.path(n), aside.join(n))?;
         }
         Ok(())
+    }
+
+    /// A creation that stopped before the state file was written left some files: move them
+    /// into `incomplete-<unix>-<random>/` (nothing was ever used or published from them).
+    pub(crate) fn set_aside_incomplete(&self, now: u64) -> Result<()> {
+        let names: Vec<String> = [IDENTITY_FILE, IDENTITY_ENVELOPE_FILE, KEYRING_FILE, SESSIONS_FILE]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain([format!("{SESSIONS_FILE}-wal"), format!("{SESSIONS_FILE}-shm")])
+            .collect();
+        self.move_aside("incomplete", now, &names)
     }
 }

@@ -584,12 +584,37 @@ impl Agent {
     /// (a restored copy: see `docs/STORE.md`); [`Error::Storage`] when another agent has the
     /// home open.
     pub fn open(home: &Path, config: &SecurityConfig, unlock: Unlock, options: AgentOptions) -> Result<Self> {
+        Self::open_inner(home, config, unlock, options, false).map(|(a, _)| a)
+    }
+
+    /// Start the session store over after [`Agent::open`] failed with
+    /// [`Error::StaleState`] (the store was restored from an older copy, or lost): the old
+    /// file is moved into `stale-sessions-<unix>-<random>/`, a new store keeps the identity,
+    /// gets new prekeys (published with `reset` by the next [`Agent::maintain`]) and a counter
+    /// above both the old store's and the anchor (so no outbox or inbox id repeats). Returns
+    /// the agent and the peers the old store had sessions with: the next message to each
+    /// starts a new session (the peer takes it as its new current session). Messages of the
+    /// lost interval are lost (docs/STORE.md, "Rollback").
+    ///
+    /// Do not call it on a store that opens: it discards its sessions and inbox.
+    pub fn recover(home: &Path, config: &SecurityConfig, unlock: Unlock, options: AgentOptions) -> Result<(Self, Vec<PeerId>)> {
+        Self::open_inner(home, config, unlock, options, true)
+    }
+
+    fn open_inner(
+        home: &Path,
+        config: &SecurityConfig,
+        unlock: Unlock,
+        options: AgentOptions,
+        recover: bool,
+    ) -> Result<(Self, Vec<PeerId>)> {
         let protocols = check_config(config)?;
         let seal_options = config.seal_options()?;
         let cache = config.cache_limits()?.map(DataKeyCache::new);
         let prekey_options = config.prekey_options()?;
         let mut secrets = Secrets::new(unlock);
         let now = unix_now();
+        let mut recovered: Vec<PeerId> = Vec::new();
 
         let (home, lock, identity, kek, state, messenger) = if config.identity.storage == IdentityStorage::Memory {
             // An ephemeral agent: nothing is read from or written to `home`.
@@ -616,20 +641,32 @@ impl Agent {
             let keys = derive_keys(&identity)?;
             let mut state =
                 if create { AgentState::default() } else { AgentState::open(&home.read(STATE_FILE)?, &keys.state)? };
-            let store: Store = match config.storage.session_store {
-                crate::config::SessionStore::Sqlite => Box::new(SqliteStore::open(home.path(SESSIONS_FILE))?),
-                crate::config::SessionStore::Memory => Box::new(MemoryStore::new()),
+            let sqlite = config.storage.session_store == crate::config::SessionStore::Sqlite;
+            let open_store = || -> Result<Store> {
+                Ok(if sqlite { Box::new(SqliteStore::open(home.path(SESSIONS_FILE))?) } else { Box::new(MemoryStore::new()) })
             };
+            let mut store = open_store()?;
+            let mut min_counter = state.anchor;
+            if recover && sqlite {
+                min_counter = min_counter.max(store.counter()?);
+                recovered = store.peers()?;
+                drop(store);
+                home.set_aside_sessions(now)?;
+                store = open_store()?;
+            }
             let m = if store.load_identity()?.is_some() {
                 Messenger::open(store, keys.storage.as_ref(), state.anchor)?
+            } else if sqlite && !create && !recover {
+                // The sessions file is gone (or empty): as stale as a store can be.
+                return Err(Error::StaleState { found: store.counter()?, expected: state.anchor });
             } else {
-                // A new store (first open, memory sessions, or a lost sessions file): new
-                // prekeys numbered from 1, so the relay must forget the old ones.
+                // A new store (first open, memory sessions, recovery): new prekeys numbered
+                // from 1, so the relay must forget the old ones; ids continue above the anchor.
                 if state.published_signed_prekey != 0 {
                     state.publish_reset = true;
                     state.published_signed_prekey = 0;
                 }
-                Messenger::create(store, identity.duplicate(), keys.storage.as_ref(), prekey_options, now)?
+                Messenger::create_above(store, identity.duplicate(), keys.storage.as_ref(), prekey_options, now, min_counter)?
             };
             if m.identity() != identity.public() {
                 return Err(Error::IdentityMismatch("the session store belongs to another identity"));
@@ -648,7 +685,7 @@ impl Agent {
             }
             None => Core::Local(Box::new(messenger)),
         };
-        Ok(Self {
+        let agent = Self {
             config: config.clone(),
             options,
             identity,
@@ -666,7 +703,8 @@ impl Agent {
             last_relay_poll: None,
             last_error: None,
             stats: AgentStats::default(),
-        })
+        };
+        Ok((agent, recovered))
     }
 
     /// Our public identity.

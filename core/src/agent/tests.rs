@@ -504,26 +504,65 @@ fn maintain_rotates_when_due_and_is_idempotent() {
 }
 
 #[test]
-fn anchor_detects_a_restored_session_store() {
+fn anchor_detects_a_restored_session_store_and_recover_starts_over() {
     let (da, db) = (tmp("anchor-a"), tmp("anchor-b"));
     let cfg = config();
-    let mut alice = open(&da, &cfg);
+    let alice = open(&da, &cfg);
     let bob = open(&db, &cfg);
     let bob_public = bob.public().clone();
-    drop(bob);
-    alice.maintain(unix_now()).unwrap();
-    let _ = alice; // keep
-    drop(alice);
+    drop((alice, bob));
     let copy = std::fs::read(da.join(SESSIONS_FILE)).unwrap();
     let mut alice = open(&da, &cfg);
     let bob = open(&db, &cfg);
-    let (_, _, _bob) = link_up(&mut alice, bob, Some(&bob_public));
-    alice.send(&bob_public, b"x").unwrap();
+    let (_, _, mut bob) = link_up(&mut alice, bob, Some(&bob_public));
+    alice.send(&bob_public, b"before").unwrap();
+    assert_eq!(texts(&receive_n(&mut bob, 1)), ["before"]);
+    let anchor = alice.counter();
     alice.close().unwrap(); // anchor saved above the copy's counter
     std::fs::write(da.join(SESSIONS_FILE), copy).unwrap();
     let _ = std::fs::remove_file(da.join(format!("{SESSIONS_FILE}-wal")));
     let r = Agent::open(&da, &cfg, Unlock::passphrase(PASS), AgentOptions::default());
     assert_eq!(r.unwrap_err().kind(), ErrorKind::StaleState);
+
+    // Recovery: same identity, a new store above the anchor; the old file is kept aside.
+    let (mut alice, peers) = Agent::recover(&da, &cfg, Unlock::passphrase(PASS), AgentOptions::default()).unwrap();
+    assert!(alice.counter() > anchor, "ids continue above the anchor");
+    assert!(peers.is_empty(), "the restored copy predates the session with Bob");
+    let aside = std::fs::read_dir(&da).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with("stale-sessions-")).count();
+    assert_eq!(aside, 1);
+    // The next message to Bob starts a new session, which Bob takes as current.
+    let (_, _, mut bob) = link_up(&mut alice, bob, Some(&bob_public));
+    let sent = alice.send(&bob_public, b"after recovery").unwrap();
+    assert!(sent.id > anchor);
+    assert_eq!(texts(&receive_n(&mut bob, 1)), ["after recovery"]);
+    bob.send(alice.public(), b"welcome back").unwrap();
+    assert_eq!(texts(&receive_n(&mut alice, 1)), ["welcome back"]);
+    let anchor = alice.counter();
+    alice.close().unwrap();
+
+    // A lost sessions file is as stale as it gets; recovery names the peers it had.
+    std::fs::remove_file(da.join(SESSIONS_FILE)).unwrap();
+    let _ = std::fs::remove_file(da.join(format!("{SESSIONS_FILE}-wal")));
+    let r = Agent::open(&da, &cfg, Unlock::passphrase(PASS), AgentOptions::default());
+    assert_eq!(r.unwrap_err().kind(), ErrorKind::StaleState);
+    let (mut alice, _) = Agent::recover(&da, &cfg, Unlock::passphrase(PASS), AgentOptions::default()).unwrap();
+    assert!(alice.counter() > anchor);
+    drop(alice);
+    let _ = (std::fs::remove_dir_all(&da), std::fs::remove_dir_all(&db));
+}
+
+#[test]
+fn recover_names_the_peers_of_the_stale_store() {
+    let (da, db) = (tmp("recover-a"), tmp("recover-b"));
+    let cfg = config();
+    let mut alice = open(&da, &cfg);
+    let bob = open(&db, &cfg);
+    let bob_public = bob.public().clone();
+    let (_, _, _bob) = link_up(&mut alice, bob, None);
+    alice.send(&bob_public, b"x").unwrap();
+    drop(alice);
+    let (_, peers) = Agent::recover(&da, &cfg, Unlock::passphrase(PASS), AgentOptions::default()).unwrap();
+    assert_eq!(peers, vec![peer_id(&bob_public)]);
     let _ = (std::fs::remove_dir_all(&da), std::fs::remove_dir_all(&db));
 }
 
