@@ -146,8 +146,9 @@ pub fn run() -> CliResult {
     if vault_addr.is_ok() {
         vault_step(&keyring, &ctx, &other_ctx, memory)?;
     }
+    agent_steps(if vault_addr.is_ok() { 20 } else { 19 })?;
 
-    println!("\ndemo complete: identities exchanged and verified, signed message checked, Noise XX / IK / hybrid XXhfs sessions run, asynchronous PQXDH sessions survived restarts and a stale snapshot was refused, memory object sealed, rotated, rewrapped and opened by both agents");
+    println!("\ndemo complete: identities exchanged and verified, signed message checked, Noise XX / IK / hybrid XXhfs sessions run, asynchronous PQXDH sessions survived restarts and a stale snapshot was refused, memory object sealed, rotated, rewrapped and opened by both agents, and the same composed by `sealwire::agent::Agent` from a security config");
     Ok(())
 }
 
@@ -494,4 +495,77 @@ fn dir_contains(dir: &Path, prefix: &str, needle: &[u8]) -> CliResult<bool> {
         }
     }
     Ok(false)
+}
+
+/// The same capabilities composed by `sealwire::agent::Agent` (docs/AGENT.md): homes on disk,
+/// a live channel (an in-process link here, TCP in real use), maintenance.
+fn agent_steps(first: u32) -> CliResult {
+    use sealwire::agent::{self as ag, Agent as Home, AgentOptions, Delivery, Unlock};
+    use sealwire::config::{Format, SecurityConfig};
+    use std::time::Duration;
+
+    step(first, "Alice and Bob open agent homes from one security config: identity, keyring, sessions, state");
+    // The recommended configuration, with the cheapest Argon2id the format allows (demo only).
+    let config = SecurityConfig::load(
+        "version = 1\n[identity.kdf]\nmemory_kib = 19456\niterations = 2\nlanes = 1\n[overrides]\nallow_weak_kdf = true\n",
+        Format::Toml,
+    )
+    .map_err(|x| x.to_string())?;
+    let dir = TempDir::new()?;
+    let (ha, hb) = (dir.0.join("alice"), dir.0.join("bob"));
+    let open = |h: &Path, p: &str| Home::open(h, &config, Unlock::passphrase(p), AgentOptions::default());
+    let mut alice = open(&ha, "alice passphrase").map_err(e)?;
+    let bob = open(&hb, "bob passphrase").map_err(e)?;
+    let mut files: Vec<String> =
+        std::fs::read_dir(&ha).map_err(io)?.filter_map(|x| x.ok()).map(|x| x.file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    println!("    alice's home: {}", files.join(", "));
+    check("identity, keyring, sessions and state files are in the home", [ag::IDENTITY_FILE, ag::KEYRING_FILE, ag::SESSIONS_FILE, ag::STATE_FILE].iter().all(|f| files.iter().any(|x| x == f)))?;
+
+    step(first + 1, "They meet on a live channel: XXhfs on first contact, IKhfs on reconnect; messages are ratchet messages, acknowledged");
+    let bob_public = bob.public().clone();
+    let (link_a, link_b) = ag::memory_link_pair();
+    let responder = std::thread::spawn(move || {
+        let mut bob = bob;
+        let r = bob.accept(Box::new(link_b));
+        (bob, r)
+    });
+    let info = alice.connect_link(Box::new(link_a), None).map_err(e)?;
+    let (mut bob, r) = responder.join().map_err(|_| "demo: responder thread panicked".to_owned())?;
+    r.map_err(e)?;
+    println!("    handshake: {}", info.protocol);
+    check("first contact ran XXhfs and authenticated Bob's identity", info.protocol.starts_with("Noise_XXhfs_") && info.peer == bob_public)?;
+    let sent = alice.send(&bob_public, b"live: the charts are ready").map_err(e)?;
+    let got = bob.receive(Duration::from_secs(2)).map_err(e)?;
+    check("sent live, received once by Bob's agent", sent.delivery == Delivery::Live && got.len() == 1 && got[0].plaintext == b"live: the charts are ready")?;
+    bob.ack(got[0].id).map_err(e)?;
+    let (link_a, link_b) = ag::memory_link_pair();
+    let responder = std::thread::spawn(move || {
+        let mut bob = bob;
+        let r = bob.accept(Box::new(link_b));
+        (bob, r)
+    });
+    let info = alice.connect_link(Box::new(link_a), Some(&bob_public)).map_err(e)?;
+    let (mut bob, r) = responder.join().map_err(|_| "demo: responder thread panicked".to_owned())?;
+    r.map_err(e)?;
+    println!("    handshake: {}", info.protocol);
+    check("reconnect ran IKhfs (Alice knew Bob's key)", info.protocol.starts_with("Noise_IKhfs_"))?;
+    bob.send(alice.public(), b"live: thanks").map_err(e)?;
+    let got = alice.receive(Duration::from_secs(2)).map_err(e)?;
+    check("Bob's reply arrives over the same channel", got.len() == 1 && got[0].plaintext == b"live: thanks")?;
+    alice.ack(got[0].id).map_err(e)?;
+
+    step(first + 2, "maintain(): 91 days later the signed prekey and the KEK rotate; a second run changes nothing");
+    let ctx = EncryptionContext::from_pairs([("agent", "alice"), ("kind", "memory")]).map_err(e)?;
+    let sealed = alice.seal(b"memory: charts owner is Bob", &ctx).map_err(e)?;
+    let later = crate::dates::now() + 91 * 86_400;
+    let r = alice.maintain(later).map_err(e)?;
+    println!("    signed prekey rotated: {}, KEK now version {:?}", r.signed_prekey_rotated, r.kek_rotated_to);
+    check("signed prekey and KEK rotated", r.signed_prekey_rotated && r.kek_rotated_to == Some(2))?;
+    check("a second run at the same time changes nothing", !alice.maintain(later).map_err(e)?.changed_anything())?;
+    check("the memory sealed before the rotation still opens (grace)", alice.open_sealed(&sealed, &ctx).map_err(e)? == b"memory: charts owner is Bob")?;
+    drop((alice, bob));
+    let wrong = open(&ha, "not alice's passphrase");
+    check(&format!("reopening with a wrong passphrase is refused ({})", code(&wrong)), kind(&wrong) == Some(ErrorKind::DecryptionFailed))?;
+    Ok(())
 }

@@ -95,5 +95,5 @@ fn demo_runs() {
     let out = text(&o);
     assert!(out.contains("demo complete"));
     assert_eq!(out.matches("no Vault configured (VAULT_ADDR unset): using the embedded local keyring").count(), 1, "{out}");
-    assert_eq!(out.matches("    ok  ").count(), 47, "{out}");
+    assert_eq!(out.matches("    ok  ").count(), 47 + 9, "{out}");
 }

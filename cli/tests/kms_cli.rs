@@ -267,7 +267,7 @@ fn demo_uses_vault_transit() {
     assert!(out.contains(&format!("using Vault Transit at {}", s["SEALWIRE_TEST_VAULT_ADDR"])), "{out}");
     assert!(!out.contains("no Vault configured"), "{out}");
     assert!(out.contains("the object opens through Vault alone") && out.contains("demo complete"), "{out}");
-    assert_eq!(out.matches("    ok  ").count(), 50, "{out}");
+    assert_eq!(out.matches("    ok  ").count(), 50 + 9, "{out}");
     // Second run: the key exists already.
     let out = ok(&ws, &env, &["demo"]);
     assert!(out.contains("Transit key sealwire-demo exists"), "{out}");

@@ -15,6 +15,8 @@
 //!
 //! * [`relay`] — formats and request signatures of `sealwire relay` (prekey directory and
 //!   offline mailbox); with the cargo feature `relay`, its HTTP client and `RelayAgent`.
+//! * [`agent`] (cargo feature `agent`) — `Agent`: one object per agent composing all of the
+//!   above from a home directory and a security configuration.
 //! * [`store`] — the persistent session store and `Messenger`: send commits state and an
 //!   outbox record before the ciphertext leaves; receive commits state, the consumed prekey
 //!   and a dedupe record in one transaction.
@@ -65,6 +67,8 @@
 #![deny(missing_docs)]
 
 mod aead;
+#[cfg(feature = "agent")]
+pub mod agent;
 mod xchacha;
 #[cfg(feature = "config")]
 pub mod config;

@@ -55,6 +55,8 @@ pub use keyring::{
     KeyVersionInfo, Keyring, KeyringKey, RootKey, KEYRING_MAGIC, KEYRING_PROVIDER, KEYRING_VERSION, ROOT_KEY_ENV,
 };
 pub use provider::{KeyProvider, WrapContext};
+#[allow(unused_imports)]
+pub(crate) use keyring::write_atomic;
 pub use recipient::{
     recipient_key_id, XWingKeyPair, XWingPublicKey, HPKE_INFO, HPKE_X25519_PROVIDER, HPKE_XWING_PROVIDER,
     XWING_PUBLIC_KEY_LEN, XWING_SEED_LEN,

@@ -51,7 +51,7 @@ impl<S: SessionStore> core::fmt::Debug for RelayAgent<S> {
 
 /// Errors that mean "this deposit is not a message for us" rather than "we failed": the
 /// message is dropped (acknowledged) instead of blocking the mailbox.
-fn is_rejection(kind: ErrorKind) -> bool {
+pub(crate) fn is_rejection(kind: ErrorKind) -> bool {
     kind.is_decode()
         || matches!(
             kind,
@@ -167,7 +167,9 @@ impl<S: SessionStore> RelayAgent<S> {
         Ok(n)
     }
 
-    fn deliver(&mut self, peer: &PeerId, ciphertext: &[u8]) -> Result<()> {
+    /// Deposit one ratchet message for `peer` (its mailbox descriptor fetched once). Used by
+    /// `agent::Agent` for outbox records it routes itself.
+    pub(crate) fn deliver(&mut self, peer: &PeerId, ciphertext: &[u8]) -> Result<()> {
         let descriptor = match self.peers.get(peer) {
             Some(d) => d.clone(),
             None => {

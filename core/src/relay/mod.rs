@@ -29,6 +29,8 @@ mod tests;
 #[cfg(feature = "relay")]
 pub use agent::{ReceiveReport, RelayAgent};
 #[cfg(feature = "relay")]
+pub(crate) use agent::is_rejection;
+#[cfg(feature = "relay")]
 pub use client::{ClaimedBundle, MailboxEntry, MailboxPage, PrekeyStatus, RelayClient, RelayOptions, SealedBatch};
 pub use directory::BundleParts;
 pub use mailbox::{

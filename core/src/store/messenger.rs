@@ -93,14 +93,28 @@ impl<S: SessionStore> Messenger<S> {
     /// `now_unix` dates the signed prekey) and commits both, sealed under `storage_key`
     /// (32 bytes). Publish [`Messenger::bundle`] afterwards.
     pub fn create(
-        mut store: S,
+        store: S,
         identity: Identity,
         storage_key: &[u8],
         prekey_options: PrekeyOptions,
         now_unix: u64,
     ) -> Result<Self> {
+        Self::create_above(store, identity, storage_key, prekey_options, now_unix, 0)
+    }
+
+    /// [`Messenger::create`] whose first commit is above `min_counter`, so that outbox and
+    /// inbox ids stay unique across a store that was lost or replaced (used by
+    /// `agent::Agent`, which keeps the last counter in its state file).
+    pub(crate) fn create_above(
+        mut store: S,
+        identity: Identity,
+        storage_key: &[u8],
+        prekey_options: PrekeyOptions,
+        now_unix: u64,
+        min_counter: u64,
+    ) -> Result<Self> {
         let key = check_storage_key(storage_key)?;
-        let counter = store.counter()?.checked_add(1).ok_or(Error::StoreConflict)?;
+        let counter = store.counter()?.max(min_counter).checked_add(1).ok_or(Error::StoreConflict)?;
         let prekeys = PrekeyStore::generate_with_options(&identity, prekey_options, now_unix)?;
         let sealed_identity = records::seal_identity(&identity, key.as_ref(), counter, &mut OsRandom)?;
         let sealed_prekeys = prekeys.seal_at(key.as_ref(), counter, &mut OsRandom)?;
@@ -214,6 +228,16 @@ impl<S: SessionStore> Messenger<S> {
         let n = p.one_time_prekey_count();
         self.prekeys = Some(p);
         Ok(n)
+    }
+
+    /// When the current signed prekey was created (Unix seconds, the `now_unix` given to
+    /// [`Messenger::create`] or [`Messenger::rotate_signed_prekey`]): what a rotation
+    /// schedule compares against.
+    pub fn signed_prekey_created_at(&mut self) -> Result<u64> {
+        let p = self.take_prekeys()?;
+        let t = p.signed_prekey_created_at();
+        self.prekeys = Some(p);
+        Ok(t)
     }
 
     /// Top the one-time prekeys back up and commit; publish [`Messenger::bundle`] again.
