@@ -42,6 +42,8 @@ mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
+use std::io::ErrorKind as IoErrorKind;
+use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -474,6 +476,8 @@ pub struct Agent {
     protocols: Protocols,
     state: AgentState,
     channels: HashMap<PeerId, Channel>,
+    /// Live connections are taken here (set by [`Agent::listen`]); non-blocking.
+    listener: Option<TcpListener>,
     /// Committed messages not yet returned by `receive` (the unacknowledged inbox at open,
     /// and anything received while sending).
     ready: VecDeque<Received>,
@@ -699,6 +703,7 @@ impl Agent {
             protocols,
             state,
             channels: HashMap::new(),
+            listener: None,
             ready,
             last_relay_poll: None,
             last_error: None,
@@ -823,6 +828,60 @@ impl Agent {
         self.channels.insert(pid, ch);
         self.stats.handshakes += 1;
         Ok(info)
+    }
+
+    /// Take live connections on `address` (`host:port`; port 0 picks a free one) and return
+    /// the address bound. Connections are answered by [`Agent::accept_incoming`] and by
+    /// every [`Agent::receive`] (so an application that only loops on `receive` serves
+    /// peers too). Replaces an earlier listener.
+    pub fn listen(&mut self, address: &str) -> Result<std::net::SocketAddr> {
+        let listener = TcpListener::bind(address)?;
+        listener.set_nonblocking(true)?;
+        let bound = listener.local_addr()?;
+        self.listener = Some(listener);
+        Ok(bound)
+    }
+
+    /// The address [`Agent::listen`] bound, if any.
+    pub fn listening_on(&self) -> Option<std::net::SocketAddr> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Wait up to `wait` for a connection on the listener and answer its handshake
+    /// ([`Agent::accept`]). `Ok(None)`: nobody connected in time. A handshake that fails
+    /// is an error of this call (the connection is dropped; the agent is unchanged).
+    pub fn accept_incoming(&mut self, wait: Duration) -> Result<Option<ChannelInfo>> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let Some(listener) = self.listener.as_ref() else {
+                return Err(Error::InvalidParameter("the agent is not listening (call listen first)"));
+            };
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    stream.set_nonblocking(false)?;
+                    return self.accept(Box::new(TcpLink::new(stream)?)).map(Some);
+                }
+                Err(e) if e.kind() == IoErrorKind::WouldBlock || e.kind() == IoErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Ok(None);
+            }
+            std::thread::sleep(remaining.min(Duration::from_millis(10)));
+        }
+    }
+
+    /// Answer every connection already waiting on the listener; a failed handshake is
+    /// remembered ([`Agent::take_last_error`]) and does not stop the others.
+    fn accept_pending(&mut self) {
+        while self.listener.is_some() {
+            match self.accept_incoming(Duration::ZERO) {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(e) => self.last_error = Some(e),
+            }
+        }
     }
 
     /// Whether a live channel to `peer` is up (as far as we know).
@@ -972,6 +1031,7 @@ impl Agent {
     /// committed in this call are kept for the next one.
     pub fn receive(&mut self, wait: Duration) -> Result<Vec<Received>> {
         let deadline = Instant::now() + wait;
+        self.accept_pending();
         if let Err(e) = self.flush() {
             self.last_error = Some(e);
         }
@@ -983,7 +1043,8 @@ impl Agent {
                 break;
             }
             let relay = matches!(self.core, Core::Relay(_));
-            if self.channels.is_empty() && relay && remaining >= Duration::from_secs(1) {
+            self.accept_pending();
+            if self.channels.is_empty() && relay && self.listener.is_none() && remaining >= Duration::from_secs(1) {
                 // Nothing live to watch: a long poll on the relay.
                 let secs = u32::try_from(remaining.as_secs().min(25)).unwrap_or(25);
                 self.poll_relay(secs, true)?;

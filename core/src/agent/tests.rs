@@ -567,6 +567,51 @@ fn recover_names_the_peers_of_the_stale_store() {
 }
 
 #[test]
+fn listen_serves_connections_from_receive_and_accept_incoming() {
+    let cfg = config();
+    let (da, db) = (tmp("listen-a"), tmp("listen-b"));
+    let mut a = open(&da, &cfg);
+    let mut b = open(&db, &cfg);
+    assert!(matches!(b.accept_incoming(Duration::ZERO), Err(Error::InvalidParameter(_))));
+    let addr = b.listen("127.0.0.1:0").unwrap();
+    assert_eq!(b.listening_on(), Some(addr));
+    assert!(b.accept_incoming(Duration::from_millis(20)).unwrap().is_none());
+    let b_public = b.public().clone();
+    // B only loops on receive: that answers A's first-contact handshake and reads A's message.
+    let t = std::thread::spawn(move || {
+        let got = receive_n(&mut b, 1);
+        (b, got)
+    });
+    let info = a.connect(&PeerSpec::at(addr.to_string())).unwrap();
+    assert_eq!(info.peer, b_public);
+    assert!(info.protocol.starts_with("Noise_XX"), "{}", info.protocol);
+    let report = a.send(&b_public, b"over tcp").unwrap();
+    assert_eq!(report.delivery, Delivery::Live);
+    let (mut b, got) = t.join().unwrap();
+    assert_eq!(texts(&got), ["over tcp"]);
+    assert!(b.is_connected(&a.peer_id()));
+    // A second connection, this time known (IK), answered by accept_incoming.
+    let a_public = a.public().clone();
+    let t = std::thread::spawn(move || {
+        let info = b.accept_incoming(Duration::from_secs(10));
+        (b, info)
+    });
+    let info = a.connect(&PeerSpec::known_at(b_public, addr.to_string())).unwrap();
+    assert!(info.protocol.starts_with("Noise_IK"), "{}", info.protocol);
+    let (_b, theirs) = t.join().unwrap();
+    assert_eq!(theirs.unwrap().unwrap().peer, a_public);
+    // A connection that is not a handshake fails accept_incoming and changes nothing.
+    let (mut b, addr) = (_b, addr);
+    let mut junk = std::net::TcpStream::connect(addr).unwrap();
+    std::io::Write::write_all(&mut junk, &[0, 0, 0, 3, 1, 2, 3]).unwrap();
+    drop(junk);
+    assert!(b.accept_incoming(Duration::from_secs(5)).is_err());
+    assert_eq!(b.channels().len(), 1);
+    let _ = std::fs::remove_dir_all(&da);
+    let _ = std::fs::remove_dir_all(&db);
+}
+
+#[test]
 fn agent_is_send() {
     fn is_send<T: Send>() {}
     is_send::<Agent>();
