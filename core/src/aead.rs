@@ -248,14 +248,16 @@ mod rustcrypto_backend {
 ///
 /// Wiping: `ring` keeps the expanded key (AES round keys and GHASH powers, or the ChaCha20
 /// key) inline in `LessSafeKey` and has no zeroization of its own. The key is therefore
-/// boxed, so it never moves, and on drop the box's contents are replaced, in place, by the
-/// expansion of the all-zero key of the same algorithm; `black_box` then keeps the compiler
+/// boxed, so it never moves, and on drop the box's contents are replaced, in place, by (a
+/// copy of, made once) the expansion of the all-zero key of the same algorithm; `black_box` then keeps the compiler
 /// from discarding those writes as dead stores before the free. Same algorithm and CPU means
 /// the same internal variant and layout, so every key-dependent field is overwritten. This is
 /// best effort in the same sense as the `zeroize` crate (no guarantee about copies the
 /// library itself made on the stack), and needs no `unsafe`.
 #[cfg(feature = "aead-ring")]
 mod ring_backend {
+    use std::sync::OnceLock;
+
     use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_256_GCM, CHACHA20_POLY1305};
 
     use super::{copy_chunked, too_long, Algorithm, OpenFailed, KEY_LEN, NONCE_LEN, TAG_LEN};
@@ -277,10 +279,23 @@ mod ring_backend {
         Ok(LessSafeKey::new(k))
     }
 
+    /// The expansion of the all-zero key, made once per algorithm and copied over each key
+    /// on drop: the wipe is a copy, not a second key schedule (for AES-256-GCM, whose
+    /// schedule and GHASH table cost as much as the rest of a 1 KiB open).
+    fn zero_key(alg: Algorithm) -> Option<&'static LessSafeKey> {
+        static CHACHA: OnceLock<Option<LessSafeKey>> = OnceLock::new();
+        static AES: OnceLock<Option<LessSafeKey>> = OnceLock::new();
+        let cell = match alg {
+            Algorithm::ChaCha20Poly1305 => &CHACHA,
+            Algorithm::Aes256Gcm => &AES,
+        };
+        cell.get_or_init(|| unbound(alg, &[0u8; KEY_LEN]).ok()).as_ref()
+    }
+
     impl Drop for Key {
         fn drop(&mut self) {
-            if let Ok(zero) = unbound(self.alg, &[0u8; KEY_LEN]) {
-                *self.key = zero;
+            if let Some(zero) = zero_key(self.alg) {
+                *self.key = zero.clone();
                 core::hint::black_box(&*self.key);
             }
         }

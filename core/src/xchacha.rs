@@ -30,6 +30,20 @@ fn subkey(key: &[u8; KEY_LEN], nonce: &[u8; XNONCE_LEN]) -> Result<(AeadKey, [u8
     Ok((AeadKey::new(Algorithm::ChaCha20Poly1305, &sub)?, n))
 }
 
+/// `ciphertext ‖ tag` of `plaintext` into `out`, which must be `plaintext.len() + TAG_LEN`
+/// bytes (callers with a fixed-size message keep it off the heap).
+pub(crate) fn seal_into(key: &[u8; KEY_LEN], nonce: &[u8; XNONCE_LEN], aad: &[u8], plaintext: &[u8], out: &mut [u8]) -> Result<()> {
+    let (k, n) = subkey(key, nonce)?;
+    k.seal_into(&n, aad, plaintext, out)
+}
+
+/// The plaintext of `ciphertext ‖ tag` into `out` (`message.len() - TAG_LEN` bytes);
+/// [`Error::DecryptionFailed`] if it does not verify.
+pub(crate) fn open_into(key: &[u8; KEY_LEN], nonce: &[u8; XNONCE_LEN], aad: &[u8], message: &[u8], out: &mut [u8]) -> Result<()> {
+    let (k, n) = subkey(key, nonce)?;
+    k.open_into(&n, aad, message, out)
+}
+
 /// `ciphertext ‖ tag` of `plaintext`.
 pub(crate) fn seal(key: &[u8; KEY_LEN], nonce: &[u8; XNONCE_LEN], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
     let (k, n) = subkey(key, nonce)?;

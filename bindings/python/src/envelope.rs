@@ -197,13 +197,15 @@ pub(crate) fn unseal<'py>(
     let args = ProviderArgs::new().required(keys, "keys")?;
     let causes = Causes::default();
     let specs = args.specs(&causes)?;
-    let len = envelope::opened_len(&sealed)?;
+    // The header is decoded once, for the length and for the open.
+    let parsed = envelope::ParsedEnvelope::parse(&sealed)?;
+    let len = parsed.plaintext_len();
     let hold = keep_gil(len, &specs);
     // Opened straight into the new `bytes` (wiped by the core if anything fails, and then
     // never returned).
     Ok(PyBytes::new_with(py, len, |out| {
         maybe_detach(py, hold, || {
-            with_providers(&specs, |ps| envelope::open_into(&sealed, &ctx, ps, out))
+            with_providers(&specs, |ps| parsed.open_into(&ctx, ps, out))
         })
         .settle(&causes, py)?;
         Ok(())

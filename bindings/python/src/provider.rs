@@ -530,6 +530,21 @@ pub(crate) fn with_providers<T>(
     specs: &[Spec<'_>],
     f: impl FnOnce(&[&dyn KeyProvider]) -> sealwire::Result<T>,
 ) -> Result<T> {
+    // One keyring provider (the common case): no Python code can run inside `f`, so there is
+    // nothing to mark as held; lock, call, done — without the bookkeeping's allocations.
+    match specs {
+        [Spec::Keyring(r)] => {
+            ensure_not_held(r)?;
+            return Ok(f(&[&*read(&r.inner)])?);
+        }
+        [Spec::KeyringKey(r, id)] => {
+            ensure_not_held(r)?;
+            let guard = read(&r.inner);
+            let key = guard.key(id)?;
+            return Ok(f(&[&key])?);
+        }
+        _ => {}
+    }
     let mut rings: Vec<&PyKeyring> = specs
         .iter()
         .filter_map(|s| match s {

@@ -226,7 +226,7 @@ impl DataKeyCache {
         // Miss: make shared materials outside the lock (providers may be remote).
         self.misses.fetch_add(1, Ordering::Relaxed);
         let aad = shared_wrap_aad(options, context);
-        let wctx = WrapContext { message_id: &SHARED_MESSAGE_ID, shared: true, context, suite: options.suite(), aad: &aad };
+        let wctx = WrapContext { message_id: &SHARED_MESSAGE_ID, shared: true, context, suite: options.suite(), aad: &aad, spare_nonce: None };
         let (dek, wrapped) = make_materials(providers, &wctx, DataKey::generate()?)?;
         let sealed = seal_parts(plaintext, context, options, message_id, KeySource::Shared(&dek, &wrapped))?;
         self.insert(key, Entry { dek, wrapped, created: Instant::now(), messages: 1, bytes: len });

@@ -260,16 +260,22 @@ impl EnvelopeHeader {
     /// The context handed to providers to unwrap or re-wrap this header's entries.
     pub(crate) fn wrap_context<'a>(&'a self, aad: &'a [u8]) -> super::provider::WrapContext<'a> {
         let message_id = if self.shared { &super::SHARED_MESSAGE_ID } else { &self.message_id };
-        super::provider::WrapContext { message_id, shared: self.shared, context: &self.context, suite: self.suite, aad }
+        super::provider::WrapContext { message_id, shared: self.shared, context: &self.context, suite: self.suite, aad, spare_nonce: None }
     }
 
     /// What every wrapped key of this header is bound to: `"…wrap\0" ‖ D`, or for a
     /// shared data key `"…wrap-shared\0" ‖ S` (S: the scope digest, without the message id).
     pub(crate) fn wrap_aad(&self) -> Vec<u8> {
+        self.wrap_aad_with(&self.digest())
+    }
+
+    /// [`Self::wrap_aad`] for a caller that already computed `D` ([`Self::digest`]): the
+    /// digest is hashed once per seal or open, not twice.
+    pub(crate) fn wrap_aad_with(&self, digest: &[u8; 32]) -> Vec<u8> {
         if self.shared {
             wrap_aad_shared(&scope_digest(self.suite_byte(), self.segment_size, &self.context_bytes))
         } else {
-            wrap_aad(&self.digest())
+            wrap_aad(digest)
         }
     }
 

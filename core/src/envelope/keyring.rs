@@ -44,7 +44,7 @@ const AEAD_XCHACHA20POLY1305: u8 = 0x01;
 const SALT_LEN: usize = 16;
 const FILE_NONCE_LEN: usize = 24;
 const KEK_LEN: usize = 32;
-const WRAP_NONCE_LEN: usize = 24;
+const WRAP_NONCE_LEN: usize = super::provider::SPARE_NONCE_LEN;
 const TAG_LEN: usize = 16;
 const WRAPPED_LEN: usize = WRAP_NONCE_LEN + DATA_KEY_LEN + TAG_LEN;
 const ROOT_KEY_INFO: &[u8] = b"SEALWIRE\x00keyring-v1\x00root-key";
@@ -377,14 +377,13 @@ impl Keyring {
     /// A provider that wraps under key `id` (its primary version) and unwraps that key's
     /// entries.
     pub fn key(&self, id: &str) -> Result<KeyringKey<'_>> {
-        self.get(id)?;
-        Ok(KeyringKey { ring: self, id: id.to_owned() })
+        // The id is borrowed from the keyring's own map: a handle costs no allocation.
+        let (id, _) = self.keys.get_key_value(id).ok_or(Error::KeyNotFound("no such key id in the keyring"))?;
+        Ok(KeyringKey { ring: self, id })
     }
 
     fn wrap_under(&self, id: &str, dek: &DataKey, ctx: &WrapContext<'_>) -> Result<WrappedKey> {
-        let mut nonce = [0u8; WRAP_NONCE_LEN];
-        random::fill(&mut nonce)?;
-        self.wrap_under_with_nonce(id, dek, ctx, &nonce)
+        self.wrap_under_with_nonce(id, dek, ctx, &ctx.fresh_nonce()?)
     }
 
     /// Wrap under the primary version of `id` with a fixed nonce: only for test vectors.
@@ -397,10 +396,10 @@ impl Keyring {
         let key = self.get(id)?;
         let v = key.versions.get(&key.primary).ok_or(Error::KeyNotFound("primary key version missing"))?;
         let aad = wrap_aad(ctx, id, key.primary);
-        let ct = crate::xchacha::seal(&v.material, nonce, &aad, dek.as_bytes())?;
-        let mut wrapped = Vec::with_capacity(WRAPPED_LEN);
-        wrapped.extend_from_slice(nonce);
-        wrapped.extend_from_slice(&ct);
+        let mut wrapped = vec![0u8; WRAPPED_LEN];
+        let (n, ct) = wrapped.split_at_mut(WRAP_NONCE_LEN);
+        n.copy_from_slice(nonce);
+        crate::xchacha::seal_into(&v.material, nonce, &aad, dek.as_bytes(), ct)?;
         WrappedKey::new(KEYRING_PROVIDER, id, key.primary, wrapped)
     }
 
@@ -417,8 +416,9 @@ impl Keyring {
         let (nonce, ct) = w.split_at(WRAP_NONCE_LEN);
         let aad = wrap_aad(ctx, entry.key_id(), entry.key_version());
         let nonce: &[u8; WRAP_NONCE_LEN] = nonce.try_into().map_err(|_| Error::HeaderAuthFailed)?;
-        let dek = crate::xchacha::open(&v.material, nonce, &aad, ct).map_err(|_| Error::HeaderAuthFailed)?;
-        DataKey::from_bytes(&dek)
+        let mut dek = Zeroizing::new([0u8; DATA_KEY_LEN]);
+        crate::xchacha::open_into(&v.material, nonce, &aad, ct, dek.as_mut()).map_err(|_| Error::HeaderAuthFailed)?;
+        DataKey::from_bytes(dek.as_ref())
     }
 
     // ----- persistence -----
@@ -740,7 +740,7 @@ impl KeyProvider for Keyring {
 #[derive(Debug)]
 pub struct KeyringKey<'a> {
     ring: &'a Keyring,
-    id: String,
+    id: &'a str,
 }
 
 impl KeyProvider for KeyringKey<'_> {
@@ -748,13 +748,17 @@ impl KeyProvider for KeyringKey<'_> {
         KEYRING_PROVIDER
     }
     fn key_id(&self) -> String {
-        self.id.clone()
+        self.id.to_owned()
     }
     fn key_version(&self) -> u32 {
-        self.ring.primary_version(&self.id).unwrap_or(0)
+        self.ring.primary_version(self.id).unwrap_or(0)
+    }
+    fn owns(&self, entry: &WrappedKey) -> bool {
+        // The default compares with `key_id()`, which allocates.
+        entry.provider() == KEYRING_PROVIDER && entry.key_id() == self.id
     }
     fn wrap(&self, dek: &DataKey, ctx: &WrapContext<'_>) -> Result<WrappedKey> {
-        self.ring.wrap_under(&self.id, dek, ctx)
+        self.ring.wrap_under(self.id, dek, ctx)
     }
     fn unwrap(&self, entry: &WrappedKey, ctx: &WrapContext<'_>) -> Result<DataKey> {
         self.ring.unwrap_entry(entry, ctx)

@@ -70,6 +70,7 @@ use zeroize::Zeroizing;
 
 use aead::TAG_LEN;
 use commit::MessageKeys;
+use provider::SpareNonce;
 use crate::error::{Error, Result};
 
 /// Parameters of a new envelope.
@@ -136,8 +137,8 @@ pub fn seal_with(
     if providers.is_empty() {
         return Err(Error::InvalidParameter("at least one key provider is needed"));
     }
-    let (dek, message_id) = DataKey::generate_with_message_id()?;
-    seal_parts(plaintext, context, options, message_id, KeySource::Providers(providers, dek))
+    let (dek, message_id, spare) = DataKey::generate_for_seal()?;
+    seal_parts(plaintext, context, options, message_id, KeySource::Providers(providers, dek, &spare))
 }
 
 /// Seal with a caller-fixed data key and message id and caller-made wrapped keys: only for
@@ -161,7 +162,7 @@ pub(crate) enum KeySource<'a> {
     /// Fresh materials from providers ([`provider::make_materials`]).
     /// Fresh materials from the providers; the data key was drawn with the message id and
     /// is used unless the first provider generates its own.
-    Providers(&'a [&'a dyn KeyProvider], DataKey),
+    Providers(&'a [&'a dyn KeyProvider], DataKey, &'a SpareNonce),
     /// A data key shared by several envelopes of one scope and its scope-bound entries
     /// (the data-key cache); the header gets the shared-data-key flag.
     Shared(&'a DataKey, &'a [WrappedKey]),
@@ -189,14 +190,18 @@ pub(crate) fn build_header(
     let shared = matches!(source, KeySource::Shared(..));
     let mut header = EnvelopeHeader::new(options.suite, shared, options.segment_size, message_id, context)?;
     let digest = header.digest();
-    let aad = header.wrap_aad();
-    let wctx = WrapContext { message_id: &message_id, shared: false, context, suite: options.suite, aad: &aad };
+    let aad = header.wrap_aad_with(&digest);
+    let spare_nonce = match &source {
+        KeySource::Providers(_, _, spare) => Some(*spare),
+        _ => None,
+    };
+    let wctx = WrapContext { message_id: &message_id, shared: false, context, suite: options.suite, aad: &aad, spare_nonce };
     let keys = match source {
         KeySource::Fixed(dek, wrap) => {
             header.wrapped = wrap(&wctx)?;
             MessageKeys::derive(dek, &message_id, options.suite, digest)?
         }
-        KeySource::Providers(providers, fresh) => {
+        KeySource::Providers(providers, fresh, _) => {
             let (dek, entries) = provider::make_materials(providers, &wctx, fresh)?;
             header.wrapped = entries;
             MessageKeys::derive(&dek, &message_id, options.suite, digest)?
@@ -265,8 +270,8 @@ pub fn prepare_seal(context: &EncryptionContext, providers: &[&dyn KeyProvider],
     if providers.is_empty() {
         return Err(Error::InvalidParameter("at least one key provider is needed"));
     }
-    let (dek, message_id) = DataKey::generate_with_message_id()?;
-    let (header, keys) = build_header(context, options, message_id, KeySource::Providers(providers, dek), 0)?;
+    let (dek, message_id, spare) = DataKey::generate_for_seal()?;
+    let (header, keys) = build_header(context, options, message_id, KeySource::Providers(providers, dek, &spare), 0)?;
     Ok(PreparedSeal { header, keys, segment_size: options.segment_size })
 }
 
@@ -321,7 +326,7 @@ pub(crate) fn authenticate(
         return Err(Error::ContextMismatch);
     }
     let digest = header.digest();
-    let aad = header.wrap_aad();
+    let aad = header.wrap_aad_with(&digest);
     let wctx = header.wrap_context(&aad);
     let (dek, _) = provider::unwrap_any(&header.wrapped, providers, &wctx)?;
     let keys = MessageKeys::derive(&dek, &header.message_id, header.suite, digest)?;
@@ -340,35 +345,89 @@ pub(crate) fn authenticate(
 /// final segment), `DecryptionFailed` (a segment was modified, reordered, duplicated, or data
 /// was appended). No plaintext is returned unless every segment verified.
 pub fn open(sealed: &[u8], expected: &EncryptionContext, providers: &[&dyn KeyProvider]) -> Result<Vec<u8>> {
-    let header = EnvelopeHeader::parse(sealed)?;
-    let (keys, _dek) = authenticate(&header, sealed, expected, providers)?;
-    let segments = Segments::new(&sealed[header.len..], header.segment_size)?;
-    let mut out = Zeroizing::new(Vec::with_capacity(segments.plaintext_len));
-    for (nonce, ct, tag) in segments.iter(&keys) {
-        let start = out.len();
-        crate::aead::extend_chunked(&mut out, ct);
-        keys.aead.open_in_place(&nonce, &keys.digest, &mut out[start..], tag)?;
-    }
-    Ok(core::mem::take(&mut *out))
+    ParsedEnvelope::parse(sealed)?.open(expected, providers)
 }
 
 /// The plaintext length of an envelope, from its header and payload length (nothing is
 /// authenticated): the size of the buffer [`open_into`] needs.
 pub fn opened_len(sealed: &[u8]) -> Result<usize> {
-    let header = EnvelopeHeader::parse(sealed)?;
-    Ok(Segments::new(&sealed[header.len..], header.segment_size)?.plaintext_len)
+    Ok(ParsedEnvelope::parse(sealed)?.plaintext_len())
 }
 
 /// [`open`] into a caller-provided buffer of exactly [`opened_len`] bytes (the bindings
 /// decrypt straight into a Python `bytes` or a Node `Buffer`). On any error `out` is wiped.
 pub fn open_into(sealed: &[u8], expected: &EncryptionContext, providers: &[&dyn KeyProvider], out: &mut [u8]) -> Result<()> {
-    let result = (|| {
+    match ParsedEnvelope::parse(sealed) {
+        Ok(parsed) => parsed.open_into(expected, providers, out),
+        Err(e) => {
+            zeroize::Zeroize::zeroize(out);
+            Err(e)
+        }
+    }
+}
+
+/// An envelope whose header and segment layout were decoded once (structure only: nothing
+/// is authenticated until [`ParsedEnvelope::open_into`]). For callers that size the output
+/// first and then open into it — [`opened_len`] followed by [`open_into`] decodes the header
+/// twice; this decodes it once.
+pub struct ParsedEnvelope<'a> {
+    sealed: &'a [u8],
+    header: EnvelopeHeader,
+    segments: Segments<'a>,
+}
+
+impl core::fmt::Debug for ParsedEnvelope<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ParsedEnvelope")
+            .field("header", &self.header)
+            .field("plaintext_len", &self.segments.plaintext_len)
+            .finish()
+    }
+}
+
+impl<'a> ParsedEnvelope<'a> {
+    /// Decode the header of `sealed` and check the payload's segment layout. Errors as
+    /// [`EnvelopeHeader::parse`], and `Truncated` for a payload that ends before its final
+    /// segment.
+    pub fn parse(sealed: &'a [u8]) -> Result<Self> {
         let header = EnvelopeHeader::parse(sealed)?;
         let segments = Segments::new(&sealed[header.len..], header.segment_size)?;
+        Ok(Self { sealed, header, segments })
+    }
+
+    /// The decoded header (not yet authenticated).
+    pub fn header(&self) -> &EnvelopeHeader {
+        &self.header
+    }
+
+    /// The plaintext length the payload layout announces: the size [`Self::open_into`] needs.
+    pub fn plaintext_len(&self) -> usize {
+        self.segments.plaintext_len
+    }
+
+    /// [`open`] this envelope.
+    pub fn open(&self, expected: &EncryptionContext, providers: &[&dyn KeyProvider]) -> Result<Vec<u8>> {
+        let mut out = Zeroizing::new(vec![0u8; self.segments.plaintext_len]);
+        self.open_into(expected, providers, &mut out)?;
+        Ok(core::mem::take(&mut *out))
+    }
+
+    /// [`open_into`] this envelope: `out` must be exactly [`Self::plaintext_len`] bytes; on
+    /// any error it is wiped.
+    pub fn open_into(&self, expected: &EncryptionContext, providers: &[&dyn KeyProvider], out: &mut [u8]) -> Result<()> {
+        let result = self.open_into_inner(expected, providers, out);
+        if result.is_err() {
+            zeroize::Zeroize::zeroize(out);
+        }
+        result
+    }
+
+    fn open_into_inner(&self, expected: &EncryptionContext, providers: &[&dyn KeyProvider], out: &mut [u8]) -> Result<()> {
+        let segments = &self.segments;
         if out.len() != segments.plaintext_len {
             return Err(Error::InvalidLength { what: "plaintext buffer", expected: segments.plaintext_len, actual: out.len() });
         }
-        let (keys, _dek) = authenticate(&header, sealed, expected, providers)?;
+        let (keys, _dek) = authenticate(&self.header, self.sealed, expected, providers)?;
         let mut pos = 0;
         for (nonce, ct, tag) in segments.iter(&keys) {
             let dst = &mut out[pos..pos + ct.len()];
@@ -377,11 +436,7 @@ pub fn open_into(sealed: &[u8], expected: &EncryptionContext, providers: &[&dyn 
             pos += ct.len();
         }
         Ok(())
-    })();
-    if result.is_err() {
-        zeroize::Zeroize::zeroize(out);
     }
-    result
 }
 
 /// The segment layout of an envelope payload: every segment but the last is full

@@ -50,8 +50,8 @@ impl<W: Write> EnvelopeWriter<W> {
         if providers.is_empty() {
             return Err(Error::InvalidParameter("at least one key provider is needed"));
         }
-        let (dek, message_id) = DataKey::generate_with_message_id()?;
-        let (header, keys) = build_header(context, options, message_id, KeySource::Providers(providers, dek), 0)?;
+        let (dek, message_id, spare) = DataKey::generate_for_seal()?;
+        let (header, keys) = build_header(context, options, message_id, KeySource::Providers(providers, dek, &spare), 0)?;
         inner.write_all(&header)?;
         let segment_size = options.segment_size() as usize;
         Ok(Self {

@@ -354,7 +354,7 @@ fn key_commitment_mismatch_detected_before_any_plaintext() {
     let evil_dek = DataKey::from_bytes(&[9; 32]).unwrap();
     let digest = h.digest();
     let aad = commit::wrap_aad(&digest);
-    let wctx = WrapContext { message_id: &h.message_id, shared: false, context: &h.context, suite: h.suite, aad: &aad };
+    let wctx = WrapContext { message_id: &h.message_id, shared: false, context: &h.context, suite: h.suite, aad: &aad, spare_nonce: None };
     h.wrapped = vec![bob.public().wrap(&evil_dek, &wctx).unwrap()];
     let evil_keys = MessageKeys::derive(&evil_dek, &h.message_id, h.suite, digest).unwrap();
     let mut hdr = Vec::new();
@@ -391,7 +391,7 @@ fn ten_thousand_seals_never_repeat_message_id_nonce_prefix_or_key_nonce() {
         let h = EnvelopeHeader::parse(&sealed).unwrap();
         let digest = header_digest(h.suite, h.segment_size, &h.message_id, &h.context_bytes);
         let aad = commit::wrap_aad(&digest);
-        let wctx = WrapContext { message_id: &h.message_id, shared: false, context: &h.context, suite: h.suite, aad: &aad };
+        let wctx = WrapContext { message_id: &h.message_id, shared: false, context: &h.context, suite: h.suite, aad: &aad, spare_nonce: None };
         let dek = ring.unwrap(&h.wrapped_keys()[0], &wctx).unwrap();
         let keys = MessageKeys::derive(&dek, &h.message_id, h.suite, digest).unwrap();
         // The payload key itself (recomputed: SuiteAead does not expose it).
@@ -880,4 +880,41 @@ fn prepared_seal_and_open_into_refuse_wrong_buffers_and_wipe_on_failure() {
     assert_eq!(opened_len(&sealed[..sealed.len() - 9]).map(|_| ()).unwrap_err().kind(), K::Truncated);
     // opened_len does not authenticate: one byte less is a (forged) 7-byte final segment.
     assert_eq!(opened_len(&sealed[..sealed.len() - 1]).unwrap(), 199);
+}
+
+#[test]
+fn spare_nonce_serves_one_wrap_only() {
+    let spare = provider::SpareNonce::new([9u8; provider::SPARE_NONCE_LEN]);
+    let c = ctx();
+    let id = [1u8; MESSAGE_ID_LEN];
+    let wctx = WrapContext { message_id: &id, shared: false, context: &c, suite: Suite::ChaCha20Poly1305, aad: b"x", spare_nonce: Some(&spare) };
+    assert_eq!(wctx.fresh_nonce().unwrap(), [9u8; provider::SPARE_NONCE_LEN]);
+    let second = wctx.fresh_nonce().unwrap();
+    let third = wctx.fresh_nonce().unwrap();
+    assert_ne!(second, [9u8; provider::SPARE_NONCE_LEN]);
+    assert_ne!(second, third);
+    let none = WrapContext { spare_nonce: None, ..wctx };
+    assert_ne!(none.fresh_nonce().unwrap(), none.fresh_nonce().unwrap());
+}
+
+#[test]
+fn keyring_wraps_in_one_seal_never_share_a_nonce() {
+    // Two keys of one keyring in one seal: the first wrap takes the spare nonce drawn with
+    // the data key, the second draws its own; across seals no nonce repeats either.
+    let mut ring = Keyring::new();
+    ring.create_key("a").unwrap();
+    ring.create_key("b").unwrap();
+    let (ka, kb) = (ring.key("a").unwrap(), ring.key("b").unwrap());
+    let mut nonces = HashSet::new();
+    for _ in 0..200 {
+        let sealed = seal(b"x", &ctx(), &[&ka, &kb]).unwrap();
+        let h = EnvelopeHeader::parse(&sealed).unwrap();
+        assert_eq!(h.wrapped.len(), 2);
+        for w in &h.wrapped {
+            assert!(nonces.insert(w.wrapped()[..24].to_vec()), "a wrap nonce repeated");
+        }
+        assert_eq!(open(&sealed, &ctx(), &[&kb]).unwrap(), b"x");
+        // The spare nonce comes from other bytes of the draw than the message id.
+        assert_ne!(&h.wrapped[0].wrapped()[..16], &h.message_id[..]);
+    }
 }
