@@ -89,8 +89,17 @@ enum Command {
     Inspect(envelope::InspectArgs),
     /// Change the wrapped keys of envelopes in place (payload untouched).
     Rewrap(rewrap::RewrapArgs),
-    /// Run the end-to-end demonstration on embedded defaults (no files, no network).
-    Demo,
+    /// Run the end-to-end demonstration: two agents on the Agent facade (`--layers`: each layer on its own).
+    ///
+    /// Two agents open homes from the recommended security config (checked first), meet live
+    /// (Noise XXhfs, then IKhfs), exchange messages offline through a relay embedded on
+    /// 127.0.0.1, restart mid-conversation, refuse a stale session-store snapshot and recover,
+    /// seal memory to the home's keyring and to a peer (and through Vault Transit too when
+    /// VAULT_ADDR and VAULT_TOKEN are set), rotate the key and rewrap. Files go to a temporary directory (or `--dir`); nothing else
+    /// touches the network. `--layers` runs the lower-level walkthrough of each layer
+    /// (identities, Noise XX / IK / XXhfs, ratchet sessions over SQLite stores, the relay
+    /// protocol, envelope details) so that every capability keeps its demonstration.
+    Demo(demo::DemoArgs),
     /// Prekey directory and offline mailbox server (docs/RELAY.md).
     Relay {
         #[command(subcommand)]
@@ -190,7 +199,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Open(a) => envelope::open(a),
         Command::Inspect(a) => envelope::inspect(a),
         Command::Rewrap(a) => rewrap::run(a),
-        Command::Demo => demo::run(),
+        Command::Demo(a) => demo::run(a),
         Command::Relay { command } => relay::run(command),
         Command::Config { command } => config::run(command),
     }

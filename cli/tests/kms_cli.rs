@@ -263,14 +263,39 @@ fn demo_uses_vault_transit() {
     let Some(s) = require("demo_uses_vault_transit", &VAULT) else { return };
     let ws = Ws::new("kms-demo");
     let env = kms_env(&s);
+    let addr = &s["SEALWIRE_TEST_VAULT_ADDR"];
+    // The agent demo: step 10 opens a home whose KEK is the Vault Transit key.
     let out = ok(&ws, &env, &["demo"]);
-    assert!(out.contains(&format!("using Vault Transit at {}", s["SEALWIRE_TEST_VAULT_ADDR"])), "{out}");
+    assert_eq!(out.matches(&format!("using Vault Transit at {addr}")).count(), 1, "{out}");
     assert!(!out.contains("no Vault configured"), "{out}");
-    assert!(out.contains("the object opens through Vault alone") && out.contains("demo complete"), "{out}");
-    assert_eq!(out.matches("    ok  ").count(), 50 + 9, "{out}");
-    // Second run: the key exists already.
+    for needle in [
+        "memory object: its data key wrapped by vault-transit (key \"sealwire-demo\", version ",
+        "ok  one data key, wrapped by Vault Transit (key bound to the object's context); the object opens through Vault",
+        "ok  through Vault too, another context is refused (ERR_SEALWIRE_CONTEXT_MISMATCH)",
+        "ok  maintain's rotate-kek leaves a remote key alone: Vault rotates its own keys",
+        "ok  rewrap_sealed moves the object to the new Vault version",
+        "and to Vault Transit",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+    assert!(out.contains("\n[11] ") && out.contains("demo complete"), "{out}");
+    assert_eq!(out.matches("\n    ok  ").count(), 36 + 5, "{out}");
+    // The rotation the demo asked of Vault: the next run finds the key at a higher version.
+    let version = |out: &str| -> u32 {
+        let line = out.lines().find(|l| l.contains("the operator rotates the Transit key: version ")).unwrap();
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let first = version(&out);
     let out = ok(&ws, &env, &["demo"]);
     assert!(out.contains("Transit key sealwire-demo exists"), "{out}");
+    assert_eq!(version(&out), first + 1, "{out}");
+
+    // The layer walkthrough: an envelope wrapped for the keyring and for Vault Transit.
+    let out = ok(&ws, &env, &["demo", "--layers"]);
+    assert!(out.contains(&format!("using Vault Transit at {addr}")), "{out}");
+    assert!(out.contains("Transit key sealwire-demo exists"), "{out}");
+    assert!(out.contains("the object opens through Vault alone") && out.contains("demo complete"), "{out}");
+    assert_eq!(out.matches("\n    ok  ").count(), 47 + 3, "{out}");
 }
 
 /// Configuration errors need no server.

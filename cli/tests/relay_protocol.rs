@@ -463,8 +463,9 @@ fn long_poll_wakes_on_deposit_and_times_out_empty() {
 
 #[test]
 fn demo_runs_the_offline_exchange_through_an_embedded_relay() {
+    // `demo --layers`: the relay protocol under RelayAgent (steps 14.1–14.4).
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_sealwire"))
-        .arg("demo")
+        .args(["demo", "--layers"])
         .env_remove("VAULT_ADDR")
         .env_remove("BAO_ADDR")
         .output()
@@ -484,5 +485,25 @@ fn demo_runs_the_offline_exchange_through_an_embedded_relay() {
         assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
     }
     // The embedded relay's logs are silenced: the demo's output stays readable.
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("\"event\""));
+
+    // `demo`: the agents' offline messages through the same embedded relay.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sealwire"))
+        .arg("demo")
+        .env_remove("VAULT_ADDR")
+        .env_remove("BAO_ADDR")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
+    for needle in [
+        "deliveries: relay, relay, relay",
+        "ok  the relay holds three sealed messages: no plaintext, and not the sender's identity",
+        "ok  the relay deleted them once Bob's store had committed them",
+        "ok  Bob's next message starts a new session through the relay",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+    assert!(!out.contains("http://"), "no network address printed:\n{out}");
     assert!(!String::from_utf8_lossy(&o.stderr).contains("\"event\""));
 }
