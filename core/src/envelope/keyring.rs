@@ -53,7 +53,9 @@ const MAX_VERSIONS: usize = 65535;
 const WHAT: &str = "keyring";
 
 /// A 32-byte root key that seals a keyring file instead of a passphrase. Boxed, zeroized on
-/// drop, never printed.
+/// drop, never printed. `Clone` makes an explicit second zeroized copy (for the bindings, whose
+/// `RootKey` objects are shared while an agent keeps its own).
+#[derive(Clone)]
 pub struct RootKey(Box<Zeroizing<[u8; 32]>>);
 
 impl core::fmt::Debug for RootKey {

@@ -31,7 +31,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::{Sampler, Scrubbed, Scrubber};
+use super::{EventSampler, Scrubbed, Scrubber};
 
 /// An event after scrubbing.
 #[derive(Debug, Clone)]
@@ -160,15 +160,14 @@ impl<W: Write + Send + 'static> ScrubSink for JsonLinesSink<W> {
 #[derive(Debug)]
 pub struct ScrubLayer<K: ScrubSink> {
     scrubber: Scrubber,
-    sampler: Option<Sampler>,
-    sampled: Vec<String>,
+    sampler: EventSampler,
     sink: K,
 }
 
 impl<K: ScrubSink> ScrubLayer<K> {
     /// Scrub with `scrubber`, keep every event, deliver to `sink`.
     pub fn new(scrubber: Scrubber, sink: K) -> Self {
-        Self { scrubber, sampler: None, sampled: Vec::new(), sink }
+        Self { scrubber, sampler: EventSampler::keep_all(), sink }
     }
 
     /// Keep only `rate` (0 ..= 1) of the high-frequency events: those whose name or target
@@ -179,8 +178,7 @@ impl<K: ScrubSink> ScrubLayer<K> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.sampler = Some(Sampler::new(rate)?);
-        self.sampled = prefixes.into_iter().map(Into::into).collect();
+        self.sampler = EventSampler::new(rate, prefixes)?;
         Ok(self)
     }
 
@@ -190,10 +188,7 @@ impl<K: ScrubSink> ScrubLayer<K> {
     }
 
     fn sampled_out(&self, name: &str, target: &str) -> bool {
-        match &self.sampler {
-            Some(s) if self.sampled.iter().any(|p| name.starts_with(p.as_str()) || target.starts_with(p.as_str())) => !s.keep(),
-            _ => false,
-        }
+        !self.sampler.keep(name, Some(target))
     }
 }
 

@@ -422,6 +422,52 @@ impl Sampler {
     }
 }
 
+/// Sampling of high-frequency events (`[metadata.sampling]`): an event whose name or target
+/// starts with one of `prefixes` is kept with probability `rate`; every other event is kept.
+/// The one rule the `tracing` layer and the Python and Node scrubbers apply.
+#[derive(Debug)]
+pub struct EventSampler {
+    sampler: Sampler,
+    rate: f64,
+    prefixes: Vec<String>,
+}
+
+impl EventSampler {
+    /// `InvalidParameter` unless `0 ≤ rate ≤ 1`.
+    pub fn new<I, S>(rate: f64, prefixes: I) -> crate::Result<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Ok(Self { sampler: Sampler::new(rate)?, rate, prefixes: prefixes.into_iter().map(Into::into).collect() })
+    }
+
+    /// Keeps every event.
+    pub fn keep_all() -> Self {
+        Self { sampler: Sampler { threshold: None, state: AtomicU64::new(0) }, rate: 1.0, prefixes: Vec::new() }
+    }
+
+    /// Whether the event `name` (of `target`, if it has one) is high-frequency.
+    pub fn is_sampled(&self, name: &str, target: Option<&str>) -> bool {
+        self.prefixes.iter().any(|p| name.starts_with(p.as_str()) || target.is_some_and(|t| t.starts_with(p.as_str())))
+    }
+
+    /// Whether to keep this event (a fresh draw for each high-frequency one).
+    pub fn keep(&self, name: &str, target: Option<&str>) -> bool {
+        !self.is_sampled(name, target) || self.sampler.keep()
+    }
+
+    /// The configured rate.
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// The configured prefixes.
+    pub fn prefixes(&self) -> &[String] {
+        &self.prefixes
+    }
+}
+
 fn splitmix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

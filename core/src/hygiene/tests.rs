@@ -110,3 +110,22 @@ fn sampler_keeps_the_configured_fraction() {
     assert!(!quarter.keep_draw(1u64 << 62));
     assert!(all.keep_draw(u64::MAX));
 }
+
+#[test]
+fn event_sampler_samples_only_prefixed_events() {
+    let none = EventSampler::new(0.0, ["sealwire.noise"]).unwrap();
+    assert!(!none.keep("sealwire.noise.handshake_done", None));
+    assert!(!none.keep("other", Some("sealwire.noise.transport")));
+    assert!(none.keep("sealwire.envelope.key_rotated", Some("app")));
+    assert!(none.is_sampled("sealwire.noise.x", None) && !none.is_sampled("x", Some("y")));
+    let all = EventSampler::new(1.0, ["sealwire"]).unwrap();
+    assert!((0..1000).all(|_| all.keep("sealwire.x", None)));
+    let keep_all = EventSampler::keep_all();
+    assert!(keep_all.keep("anything", Some("at all")) && keep_all.prefixes().is_empty() && keep_all.rate() == 1.0);
+    let half = EventSampler::new(0.5, ["hot"]).unwrap();
+    let kept = (0..20_000).filter(|_| half.keep("hot.path", None)).count();
+    // 20,000 fair draws: 10,000 ± 5σ (σ ≈ 71).
+    assert!((9_645..=10_355).contains(&kept), "{kept}");
+    assert!(EventSampler::new(1.5, ["x"]).is_err());
+    assert_eq!(half.prefixes(), ["hot".to_string()]);
+}
