@@ -359,6 +359,27 @@
 #define SEALWIRE_RELAY_MAX_WAIT_SECS 30
 
 /**
+ * Largest message `sealwire_agent_send()` accepts (192 KiB): it always fits a relay deposit.
+ */
+#define SEALWIRE_AGENT_MAX_MESSAGE_LEN 196608
+
+/**
+ * Largest timeout `sealwire_agent_options_set_*()` accept, in milliseconds (5 minutes).
+ */
+#define SEALWIRE_AGENT_MAX_TIMEOUT_MS 300000
+
+/**
+ * A buffer of this many bytes always holds a socket address string ("host:port", IPv6 in
+ * brackets with its scope) and its NUL.
+ */
+#define SEALWIRE_AGENT_ADDRESS_BUFFER_LEN 72
+
+/**
+ * Length of a root key for SEALWIRE_AGENT_UNLOCK_ROOT_KEY, in bytes.
+ */
+#define SEALWIRE_AGENT_ROOT_KEY_LEN 32
+
+/**
  * The result of every fallible sealwire call.
  *
  * Codes are grouped by range and a number is never reused for a different meaning:
@@ -651,6 +672,50 @@ typedef enum sealwire_result sealwire_result;
 typedef uint32_t sealwire_result;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+/**
+ * An agent (docs/AGENT.md): one home directory, one configuration, its live channels and
+ * its relay. Opened by `sealwire_agent_open()`; owned by the caller, who closes it with
+ * `sealwire_agent_close()` (saves the rollback anchor) and releases it once with
+ * `sealwire_agent_free()` (which also closes an open agent: dropping is safe, the next open
+ * checks against the anchor saved last).
+ *
+ * THREADS: one call at a time per agent. The handle holds the agent in a mutex: calls from
+ * several threads are safe and run one after the other — a second call blocks until the
+ * first returns (`sealwire_agent_receive()` and `_accept_incoming()` hold the agent for their
+ * whole wait, network calls for their timeouts). Never free it while another call runs. A
+ * call that panicked (a bug) poisons the agent: every later call returns SEALWIRE_PANIC.
+ * After `sealwire_agent_close()` every call returns SEALWIRE_INVALID_STATE.
+ *
+ * BLOCKING: there is no background thread; live records are read when the application
+ * calls `_receive()` (or `_send()`). `_open()` (Argon2id), `_connect()`, `_accept_incoming()`,
+ * `_accept_fd()`, `_send()`, `_receive()`, `_flush()`, `_maintain()` and, with a remote KEK,
+ * the sealing calls wait on the calling thread, bounded by the options' timeouts.
+ */
+typedef struct sealwire_agent sealwire_agent;
+
+/**
+ * Settings of `sealwire_agent_open()` that are not security policy: the relay and the time
+ * bounds. Defaults: no relay (live channels only), connection setup 5 s, handshake 10 s, ack
+ * 5 s, relay poll 500 ms, relay timeouts 2 s / 15 s. A remote KEK (Vault, AWS KMS) takes its
+ * address, token and credentials from the environment (`VAULT_ADDR`, `VAULT_TOKEN`, `AWS_*`).
+ *
+ * Opaque. Created by `sealwire_agent_options_new()`, changed by the setters (one thread at a
+ * time); owned by the caller, who releases it once with `sealwire_agent_options_free()`.
+ * `sealwire_agent_open()` copies it: it may be freed right after, or used for more agents.
+ */
+typedef struct sealwire_agent_options sealwire_agent_options;
+
+/**
+ * An established live channel: the peer (authenticated by the handshake), the Noise
+ * protocol that ran and whether this agent initiated.
+ *
+ * Opaque. Created by `sealwire_agent_connect()`, `_accept_incoming()` and `_accept_fd()`;
+ * owned by the caller, who releases it once with `sealwire_channel_info_free()`. Immutable:
+ * may be used from several threads at once. A snapshot: it stays valid when the channel
+ * closes or the agent is freed.
+ */
+typedef struct sealwire_channel_info sealwire_channel_info;
 
 /**
  * An encryption context: UTF-8 key → UTF-8 value pairs bound to an envelope as associated
@@ -1337,6 +1402,167 @@ typedef struct sealwire_relay_receive_report {
 } sealwire_relay_receive_report;
 
 /**
+ * How `sealwire_config_check()` reads the text. A plain integer type: other values are
+ * refused with SEALWIRE_INVALID_PARAMETER.
+ */
+typedef uint32_t sealwire_config_format;
+
+/**
+ * What unlocks an agent's home (`sealwire_agent_open()`, docs/AGENT.md "Unlocking"). A plain
+ * integer type: other values are refused with SEALWIRE_INVALID_PARAMETER.
+ */
+typedef uint32_t sealwire_agent_unlock;
+
+/**
+ * Counters since the agent was opened (`sealwire_agent_stats()`).
+ */
+typedef struct sealwire_agent_counters {
+    /**
+     * Handshakes completed (either role).
+     */
+    uint64_t handshakes;
+    /**
+     * Messages written to live channels (re-sends included).
+     */
+    uint64_t sent_live;
+    /**
+     * Messages deposited on the relay (re-sends included).
+     */
+    uint64_t sent_relay;
+    /**
+     * New messages received over live channels.
+     */
+    uint64_t received_live;
+    /**
+     * New messages received from the relay.
+     */
+    uint64_t received_relay;
+    /**
+     * Copies of messages already received (dropped).
+     */
+    uint64_t duplicates;
+    /**
+     * Messages no session could read (dropped).
+     */
+    uint64_t rejected;
+    /**
+     * Live channels closed because of an error.
+     */
+    uint64_t channels_dropped;
+} sealwire_agent_counters;
+
+/**
+ * How `sealwire_agent_send()` handed a committed message on. A plain integer type.
+ */
+typedef uint32_t sealwire_delivery;
+
+/**
+ * What `sealwire_agent_send()` did. The message is committed in every case.
+ */
+typedef struct sealwire_agent_send_report {
+    /**
+     * Outbox id (unique and increasing for the lifetime of the home).
+     */
+    uint64_t id;
+    /**
+     * SEALWIRE_DELIVERY_LIVE, _RELAY or _QUEUED.
+     */
+    sealwire_delivery delivery;
+} sealwire_agent_send_report;
+
+/**
+ * What `sealwire_agent_flush()` did with the outbox.
+ */
+typedef struct sealwire_agent_flush_report {
+    /**
+     * Sent over live channels (awaiting acknowledgement).
+     */
+    size_t live;
+    /**
+     * Deposited on the relay.
+     */
+    size_t relayed;
+    /**
+     * Sent live recently, still awaiting their acknowledgement.
+     */
+    size_t waiting;
+    /**
+     * Could not be sent now (still in the outbox).
+     */
+    size_t failed;
+    /**
+     * SEALWIRE_OK, or (when `failed` > 0) the last transport error met.
+     */
+    sealwire_result error;
+} sealwire_agent_flush_report;
+
+/**
+ * What `sealwire_agent_maintain()` or `_maintain_step()` changed.
+ */
+typedef struct sealwire_agent_maintain_report {
+    /**
+     * A new signed prekey was made.
+     */
+    bool signed_prekey_rotated;
+    /**
+     * Replaced signed prekeys forgotten.
+     */
+    size_t signed_prekeys_expired;
+    /**
+     * The bundle was published (or re-published) on the relay.
+     */
+    bool published;
+    /**
+     * One-time prekeys were added and published because the relay ran low.
+     */
+    bool prekeys_replenished;
+    /**
+     * Whether `prekey_status` holds the relay's view (after a publish step with a relay).
+     */
+    bool has_prekey_status;
+    /**
+     * The relay's view after the publish step (all zero when `has_prekey_status` is false).
+     */
+    struct sealwire_relay_prekey_status prekey_status;
+    /**
+     * The new KEK version when the KEK was rotated, else 0.
+     */
+    uint32_t kek_rotated_to;
+    /**
+     * The identity envelope was re-wrapped.
+     */
+    bool identity_rewrapped;
+    /**
+     * Whether the flush step ran (`flush` holds its report).
+     */
+    bool flushed;
+    /**
+     * The outbox flush (all zero when `flushed` is false).
+     */
+    struct sealwire_agent_flush_report flush;
+    /**
+     * Whether the save-anchor step ran (`anchor` holds the anchor saved).
+     */
+    bool has_anchor;
+    /**
+     * The anchor saved (the messenger counter), else 0.
+     */
+    uint64_t anchor;
+    /**
+     * Whether any step changed something durable (rotation, expiry, publication, KEK,
+     * identity); flush and anchor do not count. A second run at the same time gives false.
+     */
+    bool changed_anything;
+} sealwire_agent_maintain_report;
+
+/**
+ * One step of `sealwire_agent_maintain()`, for `sealwire_agent_maintain_step()`. A plain
+ * integer type: other values are refused with SEALWIRE_INVALID_PARAMETER. The values are
+ * in the order `sealwire_agent_maintain()` runs the steps.
+ */
+typedef uint32_t sealwire_maintain_step;
+
+/**
  * The party that sends the first handshake message.
  */
 #define SEALWIRE_NOISE_INITIATOR 0
@@ -1375,6 +1601,96 @@ typedef struct sealwire_relay_receive_report {
  * `SWRM`: a Double Ratchet message of an established session.
  */
 #define SEALWIRE_RATCHET_MESSAGE_RATCHET 2
+
+/**
+ * JSON when the first non-blank character is `{`, TOML otherwise (what
+ * `sealwire_agent_open()` does).
+ */
+#define SEALWIRE_CONFIG_FORMAT_AUTO 0
+
+/**
+ * TOML.
+ */
+#define SEALWIRE_CONFIG_FORMAT_TOML 1
+
+/**
+ * JSON (same structure as the TOML form).
+ */
+#define SEALWIRE_CONFIG_FORMAT_JSON 2
+
+/**
+ * `secret` is the passphrase (any bytes): the identity file (`identity.storage =
+ * "passphrase-file"`) and a passphrase-protected keyring. With `keyring_protection =
+ * "root-key"` the keyring's root key then comes from `SEALWIRE_KEYRING_ROOT_KEY`.
+ */
+#define SEALWIRE_AGENT_UNLOCK_PASSPHRASE 1
+
+/**
+ * `secret` is the keyring root key (SEALWIRE_AGENT_ROOT_KEY_LEN bytes), for
+ * `storage.kek.keyring_protection = "root-key"`.
+ */
+#define SEALWIRE_AGENT_UNLOCK_ROOT_KEY 2
+
+/**
+ * No secret (`secret` NULL, length 0): the keyring root key from the environment variable
+ * `SEALWIRE_KEYRING_ROOT_KEY` (64 hex digits); also for `identity.storage = "memory"` and
+ * remote KEKs.
+ */
+#define SEALWIRE_AGENT_UNLOCK_ROOT_KEY_FROM_ENV 3
+
+/**
+ * Over a live channel; the outbox record is cleared when the peer acknowledges.
+ */
+#define SEALWIRE_DELIVERY_LIVE 1
+
+/**
+ * Deposited in the peer's relay mailbox.
+ */
+#define SEALWIRE_DELIVERY_RELAY 2
+
+/**
+ * Neither worked now: the message waits in the outbox and goes with the next flush (which
+ * `sealwire_agent_receive()` and `sealwire_agent_maintain()` run).
+ */
+#define SEALWIRE_DELIVERY_QUEUED 3
+
+/**
+ * "rotate-signed-prekey": a new signed prekey when the current one is
+ * `prekeys.signed_rotation_days` old.
+ */
+#define SEALWIRE_MAINTAIN_ROTATE_SIGNED_PREKEY 1
+
+/**
+ * "expire-signed-prekeys": forget replaced signed prekeys past `prekeys.signed_grace_days`.
+ */
+#define SEALWIRE_MAINTAIN_EXPIRE_SIGNED_PREKEYS 2
+
+/**
+ * "publish": (relay only) publish the bundle when the relay lacks it or holds an older one;
+ * top up one-time prekeys when the relay says so.
+ */
+#define SEALWIRE_MAINTAIN_PUBLISH 3
+
+/**
+ * "rotate-kek": (keyring only) a new KEK version when the primary is
+ * `storage.kek.rotation_days` old.
+ */
+#define SEALWIRE_MAINTAIN_ROTATE_KEK 4
+
+/**
+ * "rewrap-identity": (`kek-envelope` only) re-wrap the identity under the current KEK version.
+ */
+#define SEALWIRE_MAINTAIN_REWRAP_IDENTITY 5
+
+/**
+ * "flush-outbox": `sealwire_agent_flush()`.
+ */
+#define SEALWIRE_MAINTAIN_FLUSH_OUTBOX 6
+
+/**
+ * "save-anchor": save the messenger counter as the rollback anchor.
+ */
+#define SEALWIRE_MAINTAIN_SAVE_ANCHOR 7
 
 #ifdef __cplusplus
 extern "C" {
@@ -5493,6 +5809,670 @@ sealwire_result sealwire_relay_agent_into_messenger(struct sealwire_relay_agent 
  * use by another call; neither it nor the messenger it lent may be used afterwards.
  */
 void sealwire_relay_agent_free(struct sealwire_relay_agent *agent);
+
+/**
+ * Check a security configuration (`text`: `text_len` bytes of UTF-8, not NUL-terminated) as
+ * `sealwire config check` does: strict parsing (types, known keys and values, every problem
+ * with its key path) and the policy rules. The report goes to `out` as a NUL-terminated JSON
+ * object by the output-buffer convention:
+ *
+ *     {"ok": true|false, "findings": [{"path": "cipher.nonce", "code": "nonce-unsafe",
+ *       "severity": "error"|"allowed"|"warning", "allow": "allow_…"|null, "message": "…",
+ *       "line": N|null}, …]}
+ *
+ * (docs/CONFIG.md lists the codes). The verdict is also in `*accepted`: true when no finding
+ * is an error (the configuration would be accepted by `sealwire_agent_open()`), false when
+ * it is refused. A refused configuration is a successful check: the call returns SEALWIRE_OK
+ * and writes both outputs. Checking is deterministic, so a length query (out = NULL) and
+ * the real call give the same report; `*accepted` is written only by the call that succeeds.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_UTF8 (the text), SEALWIRE_INVALID_PARAMETER
+ * (unknown `format`), SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * `text` is NULL (only with length 0) or readable for `text_len` bytes; `out` is NULL or
+ * writable for `out_len` bytes; `written` and `accepted` are NULL or writable.
+ */
+sealwire_result sealwire_config_check(const uint8_t *text,
+                                      size_t text_len,
+                                      sealwire_config_format format,
+                                      char *out,
+                                      size_t out_len,
+                                      size_t *written,
+                                      bool *accepted);
+
+/**
+ * The recommended configuration as commented TOML (what `sealwire config init` writes; it
+ * loads to the defaults), NUL-terminated, by the output-buffer convention.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * `out` is NULL or writable for `out_len` bytes; `written` is NULL or writable.
+ */
+sealwire_result sealwire_config_default_toml(char *out, size_t out_len, size_t *written);
+
+/**
+ * Create options with the defaults (no relay).
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+sealwire_result sealwire_agent_options_new(struct sealwire_agent_options **out);
+
+/**
+ * Use the relay at `url` (NUL-terminated: `https://host[:port]`, or `http://` to a loopback
+ * address such as `http://127.0.0.1:8790`) for directory and mailbox; NULL removes it (live
+ * channels only). The URL is checked by `sealwire_agent_open()`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER (`options`), SEALWIRE_INVALID_UTF8.
+ *
+ * # Safety
+ * `options` is NULL or a live handle not used concurrently; `url` is NULL or NUL-terminated.
+ */
+sealwire_result sealwire_agent_options_set_relay_url(struct sealwire_agent_options *options,
+                                                     const char *url);
+
+/**
+ * The relay client's time bounds: connection setup and one whole HTTP exchange, each 1 ..=
+ * SEALWIRE_AGENT_MAX_TIMEOUT_MS (defaults 2000 and 15000). `allow_plain_http` also accepts
+ * `http://` relays that are not on loopback (test networks only).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (a timeout out of range).
+ *
+ * # Safety
+ * `options` is NULL or a live handle not used concurrently.
+ */
+sealwire_result sealwire_agent_options_set_relay_timeouts(struct sealwire_agent_options *options,
+                                                          uint32_t connect_timeout_ms,
+                                                          uint32_t request_timeout_ms,
+                                                          bool allow_plain_http);
+
+/**
+ * The live-channel time bounds, each 1 ..= SEALWIRE_AGENT_MAX_TIMEOUT_MS milliseconds: TCP
+ * connection setup in `sealwire_agent_connect()` (default 5000), a whole handshake with the
+ * bundle exchange (10000), the wait for a live acknowledgement before the message also goes
+ * through the relay (5000), and how often `sealwire_agent_receive()` asks the relay while it
+ * waits on live channels (500).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (a value out of range).
+ *
+ * # Safety
+ * `options` is NULL or a live handle not used concurrently.
+ */
+sealwire_result sealwire_agent_options_set_timeouts(struct sealwire_agent_options *options,
+                                                    uint32_t connect_timeout_ms,
+                                                    uint32_t handshake_timeout_ms,
+                                                    uint32_t ack_timeout_ms,
+                                                    uint32_t relay_poll_interval_ms);
+
+/**
+ * Explicit KMS settings (Vault / OpenBao address and token, AWS credentials) for a remote
+ * KEK (`storage.kek.uri`): `settings` is copied (the caller may free it right after); values
+ * it does not set are read from the environment, as by `sealwire_kms_key_from_uri()`. NULL
+ * clears them (the environment only, the default).
+ *
+ * Errors: SEALWIRE_NULL_POINTER (`options`).
+ *
+ * # Safety
+ * `options` is NULL or a live handle not used concurrently; `settings` is NULL or a live
+ * handle.
+ */
+sealwire_result sealwire_agent_options_set_kms_settings(struct sealwire_agent_options *options,
+                                                        const struct sealwire_kms_settings *settings);
+
+/**
+ * Free options. `options` may be NULL (no-op).
+ *
+ * # Safety
+ * `options` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another call; it must not be used afterwards.
+ */
+void sealwire_agent_options_free(struct sealwire_agent_options *options);
+
+/**
+ * Open the agent whose home is the directory `home` (NUL-terminated; created with mode 0700
+ * on first open, docs/AGENT.md "Home directory"), with the security configuration `config`
+ * (`config_len` bytes of UTF-8 text, TOML or JSON: JSON when the first non-blank character
+ * is `{`; the rules of `sealwire_config_check()`), unlocked by `unlock` with `secret`:
+ *
+ * * SEALWIRE_AGENT_UNLOCK_PASSPHRASE: `secret` is the passphrase (any bytes);
+ * * SEALWIRE_AGENT_UNLOCK_ROOT_KEY: `secret` is the keyring root key
+ *   (SEALWIRE_AGENT_ROOT_KEY_LEN bytes);
+ * * SEALWIRE_AGENT_UNLOCK_ROOT_KEY_FROM_ENV: no secret (NULL, 0).
+ *
+ * `options` may be NULL (defaults: no relay). The secret is copied (into memory wiped when
+ * the agent is freed): the caller may wipe its copy right after. First open: a new identity,
+ * keyring, session store with fresh prekeys and state file. Later opens unlock and check
+ * them. No network call (publish with `sealwire_agent_maintain()`), but Argon2id
+ * (`identity.kdf`) makes it slow by design.
+ *
+ * On success `*out` receives a new handle owned by the caller.
+ *
+ * Errors: SEALWIRE_NULL_POINTER; SEALWIRE_INVALID_UTF8 (config text, or a non-UTF-8 `home`
+ * outside Unix); SEALWIRE_INVALID_PARAMETER (empty `home`, unknown `unlock`, a secret with
+ * ROOT_KEY_FROM_ENV, a configuration with errors — see `sealwire_config_check()` for the
+ * findings — or a handshake the agent cannot run, an unlock that does not fit the
+ * configuration, a relay URL that is not acceptable); SEALWIRE_INVALID_LENGTH (root key);
+ * SEALWIRE_DECRYPTION_FAILED (wrong passphrase or root key, a modified file; nothing is
+ * written); SEALWIRE_STORAGE (another agent has this home open, or files of another
+ * configuration); SEALWIRE_STALE_STATE (the session store is older than the state file's
+ * anchor: a restored copy); SEALWIRE_IO; SEALWIRE_UNSUPPORTED_ALGORITHM; SEALWIRE_KMS_*
+ * (remote KEK).
+ *
+ * # Safety
+ * `home` is NULL or NUL-terminated; `config` and `secret` are NULL (only with length 0) or
+ * readable for their lengths; `options` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_agent_open(const char *home,
+                                    const uint8_t *config,
+                                    size_t config_len,
+                                    sealwire_agent_unlock unlock,
+                                    const uint8_t *secret,
+                                    size_t secret_len,
+                                    const struct sealwire_agent_options *options,
+                                    struct sealwire_agent **out);
+
+/**
+ * Start the session store over after `sealwire_agent_open()` returned SEALWIRE_STALE_STATE
+ * (the session store was restored from an older copy, or lost; docs/AGENT.md): the old store
+ * is moved aside into `stale-sessions-<unix>-<random>/` in the home, a new one keeps the
+ * identity, gets new prekeys (published, replacing the old ones, by the next
+ * `sealwire_agent_maintain()`) and a counter above both the old store's and the anchor (no
+ * outbox or inbox id repeats). Arguments as `sealwire_agent_open()`.
+ *
+ * On success `*out` receives a new agent handle owned by the caller, and `*out_peers` /
+ * `*out_peers_len` a buffer allocated by this library (release it with
+ * `sealwire_bytes_free()`) holding the peer ids (SEALWIRE_MESSENGER_PEER_ID_LEN bytes each,
+ * one after the other; `out_peers_len` is a multiple of it, possibly 0) of the peers the old
+ * store had sessions with: the next message to each starts a new session. Messages of the
+ * lost interval are lost.
+ *
+ * Do not call it on a home that opens: it discards the store's sessions and inbox.
+ *
+ * Errors: as `sealwire_agent_open()` (except SEALWIRE_STALE_STATE).
+ *
+ * # Safety
+ * As `sealwire_agent_open()`; `out_peers` and `out_peers_len` are NULL or writable.
+ */
+sealwire_result sealwire_agent_recover(const char *home,
+                                       const uint8_t *config,
+                                       size_t config_len,
+                                       sealwire_agent_unlock unlock,
+                                       const uint8_t *secret,
+                                       size_t secret_len,
+                                       const struct sealwire_agent_options *options,
+                                       struct sealwire_agent **out,
+                                       uint8_t **out_peers,
+                                       size_t *out_peers_len);
+
+/**
+ * Close the agent: save the rollback anchor, drop the live channels and the listener and
+ * release the home's lock (another process may open it now). The handle stays allocated:
+ * free it with `sealwire_agent_free()`; every other call returns SEALWIRE_INVALID_STATE
+ * from now on. The agent is closed even when saving fails (the next open then checks
+ * against the anchor saved last).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_STATE (already closed), SEALWIRE_IO /
+ * SEALWIRE_STORAGE (the state file could not be written), SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle.
+ */
+sealwire_result sealwire_agent_close(struct sealwire_agent *agent);
+
+/**
+ * Free an agent (closing it first if `sealwire_agent_close()` was not called; secrets are
+ * wiped). `agent` may be NULL (no-op).
+ *
+ * # Safety
+ * `agent` is NULL or a handle from this library that has not been freed yet and is not in
+ * use by another call (on any thread); it must not be used afterwards.
+ */
+void sealwire_agent_free(struct sealwire_agent *agent);
+
+/**
+ * The agent's public identity, as a NEW handle in `*out` (free it with
+ * `sealwire_public_identity_free()`; give it to peers, e.g. as
+ * `sealwire_public_identity_to_bytes()`).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_STATE (closed), SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_agent_public(const struct sealwire_agent *agent,
+                                      struct sealwire_public_identity **out);
+
+/**
+ * The agent's peer id (its Ed25519 public key, SEALWIRE_MESSENGER_PEER_ID_LEN = 32 bytes:
+ * what `sealwire_received_peer_id()` shows its peers), output-buffer convention.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_INVALID_STATE,
+ * SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `out` is NULL or writable for `out_len` bytes; `written`
+ * is NULL or writable.
+ */
+sealwire_result sealwire_agent_peer_id(const struct sealwire_agent *agent,
+                                       uint8_t *out,
+                                       size_t out_len,
+                                       size_t *written);
+
+/**
+ * Counters since the agent was opened, in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_STATE, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_agent_stats(const struct sealwire_agent *agent,
+                                     struct sealwire_agent_counters *out);
+
+/**
+ * The last relay or channel error the agent absorbed (the relay being down must not stop
+ * live traffic; a failed incoming handshake inside `_receive()`), in `*out`, cleared by
+ * reading it: SEALWIRE_OK when there was none.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_STATE, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_agent_take_last_error(struct sealwire_agent *agent, sealwire_result *out);
+
+/**
+ * The messenger counter (what the save-anchor step stores as rollback anchor), in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_STATE, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_agent_counter(struct sealwire_agent *agent, uint64_t *out);
+
+/**
+ * The number of outbox records not yet acknowledged (live) or deposited (relay), in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_STATE, SEALWIRE_STORAGE, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_agent_pending_outbox_len(struct sealwire_agent *agent, size_t *out);
+
+/**
+ * Take live connections on `address` (NUL-terminated `host:port`; port 0 picks a free one),
+ * replacing an earlier listener. The address bound goes to `out` as a NUL-terminated string
+ * by the output-buffer convention — except that the buffer is checked against
+ * SEALWIRE_AGENT_ADDRESS_BUFFER_LEN before anything is bound: a smaller buffer (or a length
+ * query) gets SEALWIRE_BUFFER_TOO_SMALL with `*written` = SEALWIRE_AGENT_ADDRESS_BUFFER_LEN
+ * and binds nothing. Connections are answered by `sealwire_agent_accept_incoming()` and by
+ * every `sealwire_agent_receive()`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_UTF8, SEALWIRE_BUFFER_TOO_SMALL,
+ * SEALWIRE_IO (cannot bind, bad address), SEALWIRE_INVALID_STATE, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `address` is NULL or NUL-terminated; `out` is NULL or
+ * writable for `out_len` bytes; `written` is NULL or writable.
+ */
+sealwire_result sealwire_agent_listen(struct sealwire_agent *agent,
+                                      const char *address,
+                                      char *out,
+                                      size_t out_len,
+                                      size_t *written);
+
+/**
+ * The address the listener is bound to (`host:port`), NUL-terminated, output-buffer
+ * convention (SEALWIRE_AGENT_ADDRESS_BUFFER_LEN bytes always suffice).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL, SEALWIRE_INVALID_STATE (not
+ * listening, or closed), SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `out` is NULL or writable for `out_len` bytes; `written`
+ * is NULL or writable.
+ */
+sealwire_result sealwire_agent_listening_on(const struct sealwire_agent *agent,
+                                            char *out,
+                                            size_t out_len,
+                                            size_t *written);
+
+/**
+ * Wait up to `wait_ms` (0 ..= SEALWIRE_AGENT_MAX_TIMEOUT_MS; 0 = only what already waits)
+ * for one connection on the listener and answer its handshake (the configuration's two
+ * protocols only). On success `*out` receives a NEW `sealwire_channel_info`, or NULL when
+ * nobody connected in time. A handshake that fails is this call's error (the connection is
+ * dropped, the agent unchanged). A handshake that stalls holds the call for up to the
+ * handshake timeout.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (`wait_ms`; not listening),
+ * SEALWIRE_IO, SEALWIRE_UNSUPPORTED_ALGORITHM (the peer asked for a protocol outside the
+ * configuration), Noise handshake errors, SEALWIRE_STORAGE, SEALWIRE_INVALID_STATE,
+ * SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_agent_accept_incoming(struct sealwire_agent *agent,
+                                               uint32_t wait_ms,
+                                               struct sealwire_channel_info **out);
+
+/**
+ * Answer the handshake on `fd`, a connected stream socket the application accepted itself
+ * (blocking mode is set). OWNERSHIP: the descriptor belongs to the library from the call on,
+ * whatever the result (it is closed on failure and owned by the channel on success) — only
+ * a negative `fd` (SEALWIRE_INVALID_PARAMETER) is not taken. Never use or close it
+ * afterwards. On success `*out` receives a NEW `sealwire_channel_info`. Unix only (elsewhere
+ * SEALWIRE_INVALID_PARAMETER).
+ *
+ * Errors: as `sealwire_agent_accept_incoming()`.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `fd` is negative or an open socket descriptor owned by
+ * the caller and not used by it any more; `out` is NULL or writable.
+ */
+sealwire_result sealwire_agent_accept_fd(struct sealwire_agent *agent,
+                                         int fd,
+                                         struct sealwire_channel_info **out);
+
+/**
+ * Dial a peer over TCP and run the handshake: IK (the configuration's `handshake.online`)
+ * when the peer's identity is known — given as `peer`, or found in the agent's peer table
+ * for `address` — else XX (`handshake.first_contact`). `address` (NUL-terminated
+ * `host:port`) may be NULL when `peer` is known with an address in the peer table; `peer`
+ * may be NULL (first contact). A channel replaces an older one to the same peer; both sides
+ * exchange prekey bundles before this returns. On success `*out` receives a NEW
+ * `sealwire_channel_info`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER (`agent`, `out`), SEALWIRE_INVALID_UTF8,
+ * SEALWIRE_INVALID_PARAMETER (neither address nor peer, no address known for `peer`, the
+ * agent itself), SEALWIRE_IO (cannot connect, timeout, connection closed), Noise errors (an
+ * IK handshake to the wrong identity fails), SEALWIRE_UNSUPPORTED_ALGORITHM,
+ * SEALWIRE_STORAGE, SEALWIRE_INVALID_STATE, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `address` is NULL or NUL-terminated; `peer` is NULL or a
+ * live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_agent_connect(struct sealwire_agent *agent,
+                                       const char *address,
+                                       const struct sealwire_public_identity *peer,
+                                       struct sealwire_channel_info **out);
+
+/**
+ * Whether a live channel to `peer` is up (as far as the agent knows), in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_STATE, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` and `peer` are NULL or live handles; `out` is NULL or writable.
+ */
+sealwire_result sealwire_agent_is_connected(const struct sealwire_agent *agent,
+                                            const struct sealwire_public_identity *peer,
+                                            bool *out);
+
+/**
+ * Close the live channel to `peer` (messages in flight stay in the outbox); `*out` tells
+ * whether there was one.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_STATE, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` and `peer` are NULL or live handles; `out` is NULL or writable.
+ */
+sealwire_result sealwire_agent_disconnect(struct sealwire_agent *agent,
+                                          const struct sealwire_public_identity *peer,
+                                          bool *out);
+
+/**
+ * The Noise protocol name that ran (e.g. "Noise_XXhfs_25519+Kyber1024_ChaChaPoly_BLAKE2b"),
+ * NUL-terminated, output-buffer convention.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL.
+ *
+ * # Safety
+ * `info` is NULL or a live handle; `out` is NULL or writable for `out_len` bytes; `written`
+ * is NULL or writable.
+ */
+sealwire_result sealwire_channel_info_protocol(const struct sealwire_channel_info *info,
+                                               char *out,
+                                               size_t out_len,
+                                               size_t *written);
+
+/**
+ * The peer, authenticated by the handshake, as a NEW public identity handle in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `info` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_channel_info_peer(const struct sealwire_channel_info *info,
+                                           struct sealwire_public_identity **out);
+
+/**
+ * Whether this agent initiated the channel, in `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER.
+ *
+ * # Safety
+ * `info` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_channel_info_initiator(const struct sealwire_channel_info *info,
+                                                bool *out);
+
+/**
+ * Free a channel info. `info` may be NULL (no-op). The channel itself stays up.
+ *
+ * # Safety
+ * `info` is NULL or a handle from this library that has not been freed yet and is not in use
+ * by another call; it must not be used afterwards.
+ */
+void sealwire_channel_info_free(struct sealwire_channel_info *info);
+
+/**
+ * Send `data` (at most SEALWIRE_AGENT_MAX_MESSAGE_LEN bytes) to `peer`: start a ratchet
+ * session if there is none (from the bundle the peer sent over a live channel, else one
+ * claimed on the relay), commit the encrypted message (state + outbox record), then hand it
+ * to the live channel if one is up, else to the relay. SEALWIRE_OK means committed: the
+ * message will reach the peer exactly once (`report->delivery` says how it left; QUEUED
+ * waits in the outbox for the next flush). An error means nothing was committed.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_MESSAGE_TOO_LARGE, SEALWIRE_INVALID_PARAMETER (the
+ * agent itself), SEALWIRE_NO_SESSION (no session, no channel and no relay),
+ * SEALWIRE_RELAY_* (claiming the peer's bundle), SEALWIRE_IDENTITY_MISMATCH, bundle
+ * decoding errors, SEALWIRE_STORAGE, SEALWIRE_STORE_CONFLICT, SEALWIRE_RANDOMNESS,
+ * SEALWIRE_INVALID_STATE, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` and `peer` are NULL or live handles; `data` is NULL (only with length 0) or
+ * readable for `data_len` bytes; `out` is NULL or writable.
+ */
+sealwire_result sealwire_agent_send(struct sealwire_agent *agent,
+                                    const struct sealwire_public_identity *peer,
+                                    const uint8_t *data,
+                                    size_t data_len,
+                                    struct sealwire_agent_send_report *out);
+
+/**
+ * Messages received and committed, oldest first, as a NEW `sealwire_received_list` in
+ * `*out` (possibly empty; free it with `sealwire_received_list_free()`): first those
+ * committed earlier and not yet returned (after a restart: every unacknowledged one, with
+ * its id), then new ones from live channels and the relay, waiting up to `wait_ms` (0 ..=
+ * SEALWIRE_AGENT_MAX_TIMEOUT_MS) for at least one. Also answers waiting connections on the
+ * listener and flushes the outbox. Handle each message durably, keyed by its id
+ * (`sealwire_received_id()`), then `sealwire_agent_ack()` it: each message is returned once
+ * per run, and again after a restart until acknowledged. Relay and channel failures do not
+ * fail the call (`sealwire_agent_take_last_error()`).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (`wait_ms`), SEALWIRE_STORAGE
+ * (messages already committed by this call are kept for the next one),
+ * SEALWIRE_INVALID_STATE, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_agent_receive(struct sealwire_agent *agent,
+                                       uint32_t wait_ms,
+                                       struct sealwire_received_list **out);
+
+/**
+ * The application has durably handled inbox message `id`: forget it (it will not come back
+ * after a restart). Idempotent.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_STORAGE, SEALWIRE_STORE_CONFLICT,
+ * SEALWIRE_INVALID_STATE, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle.
+ */
+sealwire_result sealwire_agent_ack(struct sealwire_agent *agent, uint64_t id);
+
+/**
+ * Hand on every outbox record not waiting for a live acknowledgement: live when a channel is
+ * up, else through the relay (a live message unacknowledged for the ack timeout goes through
+ * the relay too; the receiver drops the second copy). `sealwire_agent_receive()` and
+ * `_maintain()` do this too. What happened goes to `*out`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_STORAGE, SEALWIRE_INVALID_STATE, SEALWIRE_PANIC.
+ * Transport failures are counted in `out->failed`, not returned.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_agent_flush(struct sealwire_agent *agent,
+                                     struct sealwire_agent_flush_report *out);
+
+/**
+ * Seal `data` as an envelope under the configured KEK (the home's keyring, or the KMS key of
+ * `storage.kek.uri`), bound to `context`; suite and segment size from the configuration
+ * (`[cipher]`, `[storage]`), through the data-key cache when `storage.kek.cache.enabled`.
+ * The output is randomized, so it is not length-queried: on success `*out` / `*out_len`
+ * receive a buffer allocated by this library, released with `sealwire_bytes_free()`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_INVALID_PARAMETER (`storage.pattern` is not
+ * "envelope", or no KEK provider), SEALWIRE_RANDOMNESS, SEALWIRE_KEY_NOT_FOUND,
+ * SEALWIRE_KMS_*, SEALWIRE_INVALID_STATE, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` and `context` are NULL or live handles; `data` is NULL (only with length 0) or
+ * readable for `data_len` bytes; `out` and `out_len` are NULL or writable.
+ */
+sealwire_result sealwire_agent_seal(const struct sealwire_agent *agent,
+                                    const uint8_t *data,
+                                    size_t data_len,
+                                    const struct sealwire_context *context,
+                                    uint8_t **out,
+                                    size_t *out_len);
+
+/**
+ * Open an envelope made by `sealwire_agent_seal()` (any KEK version still in its grace) or
+ * sealed for this agent's identity (`sealwire_agent_seal_for()` by a peer). `context` must
+ * equal the sealed context exactly. The plaintext goes to `out` by the output-buffer
+ * convention; its length follows from the header, so a length query (out = NULL) decrypts
+ * nothing, and a buffer of `sealed_len` bytes always suffices.
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_BUFFER_TOO_SMALL; as `sealwire_envelope_open()`:
+ * header decoding errors, SEALWIRE_CONTEXT_MISMATCH, SEALWIRE_NO_MATCHING_KEY,
+ * SEALWIRE_KEY_RETIRED, SEALWIRE_HEADER_AUTH_FAILED, SEALWIRE_COMMITMENT_MISMATCH,
+ * SEALWIRE_TRUNCATED, SEALWIRE_DECRYPTION_FAILED, SEALWIRE_KMS_*; SEALWIRE_INVALID_STATE,
+ * SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` and `context` are NULL or live handles; `sealed` is NULL (only with length 0) or
+ * readable for `sealed_len` bytes; `out` is NULL or writable for `out_len` bytes and does not
+ * overlap `sealed`; `written` is NULL or writable.
+ */
+sealwire_result sealwire_agent_open_sealed(const struct sealwire_agent *agent,
+                                           const uint8_t *sealed,
+                                           size_t sealed_len,
+                                           const struct sealwire_context *context,
+                                           uint8_t *out,
+                                           size_t out_len,
+                                           size_t *written);
+
+/**
+ * Seal `data` for peers by their public identities (`peers`: an array of `peer_count` >= 1
+ * handles; HPKE with X25519), bound to `context`: only those peers open it (with
+ * `sealwire_agent_open_sealed()`); include `sealwire_agent_public()` to read it back
+ * yourself. Randomized: on success `*out` / `*out_len` receive a buffer allocated by this
+ * library, released with `sealwire_bytes_free()`.
+ *
+ * Errors: SEALWIRE_NULL_POINTER (also a NULL entry), SEALWIRE_INVALID_PARAMETER (no peers,
+ * too many), SEALWIRE_RANDOMNESS, SEALWIRE_INVALID_STATE, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` and `context` are NULL or live handles; `peers` is NULL (only with count 0) or
+ * readable for `peer_count` pointers, each NULL or a live handle; `data` is NULL (only with
+ * length 0) or readable for `data_len` bytes; `out` and `out_len` are NULL or writable.
+ */
+sealwire_result sealwire_agent_seal_for(const struct sealwire_agent *agent,
+                                        const struct sealwire_public_identity *const *peers,
+                                        size_t peer_count,
+                                        const uint8_t *data,
+                                        size_t data_len,
+                                        const struct sealwire_context *context,
+                                        uint8_t **out,
+                                        size_t *out_len);
+
+/**
+ * Re-wrap an envelope made by `sealwire_agent_seal()` under the current KEK version (after a
+ * KEK rotation, before the old version's grace ends); the payload bytes are kept. On success
+ * `*out` / `*out_len` receive a buffer allocated by this library, released with
+ * `sealwire_bytes_free()`.
+ *
+ * Errors: as `sealwire_agent_seal()` and `sealwire_agent_open_sealed()`.
+ *
+ * # Safety
+ * `agent` and `context` are NULL or live handles; `sealed` is NULL (only with length 0) or
+ * readable for `sealed_len` bytes; `out` and `out_len` are NULL or writable.
+ */
+sealwire_result sealwire_agent_rewrap_sealed(const struct sealwire_agent *agent,
+                                             const uint8_t *sealed,
+                                             size_t sealed_len,
+                                             const struct sealwire_context *context,
+                                             uint8_t **out,
+                                             size_t *out_len);
+
+/**
+ * Run every maintenance step in order (SEALWIRE_MAINTAIN_ROTATE_SIGNED_PREKEY ..
+ * SEALWIRE_MAINTAIN_SAVE_ANCHOR) at time `now_unix` (Unix seconds; 0 = the current time);
+ * stops at the first error (what ran before is committed: run again to finish). Each step is
+ * idempotent: a second run at the same time changes nothing (`changed_anything` false).
+ * What changed goes to `*out`. Call it after open and then on a schedule (hourly is plenty).
+ *
+ * Errors: SEALWIRE_NULL_POINTER, SEALWIRE_STORAGE, SEALWIRE_IO, SEALWIRE_RELAY_* (publish),
+ * SEALWIRE_KMS_*, SEALWIRE_RANDOMNESS, SEALWIRE_INVALID_STATE, SEALWIRE_PANIC.
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_agent_maintain(struct sealwire_agent *agent,
+                                        uint64_t now_unix,
+                                        struct sealwire_agent_maintain_report *out);
+
+/**
+ * Run one maintenance step (`step`: a SEALWIRE_MAINTAIN_* value) at `now_unix` (0 = the
+ * current time), for applications that schedule the steps separately. What changed goes to
+ * `*out` (fields of other steps are zero).
+ *
+ * Errors: as `sealwire_agent_maintain()`; SEALWIRE_INVALID_PARAMETER (unknown `step`).
+ *
+ * # Safety
+ * `agent` is NULL or a live handle; `out` is NULL or writable.
+ */
+sealwire_result sealwire_agent_maintain_step(struct sealwire_agent *agent,
+                                             sealwire_maintain_step step,
+                                             uint64_t now_unix,
+                                             struct sealwire_agent_maintain_report *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -127,19 +127,6 @@ pub unsafe extern "C" fn sealwire_envelope_seal(
     })
 }
 
-/// Plaintext length of a structurally complete envelope whose header is `header`: `None` if
-/// the payload cannot be complete (it ends before its final segment).
-fn plaintext_len(header: &EnvelopeHeader, sealed_len: usize) -> Option<usize> {
-    let payload = sealed_len.checked_sub(header.len())?;
-    let seg = header.segment_size() as usize;
-    let full = seg + SEALWIRE_ENVELOPE_TAG_LEN;
-    let rem = payload % full;
-    if rem < SEALWIRE_ENVELOPE_TAG_LEN {
-        return None;
-    }
-    Some((payload / full) * seg + rem - SEALWIRE_ENVELOPE_TAG_LEN)
-}
-
 /// Open an envelope made by `sealwire_envelope_seal()`, a streaming writer or any sealwire
 /// binding. `context` must equal the stored context exactly; the providers of `key_set` are
 /// tried against the header entries they own. Nothing is decrypted before the context, the
@@ -184,8 +171,8 @@ pub unsafe extern "C" fn sealwire_envelope_open(
         // SAFETY: NULL or a live handle (caller contract).
         let key_set = unsafe { try_ref(key_set) }?;
         let out = OutBuf::new(out, out_len, written)?;
-        let header = EnvelopeHeader::parse(sealed)?;
-        if let Some(required) = plaintext_len(&header, sealed.len()) {
+        EnvelopeHeader::parse(sealed)?;
+        if let Ok(required) = env::opened_len(sealed) {
             // SAFETY: `written` is writable (caller contract). Checked before decrypting.
             unsafe { out.reserve(required) }?;
         }

@@ -28,7 +28,7 @@ use crate::result::{sealwire_result, FfiResult};
 /// thread at a time); `sealwire_kms_key_from_uri()` takes it `const`.
 #[derive(Debug, Default)] // redacted: RemoteKeySettings shows which fields are set, never values
 pub struct sealwire_kms_settings {
-    inner: RemoteKeySettings,
+    pub(crate) inner: RemoteKeySettings,
 }
 
 /// Request counters of one KMS key (`sealwire_kms_key_stats()`), counted since the key was

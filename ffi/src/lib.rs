@@ -56,10 +56,16 @@ mod messenger;
 // The relay client and the messenger whose transport is a relay (issue 7).
 mod relay;
 
+// The security configuration, then the agent facade over every layer (issue 8).
+mod config;
+mod agent;
+
 use core::ffi::c_char;
 
 use zeroize::Zeroize;
 
+pub use agent::*;
+pub use config::*;
 pub use data_key_cache::*;
 pub use envelope::*;
 pub use envelope_context::*;

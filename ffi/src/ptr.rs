@@ -102,6 +102,33 @@ pub(crate) unsafe fn try_slice<'a>(data: *const u8, len: usize) -> FfiResult<&'a
     Ok(unsafe { core::slice::from_raw_parts(data, len) })
 }
 
+/// Borrow an array of `count` handles (e.g. `const sealwire_public_identity *const *peers`).
+/// NULL is allowed when `count` is 0 and gives an empty list; a NULL entry is
+/// SEALWIRE_NULL_POINTER.
+///
+/// # Safety
+/// If `items` is non-NULL it points to `count` readable, aligned pointers, each NULL or a live
+/// handle created by this library that is not freed while the returned references are in use.
+pub(crate) unsafe fn try_handles<'a, T>(items: *const *const T, count: usize) -> FfiResult<Vec<&'a T>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    if items.is_null() {
+        return Err(sealwire_result::NULL_POINTER);
+    }
+    if count > isize::MAX as usize / core::mem::size_of::<*const T>() {
+        return Err(sealwire_result::INVALID_PARAMETER);
+    }
+    // SAFETY: non-NULL, readable for `count` aligned pointers (caller contract), size checked.
+    let ptrs = unsafe { core::slice::from_raw_parts(items, count) };
+    ptrs.iter()
+        .map(|&p| {
+            // SAFETY: NULL or a live handle (caller contract).
+            unsafe { try_ref(p) }
+        })
+        .collect()
+}
+
 /// A checked, not-yet-written out-parameter (`T *out`). Checking happens before any work is
 /// done; writing happens last, only on success.
 pub(crate) struct Out<T>(NonNull<T>);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# C ABI tests of the relay client (tests/c/test_relay.c) against a REAL relay: builds
-# sealwire-ffi and the CLI (`sealwire relay serve`), starts a relay on 127.0.0.1 (any free
-# port, SQLite in a temporary directory), waits until GET /v1/health answers, runs the test
+# C ABI tests of the relay client (tests/c/test_relay.c) and of the agent facade with a relay
+# (tests/c/test_agent_relay.c) against a REAL relay: builds sealwire-ffi and the CLI
+# (`sealwire relay serve`), starts a relay on 127.0.0.1 (any free port, SQLite in a temporary
+# directory), waits until GET /v1/health answers, runs each test
 # twice (shared library; static library under ASan+UBSan with leak detection; each run gets a
 # fresh relay database) with SEALWIRE_RELAY_URL, then checks the cross-language program
 # tests/cross/relay_c.c (init / send / receive between two homes), and stops the relay
@@ -126,6 +127,20 @@ echo "== compile: C11 relay test, static library, -fsanitize=address,undefined"
     "$LIBDIR/libsealwire.a" "${STATIC_LIBS[@]}"
 run_suite relay-asan env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$OUT/test_relay_asan"
+
+# The agent facade with a relay (tests/c/test_agent_relay.c): an offline peer's mailbox, the
+# reply, a relay that does not answer.
+echo "== compile: C11 agent relay test, shared library (rpath)"
+"$CC" "${CFLAGS[@]}" tests/c/test_agent_relay.c -o "$OUT/test_agent_relay_shared" \
+    -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lsealwire -lpthread
+run_suite agent-relay-shared "$OUT/test_agent_relay_shared"
+
+echo "== compile: C11 agent relay test, static library, -fsanitize=address,undefined"
+"$CC" "${CFLAGS[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+    tests/c/test_agent_relay.c -o "$OUT/test_agent_relay_asan" \
+    "$LIBDIR/libsealwire.a" "${STATIC_LIBS[@]}"
+run_suite agent-relay-asan env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$OUT/test_agent_relay_asan"
 
 # The cross-language program (tests/cross/relay_c.c, driven by the lead's cross test): two
 # homes that are never online together, through its documented contract.

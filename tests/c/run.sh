@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # C ABI tests: builds sealwire-ffi, checks the committed header (cargo test: header drift +
-# Rust tests of the FFI layer), then runs the four C11 test programs (test_sealwire.c:
+# Rust tests of the FFI layer), then runs the five C11 test programs (test_sealwire.c:
 # identities; test_noise.c: Noise handshakes, transports and vectors; test_envelope.c:
 # envelopes, keyrings, key providers and envelope.json; test_ratchet.c: prekey bundles and
-# stores, Double Ratchet sessions, the Messenger on SQLite files and ratchet.json), each linked
-# three ways (shared library, static library, static library under ASan+UBSan with leak
-# detection), and the C++17 test.
+# stores, Double Ratchet sessions, the Messenger on SQLite files and ratchet.json;
+# test_agent.c: the security configuration (config/cases.json) and two agents over TCP on
+# 127.0.0.1), each linked three ways (shared library, static library, static library under
+# ASan+UBSan with leak detection), and the C++17 test.
 #
 # Usage (from anywhere): bash tests/c/run.sh
 # Exits non-zero on any failure. Last line: "c-api: N passed, 0 failed".
@@ -140,6 +141,25 @@ echo "== compile: C11 ratchet test, static library, -fsanitize=address,undefined
     "$LIBDIR/libsealwire.a" -lcjson "${STATIC_LIBS[@]}"
 run_suite ratchet-asan env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$OUT/test_ratchet_asan" "$RATCHET_VECTORS"
+
+CONFIG_VECTORS="$ROOT/tests/vectors/config"
+
+echo "== compile: C11 agent test, shared library (rpath)"
+"$CC" "${CFLAGS[@]}" tests/c/test_agent.c -o "$OUT/test_agent_shared" \
+    -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lsealwire -lcjson -lpthread
+run_suite agent-shared "$OUT/test_agent_shared" "$CONFIG_VECTORS"
+
+echo "== compile: C11 agent test, static library"
+"$CC" "${CFLAGS[@]}" tests/c/test_agent.c -o "$OUT/test_agent_static" \
+    "$LIBDIR/libsealwire.a" -lcjson "${STATIC_LIBS[@]}"
+run_suite agent-static "$OUT/test_agent_static" "$CONFIG_VECTORS"
+
+echo "== compile: C11 agent test, static library, -fsanitize=address,undefined"
+"$CC" "${CFLAGS[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+    tests/c/test_agent.c -o "$OUT/test_agent_asan" \
+    "$LIBDIR/libsealwire.a" -lcjson "${STATIC_LIBS[@]}"
+run_suite agent-asan env ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$OUT/test_agent_asan" "$CONFIG_VECTORS"
 
 echo "== compile: C++17 test"
 "$CXX" "${CXXFLAGS[@]}" tests/c/test_cpp.cpp -o "$OUT/test_cpp" \
