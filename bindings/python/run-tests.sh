@@ -22,9 +22,10 @@ step "fresh venv at $VENV"
 "$PYTHON" -m venv --clear "$VENV"
 PY="$VENV/bin/python"
 
-# noiseprotocol: an independent pure-Python Noise implementation for the live interop tests.
-step "pip install maturin pytest mypy cryptography noiseprotocol"
-"$PY" -m pip install -q maturin pytest mypy cryptography noiseprotocol
+# noiseprotocol: an independent pure-Python Noise implementation for the live interop tests;
+# opentelemetry-sdk: the real SDK (in-memory exporter) behind tests/test_hygiene.py.
+step "pip install maturin pytest mypy cryptography noiseprotocol opentelemetry-sdk"
+"$PY" -m pip install -q maturin pytest mypy cryptography noiseprotocol opentelemetry-sdk
 
 step "pip install ./bindings/python (maturin, release, $CARGO_BUILD_TARGET)"
 cd "$ROOT"

@@ -438,7 +438,7 @@ impl PyKeyVersionInfo {
 /// A 32-byte root key that seals a keyring file instead of a passphrase. Never printed.
 #[pyclass(name = "RootKey", module = "sealwire._native", frozen)]
 pub(crate) struct PyRootKey {
-    inner: RootKey,
+    pub(crate) inner: RootKey,
 }
 
 #[pymethods]

@@ -14,8 +14,11 @@
 
 use pyo3::prelude::*;
 
+mod agent;
+mod config;
 mod envelope;
 mod error;
+mod hygiene;
 mod identity;
 mod input;
 mod keyring;
@@ -91,6 +94,20 @@ fn sealwire_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<relay::PyRelayAgent>()?;
     m.add_class::<relay::PyPrekeyStatus>()?;
     m.add_class::<relay::PyReceiveReport>()?;
+    // the security configuration (docs/CONFIG.md) and the agent facade (docs/AGENT.md)
+    m.add_class::<config::PySecurityConfig>()?;
+    m.add_class::<config::PyConfigReport>()?;
+    m.add_class::<config::PyConfigFinding>()?;
+    m.add_function(wrap_pyfunction!(config::check_config, m)?)?;
+    m.add_class::<agent::PyAgent>()?;
+    m.add_class::<agent::PyChannelInfo>()?;
+    m.add_class::<agent::PySendReport>()?;
+    m.add_class::<agent::PyFlushReport>()?;
+    m.add_class::<agent::PyMaintainReport>()?;
+    m.add_class::<agent::PyAgentStats>()?;
+    m.add_class::<agent::PyKnownPeer>()?;
+    // telemetry scrubbing (docs/CONFIG.md, "Scrubbing rules"; wrapped by sealwire/hygiene.py)
+    hygiene::register(m)?;
     // private, for the tests
     m.add_function(wrap_pyfunction!(error::_error_classes, m)?)?;
     m.add_function(wrap_pyfunction!(error::_raise_error, m)?)?;

@@ -143,7 +143,7 @@ impl PyRelayClient {
 /// What the relay holds of the owner's published prekeys.
 #[pyclass(name = "PrekeyStatus", module = "sealwire._native", frozen)]
 pub(crate) struct PyPrekeyStatus {
-    inner: PrekeyStatus,
+    pub(crate) inner: PrekeyStatus,
 }
 
 #[pymethods]

@@ -145,6 +145,17 @@ def test_public_names() -> None:
         "RelayAgent",
         "PrekeyStatus",
         "ReceiveReport",
+        "Agent",
+        "AgentStats",
+        "ChannelInfo",
+        "ConfigFinding",
+        "ConfigReport",
+        "FlushReport",
+        "KnownPeer",
+        "MaintainReport",
+        "SecurityConfig",
+        "SendReport",
+        "check_config",
     }
     for name in sealwire.__all__:
         assert hasattr(sealwire, name)

@@ -94,6 +94,19 @@ after every change, *before* sending)::
     blob, gen = b.seal(key), b.generation          # keep gen next to the blob
     b = sealwire.RatchetSession.open(blob, key, expected_generation=gen)
 
+The agent facade (:mod:`sealwire.agent`): one object per home directory, every choice
+from a :class:`sealwire.SecurityConfig` (``sealwire.check_config(text)`` reports findings
+without raising); blocking calls release the GIL, ``<name>_async`` twins for asyncio::
+
+    config = sealwire.SecurityConfig.from_file("sealwire.toml")
+    with sealwire.Agent.open("alice-home", config, passphrase="...",
+                             relay_url="https://relay.example") as alice:
+        alice.maintain()                              # publish prekeys, rotate when due
+        bob = alice.connect("127.0.0.1:9000").peer    # Noise XX first, IK afterwards
+        alice.send(bob, b"hello")                     # .delivery: "live", "relay", "queued"
+        for m in alice.receive(timeout=1.0):
+            handle(m.plaintext); alice.ack(m.id)      # durably, keyed by m.id
+
 Every error is a :class:`sealwire.SealwireError` with a stable ``code``.
 """
 
@@ -116,9 +129,14 @@ from sealwire.exceptions import (
     StorageError,
 )
 from sealwire._native import (
+    AgentStats,
+    ChannelInfo,
+    ConfigFinding,
+    ConfigReport,
     DataKeyCache,
     DataKeyCacheStats,
     EnvelopeHeader,
+    FlushReport,
     Identity,
     InboxRecord,
     Keyring,
@@ -126,6 +144,8 @@ from sealwire._native import (
     KeyVersionInfo,
     KmsKey,
     KmsStats,
+    KnownPeer,
+    MaintainReport,
     Messenger,
     NoiseHandshake,
     NoiseTransport,
@@ -140,10 +160,13 @@ from sealwire._native import (
     ReceiveCommit,
     ReceiveReport,
     RootKey,
+    SecurityConfig,
+    SendReport,
     WrapContext,
     XWingKeyPair,
     XWingPublicKey,
     __version__,
+    check_config,
     noise_identity_payload,
     provider_info,
     rewrap,
@@ -152,6 +175,7 @@ from sealwire._native import (
     unseal,
     unseal_file,
 )
+from sealwire.agent import Agent
 from sealwire.envelope import EnvelopeReader, EnvelopeWriter, KeyProvider
 from sealwire.relay import RelayAgent, RelayClient
 from sealwire.store import MemorySessionStore, SessionStore
@@ -199,6 +223,17 @@ __all__ = [
     "RelayAgent",
     "PrekeyStatus",
     "ReceiveReport",
+    "SecurityConfig",
+    "ConfigReport",
+    "ConfigFinding",
+    "check_config",
+    "Agent",
+    "ChannelInfo",
+    "SendReport",
+    "FlushReport",
+    "MaintainReport",
+    "AgentStats",
+    "KnownPeer",
     "SealwireError",
     "DecodeError",
     "InvalidKeyError",

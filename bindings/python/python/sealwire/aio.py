@@ -19,6 +19,10 @@ argument other than ``bytes`` is read when the worker thread starts: do not modi
 the call completes. Cancelling the awaiting task does not stop the call already running in
 the worker thread (it ends within the KMS time bounds); its result is discarded.
 
+The agent facade's asyncio forms are methods of :class:`sealwire.Agent` itself
+(``await sealwire.Agent.open_async(...)``, ``await agent.receive_async(timeout)``,
+``send_async``, ``connect_async``, ... — :mod:`sealwire.agent`), built the same way.
+
 For the streaming classes, whose constructors unwrap or wrap the data key, use
 ``await asyncio.to_thread(sealwire.EnvelopeReader, fileobj, keys=..., context=...)`` (and the
 same for :class:`sealwire.EnvelopeWriter`); their ``read`` / ``write`` calls make no KMS
