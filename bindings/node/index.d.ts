@@ -10,6 +10,172 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * One agent: its home directory (identity, keyring, sessions, peer table), live Noise
+ * channels to online peers, the relay for offline peers, sealing through the configured KEK,
+ * and the key lifecycle (`maintain`) — every choice from a `SecurityConfig`
+ * (docs/AGENT.md). Open it with `await Agent.open(home, config, options)`.
+ *
+ * Every method that does work returns a Promise run on the libuv thread pool; calls on one
+ * agent run one at a time (a long `receive` delays the next call on the same agent, never
+ * the event loop). After `close()` every call rejects with `ERR_SEALWIRE_STORAGE`.
+ *
+ * The application's loop: `maintain()` at start and then on a schedule; `connect` to peers
+ * (XX the first time, IK after); `send` (resolves ⇒ committed ⇒ will be delivered);
+ * `for (const m of await agent.receive(1000)) { handle m durably by m.id; await agent.ack(m.id) }`
+ * — unacknowledged messages come back after a restart with the same `id`.
+ */
+export declare class Agent {
+  /**
+   * Open (or create, on first use) the agent whose home directory is `path`, under
+   * `config` (a `SecurityConfig`, or its TOML / JSON text). Reads files only (no network),
+   * but Argon2id makes it slow: it runs on the libuv pool.
+   *
+   * Rejects with `ERR_SEALWIRE_DECRYPTION_FAILED` (wrong passphrase or root key: nothing is
+   * written), `ERR_SEALWIRE_STORAGE` (another agent holds the home; files of another
+   * configuration), `ERR_SEALWIRE_STALE_STATE` (a session store older than the home's
+   * rollback anchor), `ERR_SEALWIRE_INVALID_PARAMETER` (a configuration that does not
+   * load — with `findings` — or one the agent cannot run; options that do not fit).
+   */
+  static open(path: string, config: SecurityConfig | string, options?: AgentOpenOptions | undefined | null): Promise<Agent>
+  /**
+   * Start the session store over after `open` rejected with `ERR_SEALWIRE_STALE_STATE`
+   * (the store was restored from an older copy, or lost; docs/AGENT.md): the old store is
+   * moved aside into `stale-sessions-<unix>-<random>/` in the home, a new one keeps the
+   * identity, gets new prekeys (published, replacing the old ones, by the next
+   * `maintain`) and a counter above both the old store's and the anchor (no outbox or
+   * inbox id repeats). Arguments as `open`. Resolves to the agent and the 32-byte peer ids
+   * of the peers the old store had sessions with: the next message to each starts a new
+   * session. Messages of the lost interval are lost.
+   *
+   * Do not call it on a home that opens: it discards the store's sessions and inbox.
+   */
+  static recover(path: string, config: SecurityConfig | string, options?: AgentOpenOptions | undefined | null): Promise<AgentRecovery>
+  /** Our public identity. */
+  get public(): PublicIdentity
+  /** Our 32-byte peer id (the Ed25519 public key): how peers name us. */
+  get peerId(): Buffer
+  /**
+   * The peer table as the last operation left it: every peer met in a handshake (or a
+   * ratchet session), with the address we reached it at.
+   */
+  get peers(): Array<AgentPeer>
+  /** Counters since the agent was opened, as the last operation left them. */
+  get stats(): AgentStats
+  /**
+   * The last relay or channel error that an operation absorbed (the relay being down does
+   * not stop live traffic), as an `Error` with its `code`; `null` when none since the
+   * last call.
+   */
+  takeLastError(): Error | null
+  /** Whether `close()` was called. */
+  get closed(): boolean
+  /**
+   * Listen for live connections on `address` (e.g. `'127.0.0.1:0'`); resolves with the
+   * address bound, `'host:port'`. The agent answers waiting connections in `receive` (and
+   * `acceptIncoming`).
+   */
+  listen(address: string): Promise<string>
+  /**
+   * Wait up to `waitMs` (default 0) for one incoming connection on the listener and run its
+   * handshake; resolves with the channel, or `null` when none came.
+   */
+  acceptIncoming(waitMs?: number | undefined | null): Promise<ChannelInfo | null>
+  /**
+   * Dial a peer over TCP and run the handshake (XX on first contact, IK when the peer is
+   * known), then exchange prekey bundles. Resolves with the channel.
+   *
+   * Rejects with `ERR_SEALWIRE_IO` (connection), the Noise errors of a failed handshake,
+   * `ERR_SEALWIRE_UNSUPPORTED_ALGORITHM` (the peer refused our protocol),
+   * `ERR_SEALWIRE_INVALID_PARAMETER` (neither `address` nor a known `peer`).
+   */
+  connect(options: AgentConnectOptions): Promise<ChannelInfo>
+  /**
+   * Encrypt `data` for `peer`, commit it (session state and outbox record), then hand it
+   * on: over a live channel, else to the peer's relay mailbox, else it waits in the outbox.
+   * Resolves ⇒ committed ⇒ will be delivered; rejects ⇒ nothing committed.
+   *
+   * Rejects with `ERR_SEALWIRE_NO_SESSION` (no session, no channel and no relay),
+   * `ERR_SEALWIRE_MESSAGE_TOO_LARGE` (above 192 KiB), `ERR_SEALWIRE_INVALID_PARAMETER`
+   * (sending to ourselves), relay codes (claiming a bundle).
+   */
+  send(peer: PublicIdentity, data: Uint8Array): Promise<SendReport>
+  /**
+   * Read what arrived — live records, waiting connections, the relay mailbox — waiting up
+   * to `waitMs` (default 0) when nothing is ready. Resolves with the new messages, each
+   * committed; handle each durably by `id`, then `ack(id)`. Unacknowledged messages come
+   * back after a restart with the same `id`; duplicates never reach the application.
+   */
+  receive(waitMs?: number | undefined | null): Promise<Array<ReceivedMessage>>
+  /**
+   * The application handled the message with inbox id `id` (a `number` or `bigint`): it is
+   * not delivered again.
+   */
+  ack(id: number | bigint): Promise<void>
+  /**
+   * Send what waits in the outbox (live if a channel is up, else the relay; live records
+   * unacknowledged for `ackTimeoutMs` also go to the relay).
+   */
+  flush(): Promise<FlushReport>
+  /**
+   * Seal `data` as an envelope (`SWEV`) under the configured KEK, bound to `context` (a
+   * string → string map; default empty). A remote KEK is called on the pool.
+   *
+   * Rejects with `ERR_SEALWIRE_INVALID_PARAMETER` when the configuration has no KEK
+   * (`storage.pattern` other than `envelope`, provider `none`), KMS codes.
+   */
+  seal(data: Uint8Array, context?: Record<string, string> | undefined | null): Promise<Buffer>
+  /**
+   * Open an envelope sealed by `seal` (any KEK version within its grace) or sealed for this
+   * agent's identity (`sealFor`). `context` must equal the sealed one exactly.
+   *
+   * Rejects with `ERR_SEALWIRE_CONTEXT_MISMATCH`, `ERR_SEALWIRE_NO_MATCHING_KEY`,
+   * `ERR_SEALWIRE_DECRYPTION_FAILED` and the envelope decoding codes.
+   */
+  openSealed(blob: Uint8Array, context?: Record<string, string> | undefined | null): Promise<Buffer>
+  /**
+   * Seal `data` for the given peers (HPKE recipient wrapping to each identity): only they
+   * open it (include `agent.public` to read it back).
+   */
+  sealFor(peers: Array<PublicIdentity>, data: Uint8Array, context?: Record<string, string> | undefined | null): Promise<Buffer>
+  /**
+   * The same payload with its data key re-wrapped under the current KEK version (for
+   * objects kept across a KEK rotation).
+   */
+  rewrapSealed(blob: Uint8Array, context?: Record<string, string> | undefined | null): Promise<Buffer>
+  /**
+   * Run every maintenance step in order (rotate and expire signed prekeys, publish, rotate
+   * the KEK, re-wrap the identity, flush the outbox, save the rollback anchor) at `now`
+   * (Unix seconds, default the clock). Each step is idempotent: run it at start and then on
+   * a schedule.
+   */
+  maintain(now?: number | bigint | undefined | null): Promise<MaintainReport>
+  /**
+   * Run one maintenance step: `'rotate-signed-prekey'`, `'expire-signed-prekeys'`,
+   * `'publish'`, `'rotate-kek'`, `'rewrap-identity'`, `'flush-outbox'` or `'save-anchor'`.
+   */
+  maintainStep(name: 'rotate-signed-prekey' | 'expire-signed-prekeys' | 'publish' | 'rotate-kek' | 'rewrap-identity' | 'flush-outbox' | 'save-anchor', now?: number | bigint | undefined | null): Promise<MaintainReport>
+  /**
+   * Close the agent: waits for an operation in flight, saves the rollback anchor and
+   * releases the home's lock. Every later call — and any still queued behind it — rejects
+   * with `ERR_SEALWIRE_STORAGE`. Idempotent.
+   */
+  close(): Promise<void>
+}
+
+/** Every finding about one configuration (`checkConfig`, `SecurityConfig.validate`). */
+export declare class ConfigReport {
+  /** `true` when no finding is an error (overridden findings and warnings are fine). */
+  get ok(): boolean
+  /** Every finding, in the order of the checks. */
+  get findings(): Array<ConfigFinding>
+  /**
+   * The report as JSON text, the same as `sealwire config check --json` prints:
+   * `{"ok": bool, "findings": [{"path", "code", "severity", "message", "allow", "line"}]}`.
+   */
+  toJson(): string
+}
+
+/**
  * A cache of data keys for sealing: one data key (and its wrapped entries) serves several
  * envelopes with the same context, suite, segment size and providers, until it reaches a
  * limit (age, messages, bytes), so a high-rate agent calls its KMS once per entry instead of
@@ -1202,6 +1368,96 @@ export declare class RootKey {
 }
 
 /**
+ * The core's scrubbing rules for telemetry fields, with sampling of high-frequency events.
+ * `hygiene.js` (`require('sealwire/hygiene')`) applies it to attribute maps, log records and
+ * OpenTelemetry spans.
+ */
+export declare class Scrubber {
+  /**
+   * A scrubber with the built-in field lists.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` for an unknown mode or a
+   * sampling rate outside 0 ..= 1.
+   */
+  constructor(options?: ScrubberOptions | undefined | null)
+  /**
+   * The scrubber of a configuration's `[metadata]` section (mode, extra fields, value
+   * redaction, sampling), or `null` when `metadata.scrub` is off. `config`: a
+   * `SecurityConfig`, or TOML / JSON text (`format` as `SecurityConfig.load`).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` (with `findings`) when the
+   * text does not load.
+   */
+  static fromConfig(config: SecurityConfig | string, format?: string | undefined | null): Scrubber | null
+  /** `'hash'` or `'drop'`. */
+  get mode(): 'hash' | 'drop'
+  /** The fraction of high-frequency events kept. */
+  get sampleRate(): number
+  /** The name or target prefixes of the high-frequency events. */
+  get samplePrefixes(): Array<string>
+  /** The rule for a field name (token-suffix match, docs/CONFIG.md). */
+  classify(name: string): 'secret' | 'identifying' | 'size' | 'other'
+  /**
+   * One field as the core scrubs it: the text to keep, or `null` to drop the field. A
+   * boolean is scrubbed as `true` / `false`; an integer number in 0 ..= 2^53 and a
+   * non-negative bigint below 2^64 as a number (sizes bucketed); any other number as its
+   * decimal text.
+   */
+  scrub(name: string, value: string | number | boolean | bigint): string | null
+  /**
+   * `text` with DIDs, fingerprints and long hex / base64 / base58 runs replaced by their
+   * keyed hash (mode `hash`) or `[redacted]` (mode `drop`).
+   */
+  redactText(text: string): string
+  /**
+   * Sampling: `false` for a sampled-out event. Events whose `name` or `target` starts with
+   * one of the sampling prefixes are kept with probability `sampleRate`; others always.
+   */
+  keepEvent(name: string, target?: string | undefined | null): boolean
+}
+
+/**
+ * A security configuration that loaded: parsed strictly and refused by no finding. It holds
+ * no secret. Pass it (or its text) to `Agent.open`.
+ */
+export declare class SecurityConfig {
+  /**
+   * Parse and validate TOML or JSON text (`format` `'toml'` / `'json'`; without it, JSON
+   * when the text starts with `{`, else TOML).
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` when any finding is an error
+   * (or for an unknown `format`); the message lists the errors and the error's
+   * `findings` property holds every finding (`ConfigFinding[]`).
+   */
+  static load(text: string, format?: 'toml' | 'json'): SecurityConfig
+  /** The recommended configuration (every default; what `sealwire config init` writes). */
+  static default(): SecurityConfig
+  /** The recommended configuration as commented TOML text (`sealwire config init`). */
+  static defaultToml(): string
+  /**
+   * This configuration as TOML (every key, no comments); `SecurityConfig.load` reads it back
+   * to an equal configuration.
+   */
+  toToml(): string
+  /** This configuration as pretty-printed JSON (every key). */
+  toJson(): string
+  /**
+   * Every finding about this configuration (overrides in force and warnings; never an
+   * error, since it loaded).
+   */
+  validate(): ConfigReport
+  /** Whether `other` is the same configuration (every field). */
+  equals(other: SecurityConfig): boolean
+  /**
+   * The Noise protocol name for a topology: `'online'` (e.g.
+   * `'Noise_IKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2s'`) or `'first-contact'`.
+   *
+   * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` for another topology.
+   */
+  noiseProtocol(topology: 'online' | 'first-contact'): string
+}
+
+/**
  * An agent's X-Wing key pair: opens envelopes wrapped to its `publicKey`. The private key is
  * a 32-byte seed kept inside the native object (zeroized when garbage-collected).
  */
@@ -1248,6 +1504,156 @@ export declare class XWingPublicKey {
   get keyId(): string
   /** Whether `other` is the same key. */
   equals(other: XWingPublicKey): boolean
+}
+
+/**
+ * PRIVATE, for replaying tests/vectors/config/scrub.json: the keyed hash of `value` (a
+ * string as UTF-8, or bytes) under an explicit 32-byte key. Scrubbers never use it.
+ */
+export declare function _tokenWithKey(key: Uint8Array, value: string | Uint8Array): string
+
+/**
+ * Options of `agent.connect`: whom to dial. An address alone runs XX on first contact (IK
+ * when the peer table knows the peer at that address); a known `peer` runs IK (at `address`,
+ * or the address the peer table holds).
+ */
+export interface AgentConnectOptions {
+  /** `host:port` to dial. */
+  address?: string
+  /** The peer's public identity, when known. */
+  peer?: PublicIdentity
+}
+
+/**
+ * Options of `Agent.open`: the secret that unlocks the home (at most one of `passphrase`,
+ * `rootKey`, `rootKeyFromEnv`; which one the configuration needs: docs/AGENT.md,
+ * "Unlocking"), the relay, and timeouts. None of them is security policy (that is the
+ * `SecurityConfig`).
+ */
+export interface AgentOpenOptions {
+  /** The passphrase of the identity file and/or the keyring (a string is taken as UTF-8). */
+  passphrase?: string | Uint8Array
+  /**
+   * The keyring root key (`storage.kek.keyring_protection = "root-key"`): a `RootKey` or its
+   * 32 bytes.
+   */
+  rootKey?: RootKey | Uint8Array
+  /**
+   * Take the keyring root key from `SEALWIRE_KEYRING_ROOT_KEY` (64 hex digits). Also what
+   * happens when no secret is given (enough for `identity.storage = "memory"`).
+   */
+  rootKeyFromEnv?: boolean
+  /**
+   * The relay (prekey directory and mailbox), e.g. `'http://127.0.0.1:8790'`. Without one
+   * the agent works over live channels only.
+   */
+  relayUrl?: string
+  /** Timeouts of the relay client. */
+  relayOptions?: RelayClientOptions
+  /** Bound on a TCP connection setup in `connect`, in milliseconds (default 5000). */
+  connectTimeoutMs?: number
+  /** Bound on a whole handshake, bundle exchange included, in milliseconds (default 10000). */
+  handshakeTimeoutMs?: number
+  /**
+   * A live message not acknowledged within this time also goes through the relay, in
+   * milliseconds (default 5000).
+   */
+  ackTimeoutMs?: number
+  /**
+   * While `receive` waits on live channels, how often it also asks the relay, in
+   * milliseconds (default 500).
+   */
+  relayPollIntervalMs?: number
+  /**
+   * Vault / AWS addresses and credentials for a remote KEK (`storage.kek.provider =
+   * "vault"` / `"aws-kms"`); else from the environment.
+   */
+  kms?: KmsKeySettings
+}
+
+/** One entry of the agent's peer table (`agent.peers`). */
+export interface AgentPeer {
+  /** The peer, as a handshake (or a ratchet session) authenticated it. */
+  identity: PublicIdentity
+  /** Its 32-byte peer id. */
+  peerId: Buffer
+  /** The address we last reached it at (`host:port`), if we ever dialled it. */
+  address?: string
+  /** First contact, Unix seconds. */
+  firstSeen: number
+  /** Last handshake, Unix seconds. */
+  lastSeen: number
+}
+
+/** What `Agent.recover` resolves to. */
+export interface AgentRecovery {
+  /** The agent, open on its new session store. */
+  agent: Agent
+  /** The 32-byte peer ids of the peers the old store had sessions with. */
+  peers: Array<Buffer>
+}
+
+/** Counters since the agent was opened (`agent.stats`). */
+export interface AgentStats {
+  /** Handshakes completed (either side). */
+  handshakes: number
+  /** Message records sent over live channels (first sends and re-sends). */
+  sentLive: number
+  /** Messages deposited on the relay. */
+  sentRelay: number
+  /** New messages received over live channels. */
+  receivedLive: number
+  /** New messages received from the relay. */
+  receivedRelay: number
+  /** Second copies dropped (live + relay, re-sends). */
+  duplicates: number
+  /** Messages that could never be read (acknowledged and dropped). */
+  rejected: number
+  /** Live channels closed because of an error. */
+  channelsDropped: number
+}
+
+/** A live channel that came up (`connect`, `acceptIncoming`). */
+export interface ChannelInfo {
+  /** The peer, as its handshake authenticated it. */
+  peer: PublicIdentity
+  /** Its 32-byte peer id (as in `ReceivedMessage.peer`). */
+  peerId: Buffer
+  /** The Noise protocol name that ran, e.g. `'Noise_XXhfs_25519+MLKEM768_ChaChaPoly_BLAKE2s'`. */
+  protocol: string
+  /** Whether this agent dialled. */
+  initiator: boolean
+}
+
+/**
+ * Parse and validate a configuration without loading it: every finding, parse errors
+ * included (what `sealwire config check` reports). `format` is `'toml'` or `'json'`;
+ * without it, JSON when the text starts with `{`, else TOML.
+ *
+ * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` only for an unknown `format`.
+ */
+export declare function checkConfig(text: string, format?: 'toml' | 'json'): ConfigReport
+
+/** One finding about a configuration (a problem, an override in force, or a warning). */
+export interface ConfigFinding {
+  /** The stable finding code (`docs/CONFIG.md`), e.g. `'weak-kdf'`, `'unknown-key'`. */
+  code: string
+  /**
+   * `'error'` (refuses the configuration), `'allowed'` (an error accepted by the named
+   * `overrides` flag) or `'warning'`.
+   */
+  severity: 'error' | 'allowed' | 'warning'
+  /**
+   * The dotted key path (`'handshake.online'`, `'metadata.extra_fields[2]'`); empty for the
+   * whole document.
+   */
+  path: string
+  /** For people: what is wrong and what to do. */
+  message: string
+  /** The `overrides.allow_…` flag that accepts this finding, when one does (set or not). */
+  allow?: string
+  /** 1-based line in the text, when known (parse errors). */
+  line?: number
 }
 
 /**
@@ -1311,6 +1717,25 @@ export interface DataKeyCacheStats {
   evicted: number
   /** Entries held now. */
   entries: number
+}
+
+/** The lower-case tokens a field name is matched by (`remotePeerID` → remote, peer, id). */
+export declare function fieldTokens(name: string): Array<string>
+
+/** What `agent.flush` (or the `flush-outbox` maintenance step) did with the outbox. */
+export interface FlushReport {
+  /** Sent over live channels (awaiting acknowledgement). */
+  live: number
+  /** Deposited on the relay. */
+  relayed: number
+  /** Waiting for an acknowledgement still in time. */
+  waiting: number
+  /** Not sent now (no channel and the relay failed): tried again by the next flush. */
+  failed: number
+  /** The `code` of the first error absorbed, if any. */
+  error?: string
+  /** Its message. */
+  errorMessage?: string
 }
 
 /**
@@ -1434,6 +1859,33 @@ export interface KmsStats {
   retries: number
   /** Operations that ended in an error. */
   failures: number
+}
+
+/** What `agent.maintain` (or one step) changed. */
+export interface MaintainReport {
+  /** A new signed prekey was made (`rotate-signed-prekey`). */
+  signedPrekeyRotated: boolean
+  /** Replaced signed prekeys forgotten (`expire-signed-prekeys`). */
+  signedPrekeysExpired: number
+  /** The bundle was published on the relay (`publish`). */
+  published: boolean
+  /** One-time prekeys were replenished (`publish`). */
+  prekeysReplenished: boolean
+  /** The relay's prekey status after `publish`, when the relay was asked. */
+  prekeyStatus?: PrekeyStatus
+  /** The new keyring KEK version after a rotation (`rotate-kek`). */
+  kekRotatedTo?: number
+  /** The identity envelope was re-wrapped (`rewrap-identity`). */
+  identityRewrapped: boolean
+  /** What `flush-outbox` did. */
+  flush?: FlushReport
+  /** The rollback anchor saved (`save-anchor`). */
+  anchor?: bigint
+  /**
+   * Whether anything above changed durable state (the same `maintain` run again at the
+   * same time changes nothing).
+   */
+  changedAnything: boolean
 }
 
 /** Options of `Messenger.create` / `Messenger.createAsync`. */
@@ -1728,6 +2180,36 @@ export interface RotateOptions {
   oldDecryptUntil?: number
 }
 
+/** Options of `new Scrubber(options)`; every field optional. */
+export interface ScrubberOptions {
+  /**
+   * `'hash'` (identifying values become a per-process keyed hash `h:` + 16 hex digits; the
+   * default) or `'drop'` (identifying fields are removed).
+   */
+  mode?: 'hash' | 'drop'
+  /** The application's own identifying field names, scrubbed like the built-in list. */
+  extraFields?: Array<string>
+  /** Replace identifiers found inside text values (default `true`). */
+  redactValues?: boolean
+  /** Fraction (0 ..= 1, default 1) of high-frequency events kept. */
+  sampleRate?: number
+  /** Name or target prefixes of the high-frequency events (default none). */
+  samplePrefixes?: Array<string>
+}
+
+/** The built-in field lists (`SCRUB_FIELDS`, `SECRET_FIELDS`, `SIZE_FIELDS` of the core). */
+export declare function scrubFieldLists(): ScrubFieldLists
+
+/** The built-in field lists. */
+export interface ScrubFieldLists {
+  /** Identifying fields (hashed or dropped), matched by token suffix. */
+  scrub: Array<string>
+  /** Fields that may hold secrets: always dropped. */
+  secret: Array<string>
+  /** Size fields: a number becomes its size bucket, anything else is dropped. */
+  size: Array<string>
+}
+
 /**
  * Seal `plaintext` into a new envelope (`docs/ENVELOPE_FORMATS.md`): a fresh data key, the
  * payload in authenticated segments, the data key wrapped for every provider in `to`.
@@ -1777,6 +2259,25 @@ export interface SealOptions {
   /** Plaintext bytes per segment, 64 ..= 16777216 (default 65536). */
   segmentSize?: number
 }
+
+/** What `agent.send` did. The message is committed in every case: it will be delivered. */
+export interface SendReport {
+  /** Outbox id (unique, increasing for the lifetime of the home). */
+  id: bigint
+  /**
+   * `'live'` (over a channel, until acknowledged), `'relay'` (in the peer's mailbox) or
+   * `'queued'` (in the outbox; the next `flush`, `receive` or `maintain` sends it).
+   */
+  delivery: 'live' | 'relay' | 'queued'
+}
+
+/**
+ * The size bucket of a length: `0`, `<=64`, `<=256`, `<=1KiB`, `<=4KiB`, `<=16KiB`,
+ * `<=64KiB`, `<=256KiB`, `<=1MiB`, `<=16MiB` or `>16MiB`.
+ *
+ * @throws {Error} `code` `ERR_SEALWIRE_INVALID_PARAMETER` for a negative or fractional length.
+ */
+export declare function sizeBucket(len: number | bigint): string
 
 /**
  * Open an envelope made by `seal` (or any sealwire binding, streams included). Nothing is

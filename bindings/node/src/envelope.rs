@@ -143,7 +143,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 // Argument conversion
 // ---------------------------------------------------------------------------------------------
 
-fn context_from(map: Option<BTreeMap<String, String>>) -> CoreResult<EncryptionContext> {
+pub(crate) fn context_from(map: Option<BTreeMap<String, String>>) -> CoreResult<EncryptionContext> {
     match map {
         None => Ok(EncryptionContext::new()),
         Some(m) => EncryptionContext::from_pairs(m),
@@ -2277,7 +2277,7 @@ impl KeyringKey {
 /// garbage-collected.
 #[napi]
 pub struct RootKey {
-    inner: Arc<sealwire::envelope::RootKey>,
+    pub(crate) inner: Arc<sealwire::envelope::RootKey>,
 }
 
 impl std::fmt::Debug for RootKey {

@@ -55,7 +55,7 @@ impl std::fmt::Debug for KmsKeySettings {
     }
 }
 
-fn settings(s: Option<KmsKeySettings>) -> RemoteKeySettings {
+pub(crate) fn settings(s: Option<KmsKeySettings>) -> RemoteKeySettings {
     let Some(s) = s else {
         return RemoteKeySettings::default();
     };

@@ -14,15 +14,20 @@
 //! X3DH / PQXDH and the Double Ratchet, persisted in SQLite or in a `SessionStore` written in
 //! JavaScript, [`js_store`]), [`ratchet`] (`PrekeyStore`, `RatchetSession`: the same layer
 //! without persistence), [`relay`] (`RelayClient`, `RelayAgent`: the prekey directory and
-//! offline mailbox, network calls as Promises on the libuv pool), [`callback`] (calling JavaScript from Rust). The stream and file
+//! offline mailbox, network calls as Promises on the libuv pool), [`callback`] (calling JavaScript from Rust), [`config`] (`SecurityConfig`, `ConfigReport`,
+//! `checkConfig`: the security configuration), [`agent`] (`Agent`: the agent facade, every
+//! operation a Promise on the libuv pool). The stream and file
 //! helpers (`stream.js`) and `MemorySessionStore` are plain JavaScript, exported with
 //! everything here by the hand-written entry point `sealwire.js`.
 
 use napi_derive::napi;
 
+mod agent;
 mod callback;
+mod config;
 mod envelope;
 mod error;
+mod hygiene;
 mod identity;
 mod js_store;
 mod kms;

@@ -162,7 +162,7 @@ fn timeout(v: Option<f64>, default: Duration, what: &'static str) -> CoreResult<
     }
 }
 
-fn relay_options(o: Option<&RelayClientOptions>) -> CoreResult<RelayOptions> {
+pub(crate) fn relay_options(o: Option<&RelayClientOptions>) -> CoreResult<RelayOptions> {
     let d = RelayOptions::default();
     Ok(RelayOptions {
         connect_timeout: timeout(
