@@ -19,13 +19,14 @@ use sealwire::envelope::{
     SealOptions, Suite, HEADER_PREFIX_LEN,
 };
 use sealwire::ErrorKind;
+use smallvec::SmallVec;
 use zeroize::Zeroizing;
 
 use crate::detach;
 use crate::error::{Error, Result};
 use crate::input::{type_name, BytesLike};
 use crate::provider::{
-    context_dict, context_pairs, provider_list, specs, with_providers, Causes, Settle, Spec,
+    context_dict, context_pairs, provider_list, specs, with_providers, Causes, Settle, Spec, Specs,
 };
 
 /// Plaintext returned by the core, wiped once it has been copied into a Python `bytes`.
@@ -100,15 +101,19 @@ pub(crate) fn options(suite: &str, segment_size: i64) -> Result<SealOptions> {
 /// Everything a call needs from its provider arguments: the objects (kept alive), and a
 /// `Causes` for the Python exceptions raised inside.
 pub(crate) struct ProviderArgs<'py> {
-    objs: Vec<Bound<'py, PyAny>>,
-    groups: Vec<usize>,
+    objs: Objs<'py>,
+    groups: SmallVec<[usize; 2]>,
 }
+
+/// Provider objects of one call: one or two without a heap allocation (a 1 KiB seal's usual
+/// `to=[key]`).
+type Objs<'py> = SmallVec<[Bound<'py, PyAny>; 2]>;
 
 impl<'py> ProviderArgs<'py> {
     pub(crate) fn new() -> Self {
         Self {
-            objs: Vec::new(),
-            groups: Vec::new(),
+            objs: SmallVec::new(),
+            groups: SmallVec::new(),
         }
     }
 
@@ -117,7 +122,7 @@ impl<'py> ProviderArgs<'py> {
     pub(crate) fn group(mut self, arg: Option<&Bound<'py, PyAny>>, what: &str) -> PyResult<Self> {
         let list = match arg {
             Some(a) if !a.is_none() => provider_list(a, what)?,
-            _ => Vec::new(),
+            _ => SmallVec::new(),
         };
         self.groups.push(list.len());
         self.objs.extend(list);
@@ -132,7 +137,7 @@ impl<'py> ProviderArgs<'py> {
         Ok(self)
     }
 
-    pub(crate) fn specs<'a>(&'a self, causes: &'a Causes) -> PyResult<Vec<Spec<'a>>> {
+    pub(crate) fn specs<'a>(&'a self, causes: &'a Causes) -> PyResult<Specs<'a>> {
         specs(&self.objs, causes, "key provider")
     }
 }
@@ -271,7 +276,7 @@ fn removals<'py>(
     {
         vec![arg.clone()] // a single (provider_id, key_id)
     } else {
-        provider_list(arg, "remove").map_err(|_| not_list())?
+        provider_list(arg, "remove").map_err(|_| not_list())?.into_vec()
     };
     for item in items {
         if let Ok(t) = item.cast::<PyTuple>() {

@@ -22,6 +22,7 @@ use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard};
 use pyo3::exceptions::{PyBaseException, PyException, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use smallvec::SmallVec;
 use sealwire::envelope::{
     DataKey, EncryptionContext, KeyProvider, Keyring, KeyringKey, WrapContext, WrappedKey,
     XWingKeyPair, XWingPublicKey,
@@ -394,7 +395,7 @@ fn is_protocol(obj: &Bound<'_, PyAny>) -> bool {
 pub(crate) fn provider_list<'py>(
     arg: &Bound<'py, PyAny>,
     what: &str,
-) -> PyResult<Vec<Bound<'py, PyAny>>> {
+) -> PyResult<SmallVec<[Bound<'py, PyAny>; 2]>> {
     // Lists and tuples first: asking them for the protocol's attributes raises (and
     // formats) an AttributeError each time, a good part of a 1 KiB seal.
     if let Ok(list) = arg.cast::<PyList>() {
@@ -404,7 +405,7 @@ pub(crate) fn provider_list<'py>(
         return Ok(tuple.iter().collect());
     }
     if is_builtin(arg) || is_protocol(arg) {
-        return Ok(vec![arg.clone()]);
+        return Ok(smallvec::smallvec![arg.clone()]);
     }
     let not_providers = || {
         PyTypeError::new_err(format!(
@@ -417,7 +418,7 @@ pub(crate) fn provider_list<'py>(
         return Err(not_providers());
     }
     let items = arg.try_iter().map_err(|_| not_providers())?;
-    let mut out = Vec::new();
+    let mut out = SmallVec::new();
     for item in items {
         out.push(item?);
     }
@@ -426,11 +427,14 @@ pub(crate) fn provider_list<'py>(
 
 /// Borrow each provider object. Python providers have their `provider_id`, `key_id` and
 /// `key_version` read now.
+/// The specs of one call: one or two without a heap allocation.
+pub(crate) type Specs<'a> = SmallVec<[Spec<'a>; 2]>;
+
 pub(crate) fn specs<'a>(
     objs: &'a [Bound<'_, PyAny>],
     causes: &'a Causes,
     what: &str,
-) -> PyResult<Vec<Spec<'a>>> {
+) -> PyResult<Specs<'a>> {
     objs.iter().map(|obj| spec(obj, causes, what)).collect()
 }
 

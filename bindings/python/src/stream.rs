@@ -157,6 +157,7 @@ impl PyEnvelopeWriter {
             with_providers(&specs, |ps| EnvelopeWriter::new(sink, &ctx, ps, &opts))
         })
         .settle(&causes, py)?;
+        drop(specs); // borrows `causes`
         Ok(Self {
             state: Mutex::new(WriterState::Open(Box::new(writer))),
             causes,
@@ -345,6 +346,7 @@ impl PyEnvelopeReader {
             with_providers(&specs, |ps| EnvelopeReader::new(source, &ctx, ps))
         })
         .settle(&causes, py)?;
+        drop(specs); // borrows `causes`
         Ok(Self {
             header: reader.header().clone(),
             state: Mutex::new(Some(reader)),

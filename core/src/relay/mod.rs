@@ -28,7 +28,7 @@ mod tests;
 
 #[cfg(feature = "relay")]
 pub use agent::{ReceiveReport, RelayAgent};
-#[cfg(feature = "relay")]
+#[cfg(feature = "agent")]
 pub(crate) use agent::is_rejection;
 #[cfg(feature = "relay")]
 pub use client::{ClaimedBundle, MailboxEntry, MailboxPage, PrekeyStatus, RelayClient, RelayOptions, SealedBatch};
