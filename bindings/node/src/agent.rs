@@ -148,14 +148,7 @@ fn now_arg(now: Option<Either<f64, BigInt>>) -> CoreResult<u64> {
 }
 
 fn step_named(name: &str) -> CoreResult<MaintainStep> {
-    MaintainStep::ALL
-        .iter()
-        .copied()
-        .find(|s| s.as_str() == name)
-        .ok_or(CoreError::InvalidParameter(
-            "unknown maintenance step (rotate-signed-prekey, expire-signed-prekeys, publish, \
-             rotate-kek, rewrap-identity, flush-outbox, save-anchor)",
-        ))
+    MaintainStep::from_name(name)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -167,16 +167,7 @@ fn unlock_arg(
 }
 
 fn maintain_step_arg(name: &str) -> Result<MaintainStep> {
-    MaintainStep::ALL
-        .into_iter()
-        .find(|s| s.as_str() == name)
-        .ok_or_else(|| {
-            sealwire::Error::InvalidParameter(
-                "step must be one of rotate-signed-prekey, expire-signed-prekeys, publish, \
-                 rotate-kek, rewrap-identity, flush-outbox, save-anchor",
-            )
-            .into()
-        })
+    Ok(MaintainStep::from_name(name)?)
 }
 
 /// An error as the exception object it maps to (for reports that carry one).

@@ -338,6 +338,15 @@ impl MaintainStep {
             Self::SaveAnchor => "save-anchor",
         }
     }
+
+    /// The step named by [`MaintainStep::as_str`]; `InvalidParameter` (listing the names)
+    /// for anything else.
+    pub fn from_name(name: &str) -> Result<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name).ok_or(Error::InvalidParameter(
+            "unknown maintenance step (rotate-signed-prekey, expire-signed-prekeys, publish, \
+             rotate-kek, rewrap-identity, flush-outbox, save-anchor)",
+        ))
+    }
 }
 
 /// What [`Agent::maintain`] (or one step) changed.
