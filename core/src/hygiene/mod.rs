@@ -82,9 +82,11 @@ pub const SCRUB_FIELDS: &[&str] = &[
 /// Fields that may hold secrets: always dropped, whatever the [`ScrubMode`].
 pub const SECRET_FIELDS: &[&str] = &[
     "secret",
+    "secrets",
     "secret_key",
     "private_key",
     "password",
+    "passwords",
     "passphrase",
     "token",
     "api_key",
@@ -180,6 +182,25 @@ pub fn field_tokens(name: &str) -> Vec<String> {
 
 fn ends_with_entry(tokens: &[String], entry: &[String]) -> bool {
     !entry.is_empty() && tokens.len() >= entry.len() && tokens[tokens.len() - entry.len()..] == *entry
+}
+
+/// [`ends_with_entry`], or the same with the last token in the plural (`+s`, `+es`):
+/// `peer_ids`, `recipients`, `mailbox_addresses`, `sizes`, `api_keys`. For secret entries
+/// only entries of several tokens (`api_key` → `api_keys`): a plural of one word there is
+/// usually a count (`prompt_tokens`, `tokens`).
+fn ends_with_entry_or_plural(tokens: &[String], entry: &[String], single_token_plural: bool) -> bool {
+    if ends_with_entry(tokens, entry) {
+        return true;
+    }
+    if !single_token_plural && entry.len() < 2 {
+        return false;
+    }
+    let (Some((last, head)), Some((entry_last, entry_head))) = (tokens.split_last(), entry.split_last()) else {
+        return false;
+    };
+    let plural = last.strip_suffix('s').is_some_and(|l| l == entry_last)
+        || last.strip_suffix("es").is_some_and(|l| l == entry_last);
+    plural && (entry_head.is_empty() || ends_with_entry(head, entry_head))
 }
 
 fn tokenize_all(list: &[&str]) -> Vec<Vec<String>> {
@@ -314,11 +335,11 @@ impl Scrubber {
     /// Which rule applies to `name`. Secret wins over identifying, identifying over size.
     pub fn classify(&self, name: &str) -> FieldClass {
         let tokens = field_tokens(name);
-        if self.secret.iter().any(|e| ends_with_entry(&tokens, e)) {
+        if self.secret.iter().any(|e| ends_with_entry_or_plural(&tokens, e, false)) {
             FieldClass::Secret
-        } else if self.identifying.iter().any(|e| ends_with_entry(&tokens, e)) {
+        } else if self.identifying.iter().any(|e| ends_with_entry_or_plural(&tokens, e, true)) {
             FieldClass::Identifying
-        } else if self.size.iter().any(|e| ends_with_entry(&tokens, e)) {
+        } else if self.size.iter().any(|e| ends_with_entry_or_plural(&tokens, e, true)) {
             FieldClass::Size
         } else {
             FieldClass::Other

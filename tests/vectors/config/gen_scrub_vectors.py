@@ -13,7 +13,7 @@ SCRUB_FIELDS = ["peer_id", "peer", "routing_hint", "message_type", "did", "finge
                 "message_id", "prekey_id", "recipient", "recipient_id", "sender", "sender_id",
                 "agent_id", "user_id", "remote_static", "handshake_hash", "signature", "ip",
                 "ip_address", "remote_addr", "email", "email_address"]
-SECRET_FIELDS = ["secret", "secret_key", "private_key", "password", "passphrase", "token", "api_key",
+SECRET_FIELDS = ["secret", "secrets", "secret_key", "private_key", "password", "passwords", "passphrase", "token", "api_key",
                  "psk", "dek", "kek", "root_key", "storage_key", "seed", "authorization",
                  "credential", "credentials", "cookie"]
 SIZE_FIELDS = ["size", "len", "length", "bytes"]
@@ -50,13 +50,26 @@ def ends_with(toks, entry):
     return bool(e) and len(toks) >= len(e) and toks[len(toks) - len(e):] == e
 
 
+def ends_with_or_plural(toks, entry, single_token_plural=True):
+    """Also with the last token in the plural (+s, +es); secret entries only when they have
+    several tokens (a one-word secret in the plural is usually a count: prompt_tokens)."""
+    if ends_with(toks, entry):
+        return True
+    e = tokens(entry)
+    if not toks or not e or (not single_token_plural and len(e) < 2):
+        return False
+    last = toks[-1]
+    plural = (last.endswith("s") and last[:-1] == e[-1]) or (last.endswith("es") and last[:-2] == e[-1])
+    return plural and (len(e) == 1 or ends_with(toks[:-1], " ".join(e[:-1])))
+
+
 def classify(name, extra=()):
     t = tokens(name)
-    if any(ends_with(t, e) for e in SECRET_FIELDS):
+    if any(ends_with_or_plural(t, e, False) for e in SECRET_FIELDS):
         return "secret"
-    if any(ends_with(t, e) for e in list(SCRUB_FIELDS) + list(extra)):
+    if any(ends_with_or_plural(t, e) for e in list(SCRUB_FIELDS) + list(extra)):
         return "identifying"
-    if any(ends_with(t, e) for e in SIZE_FIELDS):
+    if any(ends_with_or_plural(t, e) for e in SIZE_FIELDS):
         return "size"
     return "other"
 
@@ -171,7 +184,10 @@ names = ["peer_id", "remote_peer_id", "peerId", "peerID", "PeerId", "routing-hin
          "mailboxId", "target_mailbox", "api_key", "apiKey", "accessToken", "token_count",
          "prompt_tokens", "passphrase", "payload_size", "contentLength", "len", "message",
          "messaging.message.id", "sealwire.peer_id", "HTTPServer", "ip", "zip", "user_email",
-         "email_address", "signature", "handshakeHash", "", "___", "Size2Bytes"]
+         "email_address", "signature", "handshakeHash", "", "___", "Size2Bytes",
+         "peer_ids", "peerIds", "recipients", "peers", "mailbox_addresses", "sizes", "payload_lengths",
+         "message_types", "api_keys", "privateKeys", "completion_tokens", "tokens", "passwords", "secrets",
+         "idss", "species"]
 texts = ["plain text, nothing to hide", f"delivered to {DID} ok", f"fingerprint {FPR}",
          f"hash {HEX64}", f"key={B64} end", "short hex deadbeef and a uuid 123e4567-e89b-12d3-a456-426614174000",
          "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6/and/more/path", f"did:web:example.com:alice and {DID}:",
