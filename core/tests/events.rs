@@ -145,6 +145,38 @@ fn workload(forbidden: &mut Vec<String>, sizes: &mut Vec<usize>) {
     forbidden.push(name.into());
     ring.create_key(name).unwrap();
     assert_eq!(ring.rotate(name, None).unwrap(), 2);
+
+    #[cfg(feature = "relay")]
+    relay_failures(forbidden, &bob);
+}
+
+/// A relay that is not there (transport error) and one that answers 404 (status error): the
+/// events name the operation, never the owner key in the request path.
+#[cfg(feature = "relay")]
+fn relay_failures(forbidden: &mut Vec<String>, owner: &Identity) {
+    use std::io::{Read, Write};
+    use sealwire::relay::RelayClient;
+    forbidden.extend(encodings(owner.public().ed25519_bytes()));
+    // Nothing listens on a port we bound and closed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let gone = RelayClient::new(&format!("http://{closed}")).unwrap();
+    assert!(gone.health().is_err());
+    // A relay that answers every request with its `not_found` error.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf).unwrap();
+        let body = br#"{"error":"not_found"}"#;
+        let head = format!("HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+    });
+    let relay = RelayClient::new(&format!("http://{addr}")).unwrap();
+    let owner_id = *owner.public().ed25519_bytes();
+    assert!(relay.claim_bundle(&owner_id).is_err());
+    server.join().unwrap();
 }
 
 #[test]
@@ -164,6 +196,19 @@ fn events_carry_only_safe_fields() {
     assert_eq!(count("sealwire.noise.handshake_failed"), 1);
     assert_eq!(count("sealwire.ratchet.decrypt_failed"), 2);
     assert_eq!(count("sealwire.envelope.key_rotated"), 1);
+    #[cfg(feature = "relay")]
+    {
+        assert_eq!(count("sealwire.relay.error"), 2);
+        let ops: Vec<(String, String)> = events
+            .iter()
+            .filter(|e| e.name == "sealwire.relay.error")
+            .map(|e| {
+                let f = |k: &str| e.fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+                (f("operation"), f("status"))
+            })
+            .collect();
+        assert_eq!(ops, [("health".to_string(), "0".to_string()), ("claim".to_string(), "404".to_string())]);
+    }
     // Per handshake and side: 6 messages at interval 2 rekey 3 times, plus one manual rekey.
     assert_eq!(count("sealwire.noise.rekey"), 2 * 2 * (3 + 1));
 
@@ -187,6 +232,7 @@ fn events_carry_only_safe_fields() {
                 "role" => assert!(v == "initiator" || v == "responder"),
                 "error" => assert!(v.starts_with("ERR_SEALWIRE_"), "{v}"),
                 "provider" => assert_eq!(v, "keyring"),
+                "operation" => assert!(v.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{v}"),
                 _ => {}
             }
         }

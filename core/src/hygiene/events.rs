@@ -4,20 +4,40 @@
 //! sizes. With no subscriber installed an event costs one relaxed atomic load.
 //!
 //! Targets are the module paths (`sealwire::noise`, `sealwire::ratchet`,
-//! `sealwire::envelope`); event names are the `EVENTS` strings.
+//! `sealwire::envelope`, `sealwire::relay`); event names are the `EVENTS` strings.
 
 /// Every field name a sealwire event may carry.
-pub const EVENT_FIELDS: &[&str] =
-    &["message", "protocol", "role", "hybrid", "error", "size_bucket", "direction", "trigger", "stage", "provider", "version"];
+pub const EVENT_FIELDS: &[&str] = &[
+    "message",
+    "protocol",
+    "role",
+    "hybrid",
+    "error",
+    "size_bucket",
+    "direction",
+    "trigger",
+    "stage",
+    "provider",
+    "version",
+    "operation",
+    "status",
+];
 
 /// The name of every event sealwire emits (the `tracing` event name).
+#[cfg(feature = "relay")]
 pub const EVENTS: &[&str] = &[
     emit::HANDSHAKE_DONE,
     emit::HANDSHAKE_FAILED,
     emit::NOISE_REKEY,
     emit::RATCHET_DECRYPT_FAILED,
     emit::KEY_ROTATED,
+    emit::RELAY_ERROR,
 ];
+
+/// The name of every event sealwire emits (the `tracing` event name).
+#[cfg(not(feature = "relay"))]
+pub const EVENTS: &[&str] =
+    &[emit::HANDSHAKE_DONE, emit::HANDSHAKE_FAILED, emit::NOISE_REKEY, emit::RATCHET_DECRYPT_FAILED, emit::KEY_ROTATED];
 
 /// Emitters, one per event. Arguments are only of the kinds listed in the module docs.
 pub(crate) mod emit {
@@ -29,6 +49,8 @@ pub(crate) mod emit {
     pub(crate) const NOISE_REKEY: &str = "sealwire.noise.rekey";
     pub(crate) const RATCHET_DECRYPT_FAILED: &str = "sealwire.ratchet.decrypt_failed";
     pub(crate) const KEY_ROTATED: &str = "sealwire.envelope.key_rotated";
+    #[cfg(feature = "relay")]
+    pub(crate) const RELAY_ERROR: &str = "sealwire.relay.error";
 
     fn role(initiator: bool) -> &'static str {
         if initiator {
@@ -99,6 +121,21 @@ pub(crate) mod emit {
             provider,
             version,
             "key-encryption key rotated"
+        );
+    }
+
+    /// A relay request failed: `operation` is the request's kind (`publish`, `claim`,
+    /// `deposit`, `fetch`, `ack`, …), `status` the HTTP status when the relay answered, `error`
+    /// the error code. Never the owner key, mailbox address or deposit id of the request.
+    #[cfg(feature = "relay")]
+    pub(crate) fn relay_error(operation: &'static str, status: Option<u16>, error: &Error) {
+        tracing::warn!(
+            name: "sealwire.relay.error",
+            target: "sealwire::relay",
+            operation,
+            status = status.unwrap_or(0),
+            error = error.kind().code(),
+            "relay request failed"
         );
     }
 }

@@ -18,6 +18,7 @@ use super::request::{
 use crate::error::{Error, Result};
 use crate::identity::{Identity, PublicIdentity};
 use crate::ratchet::PrekeyBundle;
+use crate::hygiene::emit;
 use crate::store::PeerId;
 
 /// Largest response body read (a bundle with 1000 ML-KEM prekeys, base64, is ≈ 1.7 MiB).
@@ -168,6 +169,29 @@ impl core::fmt::Debug for RelayClient {
 struct Reply {
     status: u16,
     body: Vec<u8>,
+    /// What the request did ([`operation`]), for the `sealwire.relay.error` event.
+    operation: &'static str,
+}
+
+/// The kind of a relay request, from its method and path — never the path's identifiers
+/// (owner keys, mailbox addresses, deposit ids): the `operation` field of relay events.
+fn operation(method: &str, path: &str) -> &'static str {
+    let path = path.split('?').next().unwrap_or_default();
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let resource = segs.get(1).copied().unwrap_or_default();
+    let sub = segs.get(3).copied();
+    match (method, resource, sub) {
+        (_, "health", _) => "health",
+        ("PUT", "bundles", None) => "publish",
+        ("GET", "bundles", Some("status")) => "bundle-status",
+        ("POST", "bundles", Some("claim")) => "claim",
+        ("GET", "bundles", Some("mailbox")) => "mailbox-lookup",
+        ("PUT", "mailboxes", None) => "open-mailbox",
+        ("PUT", "mailboxes", Some("messages")) => "deposit",
+        ("GET", "mailboxes", Some("messages")) => "fetch",
+        ("POST", "mailboxes", Some("ack")) | ("DELETE", "mailboxes", Some("messages")) => "ack",
+        _ => "other",
+    }
 }
 
 enum Auth<'a> {
@@ -365,12 +389,23 @@ impl RelayClient {
     /// once, signed again with a new nonce.
     fn request(&self, method: &str, path: &str, body: &[u8], auth: Auth<'_>) -> Result<Reply> {
         let mut attempt = 0;
-        loop {
+        let result = loop {
             attempt += 1;
             match self.request_once(method, path, body, &auth) {
-                Err(Retryable(e)) if attempt >= 2 => return Err(e),
+                Err(Retryable(e)) if attempt >= 2 => break Err(e),
                 Err(Retryable(_)) => continue,
-                Ok(r) => return r,
+                Ok(r) => break r,
+            }
+        };
+        let operation = operation(method, path);
+        match result {
+            Ok(mut r) => {
+                r.operation = operation;
+                Ok(r)
+            }
+            Err(e) => {
+                emit::relay_error(operation, None, &e);
+                Err(e)
             }
         }
     }
@@ -422,7 +457,7 @@ impl RelayClient {
                 use std::io::Read as _;
                 let mut buf = Vec::new();
                 match resp.body_mut().with_config().limit(MAX_RESPONSE_LEN).reader().read_to_end(&mut buf) {
-                    Ok(_) => Ok(Ok(Reply { status, body: buf })),
+                    Ok(_) => Ok(Ok(Reply { status, body: buf, operation: "other" })),
                     Err(e) => transport(ureq::Error::from(e)),
                 }
             }
@@ -463,7 +498,9 @@ fn expect(r: Reply, ok: &[u16]) -> Result<Vec<u8>> {
         return Ok(r.body);
     }
     let code = serde_json::from_slice::<ErrorReply>(&r.body).map(|e| e.error).unwrap_or_default();
-    Err(relay_error(r.status, &code))
+    let e = relay_error(r.status, &code);
+    emit::relay_error(r.operation, Some(r.status), &e);
+    Err(e)
 }
 
 /// The relay's error code (docs/RELAY.md) as a core error.
