@@ -6,7 +6,7 @@
 # Environment: VENV (default /tmp/sealwire-venv-py) is recreated on every run;
 # CARGO_BUILD_TARGET (default x86_64-unknown-linux-gnu) is shared with every other cargo
 # build of the workspace so maturin reuses target/<triple>/release; PYTHON picks the
-# interpreter that creates the venv (default python3, must be >= 3.9).
+# interpreter that creates the venv (default python3, must be >= 3.10).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -252,7 +252,7 @@ class EnvelopeReader(io.RawIOBase):
 
     def readinto(self, buffer: Buffer, /) -> int:
         """Read up to ``len(buffer)`` bytes into ``buffer``; returns the count. (One copy
-        from the decrypted ``bytes``: the abi3 build for Python 3.9 has no buffer-protocol
+        from the decrypted ``bytes``: the abi3 build for Python 3.10 has no buffer-protocol
         access to write into ``buffer`` with the GIL released.)"""
         if self.closed:
             raise _closed()

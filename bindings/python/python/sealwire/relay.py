@@ -49,10 +49,8 @@ the plaintext).
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import functools
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from sealwire import _native
@@ -83,6 +81,8 @@ class RelayClient(_native._RelayClient):
 
     async def health_async(self) -> None:
         """:meth:`health` in a worker thread (:func:`asyncio.to_thread`)."""
+        import asyncio
+
         await asyncio.to_thread(self.health)
 
 
@@ -125,9 +125,15 @@ class RelayAgent(_native._RelayAgent):
 
     def __init__(self, messenger: Messenger, client: _native._RelayClient) -> None:
         super().__init__()
+        # Imported here and in the coroutines, not at module level: ``import sealwire`` stays
+        # without asyncio / concurrent.futures (about 10 MiB of resident memory and 40 ms).
+        from concurrent.futures import ThreadPoolExecutor
+
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sealwire-relay")
 
     async def _run(self, call: Callable[[], _T]) -> _T:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
         return await loop.run_in_executor(self._worker, functools.partial(context.run, call))
