@@ -47,6 +47,7 @@ step "smoke: serve, health, SIGTERM" smoke
 # binding suites, which scripts/test.sh runs first).
 step "C relay client (plain + ASan/UBSan)" bash tests/c/run-relay.sh
 step "cross-language agents (C, Node, Python) through one relay" bash tests/cross/relay.sh
+step "cross-language Agent facade (Python, Node, C): live and through the relay" bash tests/cross/agent.sh
 
 if [ "${SEALWIRE_RELAY_SKIP_POSTGRES:-0}" != 1 ]; then
   services="$(mktemp -d /tmp/sealwire-relay-services.XXXXXX)"
