@@ -117,6 +117,11 @@ export declare class Agent {
    */
   flush(): Promise<FlushReport>
   /**
+   * Outbox records not yet acknowledged (live) or deposited (relay): 0 once everything
+   * sent has left this agent. A store read, on the pool.
+   */
+  pendingOutboxLen(): Promise<number>
+  /**
    * Seal `data` as an envelope (`SWEV`) under the configured KEK, bound to `context` (a
    * string → string map; default empty). A remote KEK is called on the pool.
    *

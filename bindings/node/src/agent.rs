@@ -841,6 +841,13 @@ impl Agent {
         self.job(flush_js, |a| a.flush())
     }
 
+    /// Outbox records not yet acknowledged (live) or deposited (relay): 0 once everything
+    /// sent has left this agent. A store read, on the pool.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn pending_outbox_len(&self) -> AsyncTask<AgentJob<usize, u32>> {
+        self.job(|n| u32::try_from(n).unwrap_or(u32::MAX), |a| a.pending_outbox_len())
+    }
+
     /// Seal `data` as an envelope (`SWEV`) under the configured KEK, bound to `context` (a
     /// string → string map; default empty). A remote KEK is called on the pool.
     ///

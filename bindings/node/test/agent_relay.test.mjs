@@ -201,12 +201,15 @@ test('an unreachable relay: the message waits in the outbox and goes when the re
   const flushed = await a.flush()
   assert.equal(flushed.relayed, 0)
   assert.ok(flushed.failed >= 1, inspect(flushed))
+  assert.equal(await a.pendingOutboxLen(), 1, 'the queued message waits in the outbox')
   await a.close()
 
   // Back on the real relay: the next flush deposits it, B receives both once.
   a = await open(homeA)
+  assert.equal(await a.pendingOutboxLen(), 1, 'still there after a restart')
   const ok = await a.flush()
   assert.equal(ok.relayed, 1, inspect(ok))
+  assert.equal(await a.pendingOutboxLen(), 0)
   await a.close()
   const b2 = await open(homeB)
   const got = await receiveN(b2, 2)
