@@ -21,7 +21,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::Mutex;
 
@@ -85,62 +84,25 @@ impl<W: Write + Send + 'static> JsonLinesSink<W> {
     }
 }
 
-fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn json_fields(out: &mut String, fields: &[(&'static str, String)]) {
-    out.push('{');
-    for (i, (k, v)) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        json_str(out, k);
-        out.push(':');
-        json_str(out, v);
-    }
-    out.push('}');
+fn json_fields(fields: &[(&'static str, String)]) -> serde_json::Value {
+    fields.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone()))).collect::<serde_json::Map<_, _>>().into()
 }
 
 impl ScrubbedEvent<'_> {
-    /// The JSON object [`JsonLinesSink`] writes (without the newline).
+    /// The JSON object [`JsonLinesSink`] writes (without the newline): `level`, `target`,
+    /// `name`, `fields` (name → scrubbed text) and `spans` (outermost first, each with its
+    /// `name` and `fields`).
     pub fn to_json(&self) -> String {
-        let mut s = String::with_capacity(128);
-        s.push_str("{\"level\":");
-        json_str(&mut s, self.level.as_str());
-        s.push_str(",\"target\":");
-        json_str(&mut s, self.target);
-        s.push_str(",\"name\":");
-        json_str(&mut s, self.name);
-        s.push_str(",\"fields\":");
-        json_fields(&mut s, &self.fields);
-        s.push_str(",\"spans\":[");
-        for (i, span) in self.spans.iter().enumerate() {
-            if i > 0 {
-                s.push(',');
-            }
-            s.push_str("{\"name\":");
-            json_str(&mut s, span.name);
-            s.push_str(",\"fields\":");
-            json_fields(&mut s, &span.fields);
-            s.push('}');
-        }
-        s.push_str("]}");
-        s
+        let spans: Vec<serde_json::Value> =
+            self.spans.iter().map(|s| serde_json::json!({"name": s.name, "fields": json_fields(&s.fields)})).collect();
+        serde_json::json!({
+            "level": self.level.as_str(),
+            "target": self.target,
+            "name": self.name,
+            "fields": json_fields(&self.fields),
+            "spans": spans,
+        })
+        .to_string()
     }
 }
 
