@@ -16,6 +16,7 @@ use sealwire::store::{peer_id, Received};
 use sealwire::{ErrorKind, PublicIdentity};
 
 use super::{check, code, e, io, kind, step, vault_env, TempDir, VAULT_DEMO_KEY};
+use crate::relay::demo::{contains, relay_bodies};
 use crate::relay::Embedded;
 use crate::CliResult;
 
@@ -676,18 +677,6 @@ fn restore_sessions(backup: &Path, home: &Path) -> CliResult {
         std::fs::copy(backup.join(&f), home.join(&f)).map_err(io)?;
     }
     Ok(())
-}
-
-/// Every message body the relay holds, read from its database file.
-fn relay_bodies(db: &Path) -> CliResult<Vec<Vec<u8>>> {
-    let c = rusqlite::Connection::open(db).map_err(|x| format!("demo: {x}"))?;
-    let mut st = c.prepare("SELECT body FROM messages ORDER BY seq").map_err(|x| format!("demo: {x}"))?;
-    let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(|x| format!("demo: {x}"))?;
-    rows.collect::<Result<Vec<_>, _>>().map_err(|x| format!("demo: {x}"))
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Every file under `dir` (recursively): how many, and those containing any needle.

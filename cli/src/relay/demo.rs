@@ -45,15 +45,16 @@ fn open(db: &Path, key: &[u8; 32], anchor: u64, url: &str) -> CliResult<Agent> {
     RelayAgent::new(m, RelayClient::new(url).map_err(e)?).map_err(e)
 }
 
-/// Every message body the relay holds, read from its database file.
-fn relay_bodies(db: &Path) -> CliResult<Vec<Vec<u8>>> {
+/// Every message body the relay holds, read from its database file (both demos show them).
+pub(crate) fn relay_bodies(db: &Path) -> CliResult<Vec<Vec<u8>>> {
     let c = rusqlite::Connection::open(db).map_err(|x| format!("demo: {x}"))?;
     let mut st = c.prepare("SELECT body FROM messages ORDER BY seq").map_err(|x| format!("demo: {x}"))?;
     let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(|x| format!("demo: {x}"))?;
     rows.collect::<Result<Vec<_>, _>>().map_err(|x| format!("demo: {x}"))
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
+/// Whether `needle` occurs in `hay`.
+pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
